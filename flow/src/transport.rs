@@ -1,0 +1,140 @@
+//! Typed transports: the `Inet` and `Unix` markers that make an address, a listener and a
+//! stream agree at compile time (the `'addr` type parameter of Async's `Tcp`).
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+/// Internet sockets: TCP over IPv4 or IPv6, addressed by [`std::net::SocketAddr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Inet {}
+
+/// Unix-domain stream sockets, addressed by [`std::os::unix::net::SocketAddr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unix {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Inet {}
+    impl Sealed for super::Unix {}
+}
+
+/// A kind of stream socket: [`Inet`] or [`Unix`]. Sealed: the two are all there is.
+///
+/// The connect and server crates are generic over it, so that `WhereToConnect<Inet>`
+/// gives a `TcpStream` and a `std::net::SocketAddr`, and `WhereToListen<Unix>` a
+/// `UnixStream` and a Unix socket address, with no runtime check.
+pub trait Transport: sealed::Sealed + fmt::Debug + Send + Sync + 'static {
+    /// A socket address of this transport.
+    type Address: Clone + fmt::Debug + Send + Sync + 'static;
+    /// A connected stream.
+    type Stream: SocketIo + AsyncRead + AsyncWrite + Unpin + 'static;
+    /// A listening socket.
+    type Listener: AsFd + fmt::Debug + Send + Sync + 'static;
+
+    /// `getpeername(2)` of `stream`.
+    fn peer_address(stream: &Self::Stream) -> io::Result<Self::Address>;
+
+    /// `getsockname(2)` of `stream`.
+    fn local_address(stream: &Self::Stream) -> io::Result<Self::Address>;
+
+    /// `getsockname(2)` of `listener`.
+    fn listener_address(listener: &Self::Listener) -> io::Result<Self::Address>;
+
+    /// Accepts one connection (`accept4(2)`), registering the stream with tokio.
+    fn poll_accept(
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::Stream, Self::Address)>>;
+}
+
+impl Transport for Inet {
+    type Address = std::net::SocketAddr;
+    type Stream = TcpStream;
+    type Listener = TcpListener;
+
+    fn peer_address(stream: &TcpStream) -> io::Result<Self::Address> {
+        stream.peer_addr()
+    }
+
+    fn local_address(stream: &TcpStream) -> io::Result<Self::Address> {
+        stream.local_addr()
+    }
+
+    fn listener_address(listener: &TcpListener) -> io::Result<Self::Address> {
+        listener.local_addr()
+    }
+
+    fn poll_accept(
+        listener: &TcpListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(TcpStream, Self::Address)>> {
+        listener.poll_accept(cx)
+    }
+}
+
+impl Transport for Unix {
+    type Address = std::os::unix::net::SocketAddr;
+    type Stream = UnixStream;
+    type Listener = UnixListener;
+
+    fn peer_address(stream: &UnixStream) -> io::Result<Self::Address> {
+        stream.peer_addr().map(Into::into)
+    }
+
+    fn local_address(stream: &UnixStream) -> io::Result<Self::Address> {
+        stream.local_addr().map(Into::into)
+    }
+
+    fn listener_address(listener: &UnixListener) -> io::Result<Self::Address> {
+        listener.local_addr().map(Into::into)
+    }
+
+    fn poll_accept(
+        listener: &UnixListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(UnixStream, Self::Address)>> {
+        listener.poll_accept(cx).map_ok(|(stream, addr)| (stream, addr.into()))
+    }
+}
+
+/// The readiness-based, shared-reference I/O of a connected socket, which lets a
+/// [`Reader`](crate::Reader) and a [`Writer`](crate::Writer) use one socket at the same
+/// time (each keeps an `Arc` of it). Implemented for tokio's `TcpStream` and `UnixStream`.
+pub trait SocketIo: AsFd + fmt::Debug + Send + Sync {
+    /// Waits until the socket may be readable.
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Reads into the spare capacity of `buf` without waiting (`WouldBlock` if nothing).
+    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize>;
+    /// Waits until the socket may be writable.
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Writes without waiting, vectored (`writev(2)`; `WouldBlock` if no room).
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+macro_rules! socket_io {
+    ($stream:ty) => {
+        impl SocketIo for $stream {
+            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$stream>::poll_read_ready(self, cx)
+            }
+            fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+                <$stream>::try_read_buf(self, buf)
+            }
+            fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$stream>::poll_write_ready(self, cx)
+            }
+            fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                <$stream>::try_write_vectored(self, bufs)
+            }
+        }
+    };
+}
+
+socket_io!(TcpStream);
+socket_io!(UnixStream);

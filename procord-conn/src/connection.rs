@@ -1,0 +1,731 @@
+//! `Connection<D>`: a buffered, poll-driven connection over a socket or a pair of fds.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use rustix::event::PollFlags;
+use rustix::io::Errno;
+
+use crate::address::{RemoteAddress, resolve};
+use crate::buffer::{ReceiveBuffer, SendBuffer};
+use crate::connect::{self, Attempt, Started};
+use crate::fd::{Endpoint, Fd};
+use crate::options::Options;
+use crate::state::{DisconnectReason, OsError, State};
+use crate::waiter::Waiter;
+
+/// The fds of a connection.
+#[derive(Debug)]
+enum Io {
+    /// Closed, or never opened.
+    None,
+    /// One fd for both directions (a socket).
+    Socket(Endpoint),
+    /// Separate fds (pipes, stdin/stdout), either of them optional.
+    Split { input: Option<Endpoint>, output: Option<Endpoint> },
+}
+
+/// A connection with user data `D`: buffers in both directions, moved to and from the fds
+/// by [`update`](Connection::update), and nothing else happening in between.
+///
+/// Build one with [`connect`](Connection::connect) (a TCP client),
+/// [`custom`](Connection::custom) (any fds: stdin/stdout, pipes, a child process),
+/// [`from_socket`](Connection::from_socket) (an accepted or otherwise connected socket), or
+/// let [`Set::accept_into_set`](crate::Set::accept_into_set) accept them. Then, in a loop:
+/// wait with a [`Waiter`], call `update`, and use [`send`](Connection::send) and the
+/// `receive*` family, which only touch the buffers. None of the methods block, except name
+/// resolution in `connect`.
+///
+/// Dropping a connection closes its owned fds at once, like [`close`](Connection::close).
+#[derive(Debug)]
+pub struct Connection<D> {
+    data: D,
+    options: Options,
+    state: State,
+    io: Io,
+    remote: RemoteAddress,
+    receive: ReceiveBuffer,
+    send: SendBuffer,
+    /// When something was last received (or the connection established).
+    last_receive: Instant,
+    /// Whether the ping of the current idle period went out.
+    ping_sent: bool,
+    /// Set while connecting.
+    attempt: Option<Attempt>,
+    /// `close_nicely` was called (possibly while still connecting).
+    closing: bool,
+    close_deadline: Option<Instant>,
+    /// Our writing direction is closed (half-close done).
+    write_closed: bool,
+    /// The input reached end of stream (only kept while `Disconnecting`).
+    input_eof: bool,
+}
+
+impl<D> Connection<D> {
+    fn blank(data: D, options: Options, now: Instant) -> Self {
+        Connection {
+            receive: ReceiveBuffer::new(options.receive_soft_limit),
+            data,
+            options,
+            state: State::Connected,
+            io: Io::None,
+            remote: RemoteAddress::Unknown,
+            send: SendBuffer::default(),
+            last_receive: now,
+            ping_sent: false,
+            attempt: None,
+            closing: false,
+            close_deadline: None,
+            write_closed: false,
+            input_eof: false,
+        }
+    }
+
+    /// Connects to `host` (an IPv4 or IPv6 literal, or a DNS name) on TCP `port`.
+    ///
+    /// Never fails: a failure shows as [`State::Disconnected`] with its reason
+    /// ([`Resolve`](DisconnectReason::Resolve), or [`Os`](DisconnectReason::Os) naming
+    /// `connect`, `socket`...). Name resolution (`getaddrinfo(3)`) happens here and
+    /// **blocks**; use [`connect_addr`](Connection::connect_addr) to skip it. The connect
+    /// itself is non-blocking (`connect(2)` on a `SOCK_NONBLOCK` socket): the state is
+    /// [`Connecting`](State::Connecting) until an [`update`](Connection::update) sees it
+    /// complete. When the name has several addresses they are tried in turn. The
+    /// [`timeout`](Options::timeout) bounds the whole attempt, resolution included.
+    ///
+    /// Data given to [`send`](Connection::send) meanwhile is sent once connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procord_conn::{Connection, Options, State};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = listener.local_addr()?.port();
+    /// let mut conn = Connection::connect("127.0.0.1", port, (), Options::new());
+    /// conn.send(b"hello");
+    /// while *conn.state() == State::Connecting {
+    ///     conn.waiter().wait(Some(std::time::Duration::from_secs(5)));
+    ///     conn.update();
+    /// }
+    /// assert_eq!(*conn.state(), State::Connected);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect(host: &str, port: u16, data: D, options: Options) -> Self {
+        let started = Instant::now();
+        match resolve(host, port) {
+            Ok(addrs) => Self::connect_addrs(addrs.into(), started, data, options),
+            Err(e) => {
+                let mut conn = Self::blank(data, options, started);
+                conn.disconnect(DisconnectReason::Resolve {
+                    host: host.to_owned(),
+                    message: e.to_string(),
+                });
+                conn
+            }
+        }
+    }
+
+    /// Connects to `addr` without name resolution; otherwise as [`connect`](Connection::connect).
+    pub fn connect_addr(addr: SocketAddr, data: D, options: Options) -> Self {
+        Self::connect_addrs(VecDeque::from([addr]), Instant::now(), data, options)
+    }
+
+    fn connect_addrs(
+        remaining: VecDeque<SocketAddr>,
+        started: Instant,
+        data: D,
+        options: Options,
+    ) -> Self {
+        let mut conn = Self::blank(data, options, started);
+        conn.state = State::Connecting;
+        conn.attempt = Some(Attempt { started, remaining, last_error: None });
+        conn.start_next(started);
+        conn
+    }
+
+    /// Wraps arbitrary fds: `input` is read from, `output` written to.
+    ///
+    /// Without `input` nothing is ever received; without `output` whatever is sent is
+    /// dropped. The connection starts [`Connected`](State::Connected). Both fds are put in
+    /// non-blocking mode (see [`Fd`] about borrowed fds such as stdin). Output sockets are
+    /// written with `send(2)` and `MSG_NOSIGNAL`; other fds with `write(2)`, where a reader
+    /// that went away raises `SIGPIPE`: Rust programs ignore that signal by default, and
+    /// the write then fails with `EPIPE`, a disconnection. For one socket used in both
+    /// directions prefer [`from_socket`](Connection::from_socket).
+    ///
+    /// If an fd cannot be made non-blocking (`fcntl(2)` fails, for instance `EBADF`) the
+    /// connection starts [`Disconnected`](State::Disconnected) with that error.
+    ///
+    /// # Examples
+    ///
+    /// A child process spoken to over its stdin and stdout:
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use procord_conn::{Connection, Fd, Options};
+    ///
+    /// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    /// let input = child.stdout.take().map(Fd::owned);
+    /// let output = child.stdin.take().map(Fd::owned);
+    /// let mut conn = Connection::custom(input, output, (), Options::new());
+    /// conn.send(b"ping");
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// while conn.receive_buffer_length() < 4 && std::time::Instant::now() < deadline {
+    ///     conn.waiter().wait(Some(std::time::Duration::from_secs(1)));
+    ///     conn.update();
+    /// }
+    /// assert_eq!(conn.receive(4).as_deref(), Some(&b"ping"[..]));
+    /// conn.close(); // cat sees end of stream and exits
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn custom(input: Option<Fd>, output: Option<Fd>, data: D, options: Options) -> Self {
+        let mut conn = Self::blank(data, options, Instant::now());
+        let input = input.map(Endpoint::new).transpose();
+        let output = output.map(Endpoint::new).transpose();
+        match (input, output) {
+            (Ok(input), Ok(output)) => {
+                conn.io = Io::Split { input, output };
+                tracing::debug!("custom connection created");
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                conn.disconnect(DisconnectReason::Os(OsError::new("fcntl", e)));
+            }
+        }
+        conn
+    }
+
+    /// Wraps a connected socket (TCP, Unix-domain, or one end of a `socketpair`) used in
+    /// both directions; its remote address comes from `getpeername(2)`.
+    ///
+    /// As [`custom`](Connection::custom) otherwise; [`close_nicely`](Connection::close_nicely)
+    /// half-closes it with `shutdown(2)`. Applies [`Options::nodelay`] when set (ignored on
+    /// sockets that are not TCP).
+    pub fn from_socket(socket: Fd, data: D, options: Options) -> Self {
+        let mut conn = Self::blank(data, options, Instant::now());
+        match Endpoint::new(socket) {
+            Ok(endpoint) => {
+                if let Ok(peer) = rustix::net::getpeername(&endpoint) {
+                    conn.remote = RemoteAddress::from_any(peer);
+                }
+                if conn.options.nodelay && endpoint.is_socket() {
+                    let _ = rustix::net::sockopt::set_tcp_nodelay(&endpoint, true);
+                }
+                conn.io = Io::Socket(endpoint);
+            }
+            Err(e) => conn.disconnect(DisconnectReason::Os(OsError::new("fcntl", e))),
+        }
+        conn
+    }
+
+    /// A socket from `accept4(2)` with `SOCK_NONBLOCK`.
+    pub(crate) fn accepted(
+        fd: OwnedFd,
+        remote: RemoteAddress,
+        data: D,
+        options: Options,
+    ) -> Self {
+        let mut conn = Self::blank(data, options, Instant::now());
+        if conn.options.nodelay {
+            // Fails on Unix-domain sockets, where there is no Nagle to disable.
+            let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+        }
+        conn.io = Io::Socket(Endpoint::nonblocking_socket(fd));
+        conn.remote = remote;
+        tracing::debug!(remote = %conn.remote, "accepted");
+        conn
+    }
+
+    /// Sets the address that [`remote_address`](Connection::remote_address) reports (for a
+    /// [`custom`](Connection::custom) connection, whose default is
+    /// [`RemoteAddress::Unknown`]).
+    pub fn with_remote_address(mut self, remote: RemoteAddress) -> Self {
+        self.remote = remote;
+        self
+    }
+
+    /// Moves bytes between the buffers and the fds, and keeps time.
+    ///
+    /// In order: completes a pending connect (checked with a zero-timeout `poll(2)` and
+    /// `SO_ERROR`), reads what the input has (`read(2)`, until it would block or the
+    /// receive buffer reaches its soft limit, see [`Options::receive_soft_limit`]), applies
+    /// the idle [`timeout`](Options::timeout) and queues the [`ping`](Options::ping), writes
+    /// what the output takes, and advances a [`close_nicely`](Connection::close_nicely).
+    /// Never blocks. Does nothing once [`Disconnected`](State::Disconnected).
+    ///
+    /// End of stream from the peer disconnects with [`DisconnectReason::Eof`] (after one
+    /// last non-blocking attempt to write what is queued); a failed system call with
+    /// [`DisconnectReason::Os`]. Received data stays in the buffer either way.
+    pub fn update(&mut self) {
+        let now = Instant::now();
+        match self.state {
+            State::Disconnected(_) => return,
+            State::Connecting => {
+                self.update_connecting(now);
+                if self.state != State::Connected {
+                    return;
+                }
+                if self.closing {
+                    self.state = State::Disconnecting;
+                }
+            }
+            State::Connected | State::Disconnecting => {}
+        }
+        self.read(now);
+        if !self.alive() {
+            return;
+        }
+        self.check_idle(now);
+        if !self.alive() {
+            return;
+        }
+        self.flush();
+        if self.state == State::Disconnecting {
+            self.advance_close(now);
+        }
+    }
+
+    fn update_connecting(&mut self, now: Instant) {
+        let Some(attempt) = &self.attempt else { return };
+        if let Some(timeout) = self.options.timeout {
+            if now.duration_since(attempt.started) >= timeout {
+                self.disconnect(DisconnectReason::Timeout);
+                return;
+            }
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.disconnect(DisconnectReason::Timeout);
+            return;
+        }
+        let Io::Socket(socket) = &self.io else {
+            self.start_next(now);
+            return;
+        };
+        match connect::check(socket) {
+            None => {}
+            Some(Ok(())) => self.established(now),
+            Some(Err(e)) => {
+                tracing::debug!(remote = %self.remote, error = %e, "connect attempt failed");
+                if let Some(attempt) = &mut self.attempt {
+                    attempt.last_error = Some(e);
+                }
+                self.io = Io::None;
+                self.start_next(now);
+            }
+        }
+    }
+
+    /// Starts connecting to the next address, or disconnects with the last error.
+    fn start_next(&mut self, now: Instant) {
+        let nodelay = self.options.nodelay;
+        let Some(attempt) = &mut self.attempt else { return };
+        while let Some(addr) = attempt.remaining.pop_front() {
+            self.remote = RemoteAddress::Inet(addr);
+            match connect::start(addr, nodelay) {
+                Ok(Started::Pending(socket)) => {
+                    self.io = Io::Socket(socket);
+                    return;
+                }
+                Ok(Started::Connected(socket)) => {
+                    self.io = Io::Socket(socket);
+                    self.established(now);
+                    return;
+                }
+                Err(e) => attempt.last_error = Some(e),
+            }
+        }
+        let reason = match attempt.last_error {
+            Some(e) => DisconnectReason::Os(e),
+            None => DisconnectReason::Timeout,
+        };
+        self.disconnect(reason);
+    }
+
+    fn established(&mut self, now: Instant) {
+        self.attempt = None;
+        self.state = State::Connected;
+        self.last_receive = now;
+        tracing::debug!(remote = %self.remote, "connected");
+    }
+
+    fn input(&self) -> Option<&Endpoint> {
+        match &self.io {
+            Io::Socket(socket) => Some(socket),
+            Io::Split { input, .. } => input.as_ref(),
+            Io::None => None,
+        }
+    }
+
+    fn output(&self) -> Option<&Endpoint> {
+        match &self.io {
+            Io::Socket(socket) if !self.write_closed => Some(socket),
+            Io::Split { output, .. } => output.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn read(&mut self, now: Instant) {
+        if self.input_eof {
+            return;
+        }
+        let input = match &self.io {
+            Io::Socket(socket) => socket,
+            Io::Split { input: Some(input), .. } => input,
+            _ => return,
+        };
+        if !self.receive.wants_more() {
+            // Paused by the soft limit: the peer is not idle, the application is.
+            self.last_receive = now;
+            return;
+        }
+        let mut received = false;
+        let mut outcome = Ok(());
+        while self.receive.wants_more() {
+            let buf = self.receive.spare();
+            let room = buf.capacity() - buf.len();
+            match input.read(buf) {
+                Ok(0) => {
+                    outcome = Err(None);
+                    break;
+                }
+                Ok(n) => {
+                    received = true;
+                    // A short read means the fd is drained: save the EAGAIN round.
+                    if n < room {
+                        break;
+                    }
+                }
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    outcome = Err(Some(OsError::new("read", e)));
+                    break;
+                }
+            }
+        }
+        if received {
+            self.last_receive = now;
+            self.ping_sent = false;
+        }
+        match outcome {
+            Ok(()) => {}
+            Err(None) if self.state == State::Disconnecting => self.input_eof = true,
+            Err(None) => {
+                // Last chance for what is queued: the peer may only have half-closed.
+                self.flush();
+                if self.alive() {
+                    self.disconnect(DisconnectReason::Eof);
+                }
+            }
+            Err(Some(e)) => self.disconnect(DisconnectReason::Os(e)),
+        }
+    }
+
+    fn check_idle(&mut self, now: Instant) {
+        let Some(timeout) = self.options.timeout else { return };
+        let idle = now.duration_since(self.last_receive);
+        if idle >= timeout {
+            self.disconnect(DisconnectReason::Timeout);
+            return;
+        }
+        if self.state == State::Connected && !self.ping_sent && idle >= timeout / 2 {
+            if let Some(ping) = &self.options.ping {
+                if self.output().is_some() {
+                    self.send.push(ping);
+                }
+                self.ping_sent = true;
+            }
+        }
+    }
+
+    /// Writes what the output takes without blocking.
+    fn flush(&mut self) {
+        let Some(output) = self.output() else { return };
+        let mut failure = None;
+        while !self.send.is_empty() {
+            match output.write(self.send.pending()) {
+                Ok(0) | Err(Errno::AGAIN) => break,
+                Ok(n) => self.send.advance(n),
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    let operation = if output.is_socket() { "send" } else { "write" };
+                    failure = Some(OsError::new(operation, e));
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failure {
+            self.disconnect(DisconnectReason::Os(e));
+        }
+    }
+
+    fn advance_close(&mut self, now: Instant) {
+        if self.send.is_empty() && !self.write_closed {
+            if let Err(e) = self.half_close() {
+                self.disconnect(DisconnectReason::Os(e));
+                return;
+            }
+        }
+        let nothing_to_read = match &self.io {
+            Io::Socket(socket) => !socket.is_socket() || self.input_eof,
+            Io::Split { input, .. } => input.is_none() || self.input_eof,
+            Io::None => true,
+        };
+        if self.write_closed && nothing_to_read {
+            self.disconnect(DisconnectReason::ClosedLocally);
+        } else if self.close_deadline.is_some_and(|d| now >= d) {
+            // Everything was handed to the OS once the write side is closed.
+            let reason = if self.write_closed {
+                DisconnectReason::ClosedLocally
+            } else {
+                DisconnectReason::Timeout
+            };
+            self.disconnect(reason);
+        }
+    }
+
+    /// Ends our writing direction: `shutdown(SHUT_WR)` on a socket, closing the output fd
+    /// otherwise.
+    fn half_close(&mut self) -> Result<(), OsError> {
+        self.write_closed = true;
+        match &mut self.io {
+            Io::Socket(socket) => match socket.shutdown_write() {
+                // The peer is gone already: nothing more to half-close.
+                Ok(()) | Err(Errno::NOTCONN) => Ok(()),
+                Err(e) => Err(OsError::new("shutdown", e)),
+            },
+            Io::Split { output, .. } => {
+                if let Some(output) = output.take() {
+                    // A dup of a socket would not send FIN on close alone.
+                    let _ = output.shutdown_write();
+                }
+                Ok(())
+            }
+            Io::None => Ok(()),
+        }
+    }
+
+    fn disconnect(&mut self, reason: DisconnectReason) {
+        self.io = Io::None;
+        self.attempt = None;
+        self.send.clear();
+        tracing::debug!(remote = %self.remote, %reason, "disconnected");
+        self.state = State::Disconnected(reason);
+    }
+
+    /// The state at the last [`update`](Connection::update) (or `close`/`close_nicely`).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// `true` unless [`Disconnected`](State::Disconnected).
+    pub fn alive(&self) -> bool {
+        self.state.is_alive()
+    }
+
+    /// Queues `bytes` for sending; the next [`update`](Connection::update)s write them.
+    ///
+    /// Queued while [`Connecting`](State::Connecting) and sent once connected. Ignored,
+    /// as in the original, once [`Disconnected`](State::Disconnected), after
+    /// [`close_nicely`](Connection::close_nicely), and on a connection without output. The
+    /// send buffer has no limit: watch [`send_buffer_length`](Connection::send_buffer_length)
+    /// to push back.
+    pub fn send(&mut self, bytes: &[u8]) {
+        let open = matches!(self.state, State::Connecting | State::Connected) && !self.closing;
+        let has_output = self.state == State::Connecting || self.output().is_some();
+        if open && has_output {
+            self.send.push(bytes);
+        }
+    }
+
+    /// Bytes queued by [`send`](Connection::send) that the OS has not taken yet.
+    pub fn send_buffer_length(&self) -> usize {
+        self.send.len()
+    }
+
+    /// Takes exactly `n` bytes from the front of the receive buffer, or nothing (`None`)
+    /// when it holds fewer.
+    ///
+    /// A `None` tells the buffer that `n` bytes are wanted, so it keeps reading beyond its
+    /// soft limit until they are there (see [`Options::receive_soft_limit`]). Works after a
+    /// disconnect, on what was received before.
+    pub fn receive(&mut self, n: usize) -> Option<Vec<u8>> {
+        self.receive.receive(n)
+    }
+
+    /// Lends the `n` bytes at `offset` in the receive buffer without taking them, or `None`
+    /// when the buffer holds fewer than `offset + n` (which, as for
+    /// [`receive`](Connection::receive), lets it read beyond its soft limit).
+    pub fn receive_poll(&self, offset: usize, n: usize) -> Option<&[u8]> {
+        self.receive.receive_poll(offset, n)
+    }
+
+    /// Lends at most `n` bytes at `offset` without taking them; possibly none.
+    pub fn receive_poll_part(&self, offset: usize, n: usize) -> &[u8] {
+        self.receive.receive_poll_part(offset, n)
+    }
+
+    /// Takes at most `n` bytes from the front; possibly none.
+    pub fn receive_part(&mut self, n: usize) -> Vec<u8> {
+        self.receive.receive_part(n)
+    }
+
+    /// Takes everything in the receive buffer; possibly nothing.
+    pub fn receive_all(&mut self) -> Vec<u8> {
+        self.receive.receive_all()
+    }
+
+    /// Drops at most `n` bytes from the front without copying them; returns how many.
+    pub fn receive_forget(&mut self, n: usize) -> usize {
+        self.receive.receive_forget(n)
+    }
+
+    /// How many bytes the receive buffer holds.
+    pub fn receive_buffer_length(&self) -> usize {
+        self.receive.len()
+    }
+
+    /// Whether the receive buffer is empty.
+    pub fn receive_buffer_empty(&self) -> bool {
+        self.receive.len() == 0
+    }
+
+    /// Closes at once: owned fds are closed (borrowed ones get their blocking mode back),
+    /// unsent data is dropped, and the state becomes
+    /// [`Disconnected(ClosedLocally)`](DisconnectReason::ClosedLocally). Received data stays
+    /// readable. Nothing if already disconnected.
+    ///
+    /// Closing a socket whose kernel receive queue still holds unread data makes the OS
+    /// send a reset, which may destroy data the peer has not read yet; prefer
+    /// [`close_nicely`](Connection::close_nicely) when what was sent matters.
+    pub fn close(&mut self) {
+        if self.alive() {
+            self.disconnect(DisconnectReason::ClosedLocally);
+        }
+    }
+
+    /// Closes gracefully, over the next [`update`](Connection::update)s: sends everything
+    /// queued, then half-closes (`shutdown(SHUT_WR)` on a socket, closing the output fd
+    /// otherwise) so the peer sees end of stream after the last byte, then keeps reading
+    /// until the peer's own end of stream, and closes. Reading to the end avoids the reset
+    /// that closing with unread data provokes; what arrives stays in the receive buffer.
+    ///
+    /// The state is [`Disconnecting`](State::Disconnecting) meanwhile (after the connect
+    /// completes, if called while connecting) and ends
+    /// [`Disconnected(ClosedLocally)`](DisconnectReason::ClosedLocally). If `timeout` runs
+    /// out first the connection closes anyway: `ClosedLocally` when everything was sent,
+    /// [`Timeout`](DisconnectReason::Timeout) when data was left. The idle timeout of the
+    /// options still applies. Does nothing once disconnecting or disconnected.
+    pub fn close_nicely(&mut self, timeout: Option<Duration>) {
+        if self.closing || !self.alive() {
+            return;
+        }
+        self.closing = true;
+        self.close_deadline = timeout.map(|t| Instant::now() + t);
+        if self.state == State::Connected {
+            self.state = State::Disconnecting;
+        }
+    }
+
+    /// The user data.
+    pub fn data(&self) -> &D {
+        &self.data
+    }
+
+    /// The user data, mutably.
+    pub fn data_mut(&mut self) -> &mut D {
+        &mut self.data
+    }
+
+    /// Consumes the connection (closing it) and returns the user data.
+    pub fn into_data(self) -> D {
+        self.data
+    }
+
+    /// The idle timeout given in the options.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.options.timeout
+    }
+
+    /// The options the connection was made with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The peer's address: the address connected to (or being tried), the accepted peer,
+    /// `getpeername(2)` of a socket, or [`RemoteAddress::Unknown`].
+    pub fn remote_address(&self) -> &RemoteAddress {
+        &self.remote
+    }
+
+    /// A [`Waiter`] for this connection alone; see [`Waiter::from_connection`].
+    pub fn waiter(&self) -> Waiter<'_> {
+        Waiter::from_connection(self)
+    }
+
+    /// Adds what is worth waiting for to `waiter`: the input while the receive buffer wants
+    /// more, the output while there is something to send or a connect in progress, and the
+    /// next moment a timer (connect, idle, ping, `close_nicely`) falls due.
+    pub(crate) fn register<'a>(&'a self, waiter: &mut Waiter<'a>) {
+        let now_due = || Some(Instant::now());
+        match self.state {
+            State::Disconnected(_) => {}
+            State::Connecting => {
+                if let Io::Socket(socket) = &self.io {
+                    waiter.push(socket, PollFlags::OUT);
+                }
+                if let (Some(attempt), Some(timeout)) = (&self.attempt, self.options.timeout) {
+                    waiter.due(Some(attempt.started + timeout));
+                }
+                waiter.due(self.close_deadline);
+            }
+            State::Connected | State::Disconnecting => {
+                let reading = !self.input_eof && self.receive.wants_more();
+                let writing = !self.send.is_empty();
+                match (&self.io, self.output()) {
+                    (Io::Socket(socket), _) => {
+                        let mut flags = PollFlags::empty();
+                        if reading {
+                            flags |= PollFlags::IN;
+                        }
+                        if writing && !self.write_closed {
+                            flags |= PollFlags::OUT;
+                        }
+                        if !flags.is_empty() {
+                            waiter.push(socket, flags);
+                        }
+                    }
+                    (Io::Split { input, .. }, output) => {
+                        if let (Some(input), true) = (input, reading) {
+                            waiter.push(input, PollFlags::IN);
+                        }
+                        if let (Some(output), true) = (output, writing) {
+                            waiter.push(output, PollFlags::OUT);
+                        }
+                    }
+                    (Io::None, _) => {}
+                }
+                if let Some(timeout) = self.options.timeout {
+                    if reading {
+                        waiter.due(Some(self.last_receive + timeout));
+                    }
+                    if self.state == State::Connected
+                        && !self.ping_sent
+                        && self.options.ping.is_some()
+                    {
+                        waiter.due(Some(self.last_receive + timeout / 2));
+                    }
+                }
+                if self.state == State::Disconnecting {
+                    waiter.due(self.close_deadline);
+                    if self.send.is_empty() && !self.write_closed {
+                        // The half-close is due now.
+                        waiter.due(now_due());
+                    }
+                }
+            }
+        }
+    }
+}

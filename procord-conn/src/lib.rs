@@ -1,0 +1,1 @@
+//! Poll-driven buffered connections (work in progress).
