@@ -57,7 +57,14 @@ pub trait FlowExt: Flow {
     where
         Self: Sized,
     {
-        self.writev(vec![data])
+        let mut data = data;
+        poll_fn(move |cx| {
+            while !data.is_empty() {
+                let n = ready!(self.poll_write(cx, &data))?;
+                data.advance(n);
+            }
+            Poll::Ready(Ok(()))
+        })
     }
 
     /// Writes the buffers one after the other, in order, with vectored writes where the

@@ -141,7 +141,7 @@ where
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
-        if self.read_buf.capacity() - self.read_buf.len() < self.read_size / 2 {
+        if self.read_buf.capacity() - self.read_buf.len() < self.read_size {
             self.read_buf.reserve(self.read_size);
         }
         let result = ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf));

@@ -136,19 +136,16 @@ async fn sixty_four_mib_arrive_intact(mut a: BoxFlow, mut b: BoxFlow) {
         a
     });
     let mut received = 0usize;
-    loop {
-        match timeout(LIMIT, b.read()).await.expect("read timed out").expect("read") {
-            Read::Data(mut bytes) => {
-                assert!(!bytes.is_empty());
-                while !bytes.is_empty() {
-                    let start = received % pattern.len();
-                    let n = bytes.len().min(pattern.len() - start);
-                    assert!(bytes[..n] == pattern[start..start + n], "corrupt data at byte {received}");
-                    received += n;
-                    bytes = bytes.slice(n..);
-                }
-            }
-            Read::Eof => break,
+    while let Read::Data(mut bytes) =
+        timeout(LIMIT, b.read()).await.expect("read timed out").expect("read")
+    {
+        assert!(!bytes.is_empty());
+        while !bytes.is_empty() {
+            let start = received % pattern.len();
+            let n = bytes.len().min(pattern.len() - start);
+            assert!(bytes[..n] == pattern[start..start + n], "corrupt data at byte {received}");
+            received += n;
+            bytes = bytes.slice(n..);
         }
     }
     assert_eq!(received, TOTAL);

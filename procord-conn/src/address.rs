@@ -42,7 +42,8 @@ impl RemoteAddress {
         }
         match SocketAddrUnix::try_from(addr) {
             Ok(unix) => RemoteAddress::Unix(
-                unix.path_bytes().map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p))),
+                unix.path_bytes()
+                    .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p))),
             ),
             Err(_) => RemoteAddress::Unknown,
         }
@@ -96,7 +97,10 @@ pub fn make_address(host: &str) -> Result<IpAddr, Error> {
 /// an error.
 pub(crate) fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
     // `[::1]` is accepted as well as `::1`.
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }

@@ -22,7 +22,12 @@ pub(crate) struct ReceiveBuffer {
 
 impl ReceiveBuffer {
     pub(crate) fn new(soft_limit: usize) -> Self {
-        ReceiveBuffer { bytes: Vec::new(), start: 0, soft_limit, demand: AtomicUsize::new(0) }
+        ReceiveBuffer {
+            bytes: Vec::new(),
+            start: 0,
+            soft_limit,
+            demand: AtomicUsize::new(0),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -53,7 +58,10 @@ impl ReceiveBuffer {
             self.bytes.clear();
             self.start = 0;
         }
-        let want = self.target().saturating_sub(self.len()).clamp(MIN_READ, MAX_RESERVE);
+        let want = self
+            .target()
+            .saturating_sub(self.len())
+            .clamp(MIN_READ, MAX_RESERVE);
         if self.bytes.capacity() - self.bytes.len() < want {
             if self.start > 0 {
                 // Move the unread bytes to the front before growing.

@@ -33,7 +33,11 @@ pub(crate) enum Started {
 
 /// Opens a non-blocking TCP socket and starts connecting it to `addr`.
 pub(crate) fn start(addr: SocketAddr, nodelay: bool) -> Result<Started, OsError> {
-    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
     let fd: OwnedFd = rustix::net::socket_with(
         family,
         SocketType::STREAM,
@@ -48,7 +52,9 @@ pub(crate) fn start(addr: SocketAddr, nodelay: bool) -> Result<Started, OsError>
     match rustix::net::connect(&fd, &addr) {
         Ok(()) => Ok(Started::Connected(Endpoint::nonblocking_socket(fd))),
         // EINTR: the connect goes on asynchronously, exactly as with EINPROGRESS.
-        Err(Errno::INPROGRESS | Errno::INTR) => Ok(Started::Pending(Endpoint::nonblocking_socket(fd))),
+        Err(Errno::INPROGRESS | Errno::INTR) => {
+            Ok(Started::Pending(Endpoint::nonblocking_socket(fd)))
+        }
         Err(e) => Err(OsError::new("connect", e)),
     }
 }
@@ -57,7 +63,10 @@ pub(crate) fn start(addr: SocketAddr, nodelay: bool) -> Result<Started, OsError>
 /// `Some(Ok(()))` once established, `Some(Err(_))` when it failed.
 pub(crate) fn check(socket: &Endpoint) -> Option<Result<(), OsError>> {
     let mut fds = [PollFd::new(socket, PollFlags::OUT)];
-    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     match rustix::event::poll(&mut fds, Some(&zero)) {
         Ok(0) | Err(Errno::INTR) => return None,
         Ok(_) => {}

@@ -32,20 +32,31 @@ enum Kind {
 
 impl Error {
     pub(crate) fn disconnected(reason: DisconnectReason) -> Self {
-        Error { kind: Kind::Disconnected(reason) }
+        Error {
+            kind: Kind::Disconnected(reason),
+        }
     }
 
     pub(crate) fn os(operation: &'static str, errno: rustix::io::Errno) -> Self {
         let os = OsError::new(operation, errno);
-        Error { kind: Kind::Os(os, os.to_io_error()) }
+        Error {
+            kind: Kind::Os(os, os.to_io_error()),
+        }
     }
 
     pub(crate) fn resolve(host: &str, source: io::Error) -> Self {
-        Error { kind: Kind::Resolve { host: host.to_owned(), source } }
+        Error {
+            kind: Kind::Resolve {
+                host: host.to_owned(),
+                source,
+            },
+        }
     }
 
     pub(crate) fn stalled(why: &'static str) -> Self {
-        Error { kind: Kind::Stalled(why) }
+        Error {
+            kind: Kind::Stalled(why),
+        }
     }
 
     /// `true` when a timeout ended the connection (idle, connect or `close_nicely` timeout).

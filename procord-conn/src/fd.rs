@@ -37,12 +37,16 @@ impl Fd {
     /// Takes ownership of `fd` (a `TcpStream`, `UnixStream`, `ChildStdin`, `ChildStdout`,
     /// a pipe end, ...); it is closed when the connection closes.
     pub fn owned(fd: impl Into<OwnedFd>) -> Self {
-        Fd { inner: Inner::Owned(fd.into()) }
+        Fd {
+            inner: Inner::Owned(fd.into()),
+        }
     }
 
     /// Borrows `fd`, which stays open after the connection is done with it.
     pub fn borrowed(fd: BorrowedFd<'static>) -> Self {
-        Fd { inner: Inner::Borrowed(fd) }
+        Fd {
+            inner: Inner::Borrowed(fd),
+        }
     }
 
     /// Borrows the process's standard input (fd 0).
@@ -98,13 +102,21 @@ impl Endpoint {
         }
         let stat = rustix::fs::fstat(&fd)?;
         let socket = rustix::fs::FileType::from_raw_mode(stat.st_mode).is_socket();
-        Ok(Endpoint { fd, socket, restore_blocking })
+        Ok(Endpoint {
+            fd,
+            socket,
+            restore_blocking,
+        })
     }
 
     /// An fd known to be a non-blocking socket (from `socket(2)` or `accept4(2)` with
     /// `SOCK_NONBLOCK`).
     pub(crate) fn nonblocking_socket(fd: OwnedFd) -> Self {
-        Endpoint { fd: Fd::owned(fd), socket: true, restore_blocking: false }
+        Endpoint {
+            fd: Fd::owned(fd),
+            socket: true,
+            restore_blocking: false,
+        }
     }
 
     pub(crate) fn is_socket(&self) -> bool {

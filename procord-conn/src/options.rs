@@ -41,7 +41,12 @@ impl Options {
     /// No timeout, no ping, the default soft limit ([`DEFAULT_RECEIVE_SOFT_LIMIT`]), and the
     /// operating system's default for `TCP_NODELAY` (Nagle's algorithm on).
     pub fn new() -> Self {
-        Options { timeout: None, ping: None, receive_soft_limit: DEFAULT_RECEIVE_SOFT_LIMIT, nodelay: false }
+        Options {
+            timeout: None,
+            ping: None,
+            receive_soft_limit: DEFAULT_RECEIVE_SOFT_LIMIT,
+            nodelay: false,
+        }
     }
 
     /// Disconnects with [`DisconnectReason::Timeout`](crate::DisconnectReason::Timeout) when

@@ -85,7 +85,10 @@ pub struct OsError {
 
 impl OsError {
     pub(crate) fn new(operation: &'static str, errno: rustix::io::Errno) -> Self {
-        OsError { operation, code: errno.raw_os_error() }
+        OsError {
+            operation,
+            code: errno.raw_os_error(),
+        }
     }
 
     /// The system call that failed.

@@ -2,14 +2,21 @@
 //! baseline in the same run, as ratios. Run it through xtask, which builds it with
 //! `--release`; the figures also go to `target/bench/latest.json`.
 
+mod connect_rate;
+mod flow_tcp_throughput;
 mod harness;
+mod procord_ping_pong;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use harness::{Measurement, Scenario};
 
-const SCENARIOS: &[Scenario] = &[];
+const SCENARIOS: &[Scenario] = &[
+    Scenario { name: "flow-tcp-throughput", run: flow_tcp_throughput::run },
+    Scenario { name: "procord-ping-pong", run: procord_ping_pong::run },
+    Scenario { name: "connect-rate", run: connect_rate::run },
+];
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,0 +1,356 @@
+//! How `update` moves bytes and keeps time, and what a connection asks a `Waiter` to
+//! wait for.
+
+use std::time::Instant;
+
+use rustix::event::PollFlags;
+use rustix::io::Errno;
+
+use super::{Connection, Io};
+use crate::address::RemoteAddress;
+use crate::connect::{self, Started};
+use crate::fd::Endpoint;
+use crate::state::{DisconnectReason, OsError, State};
+use crate::waiter::Waiter;
+
+impl<D> Connection<D> {
+    /// Moves bytes between the buffers and the fds, and keeps time.
+    ///
+    /// In order: completes a pending connect (checked with a zero-timeout `poll(2)` and
+    /// `SO_ERROR`); reads what the input has (`read(2)`, until it would block or the
+    /// receive buffer reaches its soft limit, see
+    /// [`Options::receive_soft_limit`](crate::Options::receive_soft_limit)); applies the
+    /// idle [`timeout`](crate::Options::timeout) and queues the
+    /// [`ping`](crate::Options::ping); writes what the output takes; and advances a
+    /// [`close_nicely`](Connection::close_nicely).
+    /// Never blocks. Does nothing once [`Disconnected`](State::Disconnected).
+    ///
+    /// End of stream from the peer disconnects with [`DisconnectReason::Eof`] (after one
+    /// last non-blocking attempt to write what is queued); a failed system call with
+    /// [`DisconnectReason::Os`]. Received data stays in the buffer either way.
+    pub fn update(&mut self) {
+        let now = Instant::now();
+        match self.state {
+            State::Disconnected(_) => return,
+            State::Connecting => {
+                self.update_connecting(now);
+                if self.state != State::Connected {
+                    return;
+                }
+                if self.closing {
+                    self.state = State::Disconnecting;
+                }
+            }
+            State::Connected | State::Disconnecting => {}
+        }
+        self.read(now);
+        if !self.alive() {
+            return;
+        }
+        self.check_idle(now);
+        if !self.alive() {
+            return;
+        }
+        self.write_out();
+        if self.state == State::Disconnecting {
+            self.advance_close(now);
+        }
+    }
+
+    fn update_connecting(&mut self, now: Instant) {
+        let Some(attempt) = &self.attempt else { return };
+        if let Some(timeout) = self.options.timeout {
+            if now.duration_since(attempt.started) >= timeout {
+                self.disconnect(DisconnectReason::Timeout);
+                return;
+            }
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.disconnect(DisconnectReason::Timeout);
+            return;
+        }
+        let Io::Socket(socket) = &self.io else {
+            self.start_next(now);
+            return;
+        };
+        match connect::check(socket) {
+            None => {}
+            Some(Ok(())) => self.established(now),
+            Some(Err(e)) => {
+                tracing::debug!(remote = %self.remote, error = %e, "connect attempt failed");
+                if let Some(attempt) = &mut self.attempt {
+                    attempt.last_error = Some(e);
+                }
+                self.io = Io::None;
+                self.start_next(now);
+            }
+        }
+    }
+
+    /// Starts connecting to the next address, or disconnects with the last error.
+    pub(super) fn start_next(&mut self, now: Instant) {
+        let nodelay = self.options.nodelay;
+        let Some(attempt) = &mut self.attempt else {
+            return;
+        };
+        while let Some(addr) = attempt.remaining.pop_front() {
+            self.remote = RemoteAddress::Inet(addr);
+            match connect::start(addr, nodelay) {
+                Ok(Started::Pending(socket)) => {
+                    self.io = Io::Socket(socket);
+                    return;
+                }
+                Ok(Started::Connected(socket)) => {
+                    self.io = Io::Socket(socket);
+                    self.established(now);
+                    return;
+                }
+                Err(e) => attempt.last_error = Some(e),
+            }
+        }
+        let reason = match attempt.last_error {
+            Some(e) => DisconnectReason::Os(e),
+            None => DisconnectReason::Timeout,
+        };
+        self.disconnect(reason);
+    }
+
+    fn established(&mut self, now: Instant) {
+        self.attempt = None;
+        self.state = State::Connected;
+        self.last_receive = now;
+        tracing::debug!(remote = %self.remote, "connected");
+    }
+
+    pub(super) fn output(&self) -> Option<&Endpoint> {
+        match &self.io {
+            Io::Socket(socket) if !self.write_closed => Some(socket),
+            Io::Split { output, .. } => output.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn read(&mut self, now: Instant) {
+        if self.input_eof {
+            return;
+        }
+        let input = match &self.io {
+            Io::Socket(socket) => socket,
+            Io::Split {
+                input: Some(input), ..
+            } => input,
+            _ => return,
+        };
+        if !self.receive.wants_more() {
+            // Paused by the soft limit: the peer is not idle, the application is.
+            self.last_receive = now;
+            return;
+        }
+        let mut received = false;
+        let mut outcome = Ok(());
+        while self.receive.wants_more() {
+            let buf = self.receive.spare();
+            let room = buf.capacity() - buf.len();
+            match input.read(buf) {
+                Ok(0) => {
+                    outcome = Err(None);
+                    break;
+                }
+                Ok(n) => {
+                    received = true;
+                    // A short read means the fd is drained: save the EAGAIN round.
+                    if n < room {
+                        break;
+                    }
+                }
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    outcome = Err(Some(OsError::new("read", e)));
+                    break;
+                }
+            }
+        }
+        if received {
+            self.last_receive = now;
+            self.ping_sent = false;
+        }
+        match outcome {
+            Ok(()) => {}
+            Err(None) if self.state == State::Disconnecting => self.input_eof = true,
+            Err(None) => {
+                // Last chance for what is queued: the peer may only have half-closed.
+                self.write_out();
+                if self.alive() {
+                    self.disconnect(DisconnectReason::Eof);
+                }
+            }
+            Err(Some(e)) => self.disconnect(DisconnectReason::Os(e)),
+        }
+    }
+
+    fn check_idle(&mut self, now: Instant) {
+        let Some(timeout) = self.options.timeout else {
+            return;
+        };
+        let idle = now.duration_since(self.last_receive);
+        if idle >= timeout {
+            self.disconnect(DisconnectReason::Timeout);
+            return;
+        }
+        if self.state == State::Connected && !self.ping_sent && idle >= timeout / 2 {
+            if let Some(ping) = &self.options.ping {
+                if self.output().is_some() {
+                    self.send.push(ping);
+                }
+                self.ping_sent = true;
+            }
+        }
+    }
+
+    /// Writes what the output takes without blocking.
+    pub(super) fn write_out(&mut self) {
+        let output = match &self.io {
+            Io::Socket(socket) if !self.write_closed => socket,
+            Io::Split {
+                output: Some(output),
+                ..
+            } => output,
+            _ => return,
+        };
+        let mut failure = None;
+        while !self.send.is_empty() {
+            match output.write(self.send.pending()) {
+                Ok(0) | Err(Errno::AGAIN) => break,
+                Ok(n) => self.send.advance(n),
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    let operation = if output.is_socket() { "send" } else { "write" };
+                    failure = Some(OsError::new(operation, e));
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failure {
+            self.disconnect(DisconnectReason::Os(e));
+        }
+    }
+
+    fn advance_close(&mut self, now: Instant) {
+        if self.send.is_empty() && !self.write_closed {
+            if let Err(e) = self.half_close() {
+                self.disconnect(DisconnectReason::Os(e));
+                return;
+            }
+        }
+        let nothing_to_read = match &self.io {
+            Io::Socket(socket) => !socket.is_socket() || self.input_eof,
+            Io::Split { input, .. } => input.is_none() || self.input_eof,
+            Io::None => true,
+        };
+        if self.write_closed && nothing_to_read {
+            self.disconnect(DisconnectReason::ClosedLocally);
+        } else if self.close_deadline.is_some_and(|d| now >= d) {
+            // Everything was handed to the OS once the write side is closed.
+            let reason = if self.write_closed {
+                DisconnectReason::ClosedLocally
+            } else {
+                DisconnectReason::Timeout
+            };
+            self.disconnect(reason);
+        }
+    }
+
+    /// Ends our writing direction: `shutdown(SHUT_WR)` on a socket, closing the output fd
+    /// otherwise.
+    fn half_close(&mut self) -> Result<(), OsError> {
+        self.write_closed = true;
+        match &mut self.io {
+            Io::Socket(socket) => match socket.shutdown_write() {
+                // The peer is gone already: nothing more to half-close.
+                Ok(()) | Err(Errno::NOTCONN) => Ok(()),
+                Err(e) => Err(OsError::new("shutdown", e)),
+            },
+            Io::Split { output, .. } => {
+                if let Some(output) = output.take() {
+                    // A dup of a socket would not send FIN on close alone.
+                    let _ = output.shutdown_write();
+                }
+                Ok(())
+            }
+            Io::None => Ok(()),
+        }
+    }
+
+    pub(super) fn disconnect(&mut self, reason: DisconnectReason) {
+        self.io = Io::None;
+        self.attempt = None;
+        self.send.clear();
+        tracing::debug!(remote = %self.remote, %reason, "disconnected");
+        self.state = State::Disconnected(reason);
+    }
+
+    /// Adds what is worth waiting for to `waiter`: the input while the receive buffer wants
+    /// more, the output while there is something to send or a connect in progress, and the
+    /// next moment a timer (connect, idle, ping, `close_nicely`) falls due.
+    pub(crate) fn register<'a>(&'a self, waiter: &mut Waiter<'a>) {
+        let now_due = || Some(Instant::now());
+        match self.state {
+            State::Disconnected(_) => {}
+            State::Connecting => {
+                if let Io::Socket(socket) = &self.io {
+                    waiter.push(socket, PollFlags::OUT);
+                }
+                if let (Some(attempt), Some(timeout)) = (&self.attempt, self.options.timeout) {
+                    waiter.due(Some(attempt.started + timeout));
+                }
+                waiter.due(self.close_deadline);
+            }
+            State::Connected | State::Disconnecting => {
+                let reading = !self.input_eof && self.receive.wants_more();
+                let writing = !self.send.is_empty();
+                match (&self.io, self.output()) {
+                    (Io::Socket(socket), _) => {
+                        let mut flags = PollFlags::empty();
+                        if reading {
+                            flags |= PollFlags::IN;
+                        }
+                        if writing && !self.write_closed {
+                            flags |= PollFlags::OUT;
+                        }
+                        if !flags.is_empty() {
+                            waiter.push(socket, flags);
+                        }
+                    }
+                    (Io::Split { input, .. }, output) => {
+                        if let (Some(input), true) = (input, reading) {
+                            waiter.push(input, PollFlags::IN);
+                        }
+                        if let (Some(output), true) = (output, writing) {
+                            waiter.push(output, PollFlags::OUT);
+                        }
+                    }
+                    (Io::None, _) => {}
+                }
+                if let Some(timeout) = self.options.timeout {
+                    if reading {
+                        waiter.due(Some(self.last_receive + timeout));
+                    }
+                    if self.state == State::Connected
+                        && !self.ping_sent
+                        && self.options.ping.is_some()
+                    {
+                        waiter.due(Some(self.last_receive + timeout / 2));
+                    }
+                }
+                if self.state == State::Disconnecting {
+                    waiter.due(self.close_deadline);
+                    if self.send.is_empty() && !self.write_closed {
+                        // The half-close is due now.
+                        waiter.due(now_due());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! `Set<D>`: the connections of a server, accepted and updated together.
+
+use std::os::fd::AsFd;
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+use rustix::net::SocketFlags;
+
+use crate::address::RemoteAddress;
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::options::Options;
+use crate::waiter::Waiter;
+
+/// At most this many connections are accepted per call, so that a flood of clients cannot
+/// starve the ones already connected.
+const MAX_ACCEPT_PER_CALL: usize = 1024;
+
+/// A set of connections, for servers: [`accept_into_set`](Set::accept_into_set) adds to it,
+/// [`update_set`](Set::update_set) updates them all and removes the dead ones, and
+/// [`waiter`](Set::waiter) waits for any of them.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use procord_conn::{Connection, Options, Set, Waiter};
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// listener.set_nonblocking(true)?;
+/// let mut client = Connection::connect_addr(listener.local_addr()?, (), Options::new());
+/// client.send(b"hi");
+///
+/// let mut set: Set<u32> = Set::new();
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while set.iter().all(|c| c.receive_buffer_length() < 2) && Instant::now() < deadline {
+///     Waiter::from_list([Waiter::from_listener(&listener), set.waiter(), client.waiter()])
+///         .wait(Some(Duration::from_millis(100)));
+///     set.accept_into_set(&listener, |_peer| Some(7), &Options::new())?;
+///     set.update_set();
+///     client.update();
+/// }
+/// let conn = set.iter_mut().next().expect("accepted");
+/// assert_eq!(*conn.data(), 7);
+/// assert_eq!(conn.receive_all(), b"hi");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Set<D> {
+    connections: Vec<Connection<D>>,
+}
+
+impl<D> Default for Set<D> {
+    fn default() -> Self {
+        Set::new()
+    }
+}
+
+impl<D> Set<D> {
+    /// An empty set.
+    pub fn new() -> Self {
+        Set {
+            connections: Vec::new(),
+        }
+    }
+
+    /// Adds a connection made elsewhere (a client from
+    /// [`Connection::connect`], a [`Connection::custom`]...).
+    pub fn insert(&mut self, connection: Connection<D>) {
+        self.connections.push(connection);
+    }
+
+    /// Accepts the connections waiting on `listener` and adds them to the set, each with a
+    /// clone of `options` (the original applied them to the first of a batch only).
+    ///
+    /// `make_data` gets the peer's address and returns the connection's data, or `None` to
+    /// close the connection at once. Accepted sockets are non-blocking and close-on-exec
+    /// (`accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`). Accepts until none is waiting,
+    /// at most 1024 per call; a blocking listener is polled before each `accept` so that the
+    /// call never blocks (a non-blocking listener saves that `poll`, and avoids blocking
+    /// when a client vanishes between the two). `ECONNABORTED` and `EINTR` are skipped.
+    /// Returns how many connections were accepted (including those refused by
+    /// `make_data`).
+    ///
+    /// # Errors
+    ///
+    /// When `accept(2)` (or `poll(2)`, `fcntl(2)`) fails otherwise: `EMFILE` when out of
+    /// file descriptors, `EBADF`, `EINVAL` for a socket that is not listening... The
+    /// connections accepted before the error stay in the set.
+    pub fn accept_into_set<L, F>(
+        &mut self,
+        listener: &L,
+        mut make_data: F,
+        options: &Options,
+    ) -> Result<usize, Error>
+    where
+        L: AsFd,
+        F: FnMut(&RemoteAddress) -> Option<D>,
+    {
+        let blocking = !rustix::fs::fcntl_getfl(listener)
+            .map_err(|e| Error::os("fcntl", e))?
+            .contains(OFlags::NONBLOCK);
+        let mut accepted = 0;
+        while accepted < MAX_ACCEPT_PER_CALL {
+            if blocking && !readable(listener)? {
+                break;
+            }
+            match rustix::net::acceptfrom_with(
+                listener,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            ) {
+                Ok((fd, peer)) => {
+                    accepted += 1;
+                    let remote = RemoteAddress::from_any(peer);
+                    match make_data(&remote) {
+                        Some(data) => self.connections.push(Connection::accepted(
+                            fd,
+                            remote,
+                            data,
+                            options.clone(),
+                        )),
+                        None => tracing::debug!(%remote, "refused by make_data"),
+                    }
+                }
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR | Errno::CONNABORTED) => {}
+                Err(e) => return Err(Error::os("accept", e)),
+            }
+        }
+        Ok(accepted)
+    }
+
+    /// Updates every connection (see [`Connection::update`]) and removes those that are
+    /// disconnected.
+    ///
+    /// Removed connections that still hold received data are handed back, so that data is
+    /// not lost (the original dropped it); the others are dropped. The order of the
+    /// remaining connections is kept.
+    pub fn update_set(&mut self) -> Vec<Connection<D>> {
+        let mut any_dead = false;
+        for connection in &mut self.connections {
+            connection.update();
+            any_dead |= !connection.alive();
+        }
+        let mut handed_back = Vec::new();
+        if any_dead {
+            let all = std::mem::take(&mut self.connections);
+            self.connections.reserve(all.len());
+            for connection in all {
+                if connection.alive() {
+                    self.connections.push(connection);
+                } else if !connection.receive_buffer_empty() {
+                    handed_back.push(connection);
+                }
+            }
+        }
+        handed_back
+    }
+
+    /// The connections, in the order they were added.
+    pub fn iter(&self) -> std::slice::Iter<'_, Connection<D>> {
+        self.connections.iter()
+    }
+
+    /// The connections, mutably (to send, receive, close).
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Connection<D>> {
+        self.connections.iter_mut()
+    }
+
+    /// How many connections the set holds (dead ones included until the next
+    /// [`update_set`](Set::update_set)).
+    pub fn len(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty()
+    }
+
+    /// A [`Waiter`] for all connections of the set; see [`Waiter::from_set`].
+    pub fn waiter(&self) -> Waiter<'_> {
+        Waiter::from_set(self)
+    }
+}
+
+/// Takes the connections out of the set.
+impl<D> IntoIterator for Set<D> {
+    type Item = Connection<D>;
+    type IntoIter = std::vec::IntoIter<Connection<D>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.connections.into_iter()
+    }
+}
+
+impl<'a, D> IntoIterator for &'a Set<D> {
+    type Item = &'a Connection<D>;
+    type IntoIter = std::slice::Iter<'a, Connection<D>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, D> IntoIterator for &'a mut Set<D> {
+    type Item = &'a mut Connection<D>;
+    type IntoIter = std::slice::IterMut<'a, Connection<D>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+/// Whether `listener` has a connection waiting (a zero-timeout `poll(2)`).
+fn readable(listener: &impl AsFd) -> Result<bool, Error> {
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        let mut fds = [PollFd::new(listener, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&zero)) {
+            Ok(n) => return Ok(n > 0),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::os("poll", e)),
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The client: many message streams multiplexed over one connection.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+use futures_core::Stream;
+use tokio::sync::mpsc;
+use tokio_util::codec::LengthDelimitedCodec;
+
+use crate::error::{Error, TransportError};
+use crate::protocol::{self, Frame, MAX_SERVER_FRAME, Start, StreamFailure, VERSION};
+
+/// How long the server may take to answer the hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One message of a file: its line number (from 0) and its bytes, without the newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The line number, counted from 0.
+    pub line: u64,
+    /// The message, without its line ending.
+    pub bytes: Bytes,
+}
+
+/// Options of one stream.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOptions {
+    pushes_back: Option<u32>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions { pushes_back: Some(1024) }
+    }
+}
+
+impl StreamOptions {
+    /// Default options: the client pushes back, with a window of 1,024 messages.
+    pub fn new() -> Self {
+        StreamOptions::default()
+    }
+
+    /// With `true` (the default), credit-based flow control: the server sends at most
+    /// `window` messages the consumer has not taken yet, so a consumer that stops reading
+    /// this stream slows only this stream, and the client holds at most `window` messages
+    /// for it. With `false` the server sends as fast as the connection goes, and the client
+    /// buffers what the consumer has not taken, without limit.
+    pub fn client_pushes_back(mut self, pushes_back: bool) -> Self {
+        self.pushes_back = pushes_back.then_some(self.pushes_back.unwrap_or(1024));
+        self
+    }
+
+    /// Sets the flow-control window in messages (at least 2), and turns pushing back on.
+    pub fn window(mut self, messages: u32) -> Self {
+        self.pushes_back = Some(messages.max(2));
+        self
+    }
+}
+
+type Item = Result<Message, Error>;
+
+struct Shared {
+    outgoing: mpsc::UnboundedSender<Frame>,
+    streams: Mutex<HashMap<u32, mpsc::UnboundedSender<Item>>>,
+    next_stream: AtomicU32,
+}
+
+impl Shared {
+    fn streams(&self) -> MutexGuard<'_, HashMap<u32, mpsc::UnboundedSender<Item>>> {
+        self.streams.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A connection to a file server, over any [`Flow`]. Cheap to clone; every clone shares
+/// the connection, which closes when the last clone and stream are gone or on
+/// [`disconnect`](Client::disconnect).
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    tasks: Arc<Tasks>,
+}
+
+/// The connection's reader task; the writer task ends by itself once every request
+/// sender is gone.
+struct Tasks {
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Client {
+    /// Speaks the protocol over `flow`: sends the hello and waits for the server's answer.
+    /// Needs a tokio runtime (it spawns the connection's reader and writer).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when the server refuses (another protocol version) or the
+    /// connection fails or says something else within 10 s.
+    pub async fn over<F: Flow + 'static>(flow: F) -> Result<Client, Error> {
+        let (mut reader, mut writer) = flow.split();
+        let mut out = BytesMut::new();
+        protocol::encode(&Frame::Hello { version: VERSION }, &mut out);
+        writer.write(out.freeze()).await.map_err(|e| transport("sending the hello failed", e))?;
+        let mut codec = protocol::codec(MAX_SERVER_FRAME);
+        let mut buf = BytesMut::new();
+        let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut codec, &mut buf))
+            .await
+            .map_err(|_| Error::Transport(TransportError::new("no answer to the hello within 10 s")))??;
+        match answer {
+            Some(Frame::Welcome { version: VERSION }) => {}
+            Some(Frame::Refused { reason }) => {
+                return Err(Error::Transport(TransportError::new(format!("the server refused: {reason}"))));
+            }
+            Some(other) => {
+                return Err(Error::Transport(TransportError::new(format!(
+                    "unexpected answer to the hello: {other:?}"
+                ))));
+            }
+            None => return Err(Error::Transport(TransportError::new("the server closed the connection"))),
+        }
+        let (outgoing, requests) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared { outgoing, streams: Mutex::new(HashMap::new()), next_stream: AtomicU32::new(1) });
+        let reader = tokio::spawn(dispatch(shared.clone(), reader, codec, buf));
+        tokio::spawn(send_requests(requests, writer));
+        Ok(Client { shared, tasks: Arc::new(Tasks { reader }) })
+    }
+
+    /// Every message of `name` from line 0: first those on disk, then live ones as they are
+    /// written, with no gap and no duplicate; the stream ends when the file is closed.
+    ///
+    /// A missing file is an [`Error::FileNotFound`] item, after which the stream ends.
+    /// Dropping the stream cancels it on the server.
+    pub fn read(&self, name: &str, options: StreamOptions) -> MessageStream {
+        self.open(name, Start::Line(0), options)
+    }
+
+    /// As [`read`](Client::read), from line `line` (lines count from 0): to resume after a
+    /// reconnect, pass the line after the last one received.
+    pub fn read_from(&self, name: &str, line: u64, options: StreamOptions) -> MessageStream {
+        self.open(name, Start::Line(line), options)
+    }
+
+    /// The messages written to `name` after the request reaches the server (none, for a
+    /// static file: its stream just ends).
+    pub fn tail(&self, name: &str, options: StreamOptions) -> MessageStream {
+        self.open(name, Start::Tail, options)
+    }
+
+    fn open(&self, name: &str, start: Start, options: StreamOptions) -> MessageStream {
+        let id = self.shared.next_stream.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let credit = options.pushes_back.unwrap_or(u32::MAX);
+        let sent = {
+            let mut streams = self.shared.streams();
+            streams.insert(id, tx.clone());
+            self.shared.outgoing.send(Frame::Open { stream: id, start, credit, name: name.to_string() })
+        };
+        if sent.is_err() {
+            self.shared.streams().remove(&id);
+            let _ = tx.send(Err(Error::Transport(TransportError::new("the connection is closed"))));
+        }
+        MessageStream {
+            id,
+            rx,
+            client: self.clone(),
+            window: options.pushes_back,
+            taken: 0,
+            ended: false,
+        }
+    }
+
+    /// Closes the connection: every stream of this client ends.
+    pub async fn disconnect(self) {
+        self.tasks.reader.abort();
+        self.shared.streams().clear();
+        let _ = self.shared.outgoing.send(Frame::End { stream: 0 });
+    }
+}
+
+/// A stream of one file's messages, from [`Client::read`], [`Client::read_from`] or
+/// [`Client::tail`]. Each item is a [`Message`] or, last, an [`Error`].
+pub struct MessageStream {
+    id: u32,
+    rx: mpsc::UnboundedReceiver<Item>,
+    client: Client,
+    window: Option<u32>,
+    taken: u32,
+    ended: bool,
+}
+
+impl MessageStream {
+    /// The next message, or `None` once the stream ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn next(&mut self) -> Option<Item> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for MessageStream {
+    type Item = Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let this = self.get_mut();
+        let item = std::task::ready!(this.rx.poll_recv(cx));
+        match &item {
+            Some(Ok(_)) => {
+                if let Some(window) = this.window {
+                    this.taken += 1;
+                    if this.taken >= window / 2 {
+                        let _ = this.client.shared.outgoing.send(Frame::Credit { stream: this.id, messages: this.taken });
+                        this.taken = 0;
+                    }
+                }
+            }
+            Some(Err(_)) | None => this.ended = true,
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl Drop for MessageStream {
+    fn drop(&mut self) {
+        if self.client.shared.streams().remove(&self.id).is_some() {
+            let _ = self.client.shared.outgoing.send(Frame::Cancel { stream: self.id });
+        }
+    }
+}
+
+/// Reads the server's frames and hands each stream its items.
+async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut codec: LengthDelimitedCodec, mut buf: BytesMut) {
+    let failure = loop {
+        let frame = match next_frame(&mut reader, &mut codec, &mut buf).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break Error::Transport(TransportError::new("the server closed the connection")),
+            Err(e) => break e,
+        };
+        match frame {
+            Frame::Messages { stream, first_line, messages } => {
+                let streams = shared.streams();
+                if let Some(tx) = streams.get(&stream) {
+                    for (i, bytes) in messages.into_iter().enumerate() {
+                        let _ = tx.send(Ok(Message { line: first_line + i as u64, bytes }));
+                    }
+                }
+            }
+            Frame::End { stream } => {
+                shared.streams().remove(&stream);
+            }
+            Frame::StreamError { stream, failure } => {
+                if let Some(tx) = shared.streams().remove(&stream) {
+                    let _ = tx.send(Err(match failure {
+                        StreamFailure::FileNotFound(name) => Error::FileNotFound(name),
+                        StreamFailure::Unknown(text) => Error::Unknown(text),
+                    }));
+                }
+            }
+            other => {
+                break Error::Transport(TransportError::new(format!("unexpected frame from the server: {other:?}")));
+            }
+        }
+    };
+    tracing::debug!(error = %failure, "file client connection ended");
+    for (_, tx) in shared.streams().drain() {
+        let _ = tx.send(Err(failure.clone()));
+    }
+}
+
+/// Writes requests as they come, several at once when they queue up.
+async fn send_requests<F: Flow>(mut requests: mpsc::UnboundedReceiver<Frame>, mut writer: WriteHalf<F>) {
+    let mut out = BytesMut::new();
+    while let Some(frame) = requests.recv().await {
+        // `End` is never sent by a client: here it means "disconnect".
+        if matches!(frame, Frame::End { .. }) {
+            break;
+        }
+        protocol::encode(&frame, &mut out);
+        while let Ok(frame) = requests.try_recv() {
+            if matches!(frame, Frame::End { .. }) {
+                let _ = writer.write(out.split().freeze()).await;
+                let _ = writer.shutdown().await;
+                return;
+            }
+            protocol::encode(&frame, &mut out);
+        }
+        if writer.write(out.split().freeze()).await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn next_frame<F: Flow>(
+    reader: &mut ReadHalf<F>,
+    codec: &mut LengthDelimitedCodec,
+    buf: &mut BytesMut,
+) -> Result<Option<Frame>, Error> {
+    loop {
+        match protocol::next_frame(codec, buf) {
+            Ok(Some(frame)) => return Ok(Some(frame)),
+            Ok(None) => {}
+            Err(e) => return Err(Error::Transport(TransportError::new(e.to_string()))),
+        }
+        match reader.read().await {
+            Ok(Read::Data(bytes)) => buf.extend_from_slice(&bytes),
+            Ok(Read::Eof) if buf.is_empty() => return Ok(None),
+            Ok(Read::Eof) => return Err(Error::Transport(TransportError::new("the connection ended inside a frame"))),
+            Err(e) => return Err(transport("reading from the server failed", e)),
+        }
+    }
+}
+
+fn transport(what: &str, e: flow::Error) -> Error {
+    Error::Transport(TransportError::with_source(what, e))
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("streams", &self.shared.streams().len()).finish()
+    }
+}
+
+impl fmt::Debug for MessageStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageStream").field("id", &self.id).field("ended", &self.ended).finish()
+    }
+}

@@ -1,0 +1,68 @@
+//! Files on disk, streamed over TCP while they grow: Async's `Tcp_file` for tokio.
+//!
+//! A [`Server`] appends newline-terminated messages to files and, at the same time,
+//! streams them to any number of clients. A [`Client`] reads a file from its first line
+//! ([`Client::read`]: from disk, then live, with no gap and no duplicate), from a given
+//! line ([`Client::read_from`], to resume), or only what comes next ([`Client::tail`]).
+//!
+//! Memory stays bounded whatever clients do: readers that fall behind the in-memory
+//! window continue from disk, a client that stops reading costs its socket buffers, and
+//! with flow control (on by default) a consumer that stops reading one stream slows only
+//! that stream.
+//!
+//! The features `server` and `client` (both default) compile one side each.
+//!
+//! # Examples
+//!
+//! A server and a client over an in-memory flow:
+//!
+//! ```
+//! # #[cfg(all(feature = "server", feature = "client"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tcp_file::{Client, FileOptions, Server, StreamOptions};
+//!
+//! let dir = std::env::temp_dir().join(format!("tcp-file-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let server = Server::new();
+//! let file = server.open_file("app.log", dir.join("app.log"), FileOptions::new())?;
+//! file.write_message(b"started")?;
+//!
+//! let (client_end, server_end) = flow::pair(64 * 1024);
+//! let serving = server.clone();
+//! tokio::spawn(async move { serving.serve_flow(server_end, "in-memory").await });
+//! let client = Client::over(client_end).await?;
+//!
+//! let mut stream = client.read("app.log", StreamOptions::new());
+//! file.write_message(b"running\n")?;
+//! file.close().await?;
+//! let mut lines = Vec::new();
+//! while let Some(message) = stream.next().await {
+//!     let message = message?;
+//!     lines.push((message.line, String::from_utf8_lossy(&message.bytes).into_owned()));
+//! }
+//! assert_eq!(lines, [(0, "started".to_string()), (1, "running".to_string())]);
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "server", feature = "client")))]
+//! # fn main() {}
+//! ```
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(feature = "client")]
+mod client;
+mod error;
+mod protocol;
+#[cfg(feature = "server")]
+mod server;
+
+#[cfg(feature = "client")]
+pub use crate::client::{Client, Message, MessageStream, StreamOptions};
+pub use crate::error::{Error, FileError, TransportError};
+pub use crate::protocol::{MAX_MESSAGE, VERSION};
+#[cfg(feature = "server")]
+pub use crate::server::{
+    ConnectionSnapshot, FileHandle, FileOptions, FileSnapshot, LineEnding, ReaderSnapshot, Server,
+    Snapshot, SyncPolicy,
+};

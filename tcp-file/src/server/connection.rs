@@ -1,0 +1,264 @@
+//! One client connection on the server: the handshake, the requests it reads, and the
+//! sender that pulls messages from the logs as fast as the socket takes them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+use tokio_util::codec::LengthDelimitedCodec;
+
+use crate::protocol::{self, Frame, MAX_CLIENT_FRAME, Start, StreamFailure, VERSION};
+use crate::server::ServerInner;
+use crate::server::log::{Cursor, Log, Pulled, Wake};
+
+/// The most streams one connection may have open.
+pub(crate) const MAX_STREAMS: usize = 1024;
+/// How long a new connection may take to say hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The sender writes up to about this much at once.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// The server's view of one connection, shared with `debug_snapshot`.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) id: u64,
+    pub(crate) peer: String,
+    pub(crate) streams: Mutex<BTreeMap<u32, StreamState>>,
+    wake: Arc<Wake>,
+}
+
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) log: Option<Arc<Log>>,
+    pub(crate) cursor: Cursor,
+    pub(crate) credit: u32,
+    failure: Option<StreamFailure>,
+}
+
+impl Connection {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, StreamState>> {
+        self.streams.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn remove_stream(&self, streams: &mut BTreeMap<u32, StreamState>, id: u32) {
+        if let Some(log) = streams.remove(&id).and_then(|s| s.log) {
+            if !streams.values().any(|s| s.log.as_ref().is_some_and(|l| Arc::ptr_eq(l, &log))) {
+                log.unsubscribe(&self.wake);
+            }
+        }
+    }
+}
+
+/// A request that breaks the protocol: the connection is closed with this reason.
+struct Violation(String);
+
+/// Serves one connection until the client leaves or breaks the protocol.
+pub(crate) async fn serve<F: Flow>(server: Arc<ServerInner>, flow: F, peer: String, first: BytesMut) {
+    let (mut reader, mut writer) = flow.split();
+    let mut codec = protocol::codec(MAX_CLIENT_FRAME);
+    let mut buf = first;
+    let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut codec, &mut buf)).await;
+    let refusal = match hello {
+        Ok(Ok(Some(Frame::Hello { version: VERSION }))) => None,
+        Ok(Ok(Some(Frame::Hello { version }))) => Some(format!(
+            "protocol version {version} is not supported: this server speaks version {VERSION}"
+        )),
+        Ok(Ok(Some(_))) => Some("the first frame must be a hello".to_string()),
+        Ok(Ok(None)) => return,
+        Ok(Err(Violation(reason))) => Some(reason),
+        Err(_) => Some("no hello within 10 s".to_string()),
+    };
+    let mut out = BytesMut::new();
+    if let Some(reason) = refusal {
+        tracing::info!(%peer, %reason, "refusing a connection");
+        protocol::encode(&Frame::Refused { reason }, &mut out);
+        let _ = writer.write(out.freeze()).await;
+        let _ = writer.shutdown().await;
+        return;
+    }
+    protocol::encode(&Frame::Welcome { version: VERSION }, &mut out);
+    if writer.write(out.split().freeze()).await.is_err() {
+        return;
+    }
+
+    let id = server.next_connection.fetch_add(1, Ordering::Relaxed);
+    let connection = Arc::new(Connection {
+        id,
+        peer: peer.clone(),
+        streams: Mutex::new(BTreeMap::new()),
+        wake: Arc::new(Wake::default()),
+    });
+    server.connections_lock().insert(id, connection.clone());
+    tracing::debug!(%peer, id, "connection open");
+    let ended = tokio::select! {
+        r = requests(&server, &connection, &mut reader, &mut codec, &mut buf) => r,
+        r = send(&connection, &mut writer) => r,
+    };
+    match ended {
+        Ok(()) => tracing::debug!(%peer, id, "connection closed"),
+        Err(Violation(reason)) => tracing::warn!(%peer, id, %reason, "closing a connection that broke the protocol"),
+    }
+    server.connections_lock().remove(&id);
+    {
+        let mut streams = connection.lock();
+        let ids: Vec<u32> = streams.keys().copied().collect();
+        for stream in ids {
+            connection.remove_stream(&mut streams, stream);
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn next_frame<F: Flow>(
+    reader: &mut ReadHalf<F>,
+    codec: &mut LengthDelimitedCodec,
+    buf: &mut BytesMut,
+) -> Result<Option<Frame>, Violation> {
+    loop {
+        match protocol::next_frame(codec, buf) {
+            Ok(Some(frame)) => return Ok(Some(frame)),
+            Ok(None) => {}
+            Err(e) => return Err(Violation(e.to_string())),
+        }
+        match reader.read().await {
+            Ok(Read::Data(bytes)) => buf.extend_from_slice(&bytes),
+            Ok(Read::Eof) if buf.is_empty() => return Ok(None),
+            Ok(Read::Eof) => return Err(Violation("connection ended inside a frame".into())),
+            Err(e) => {
+                tracing::debug!(error = %e, "connection read failed");
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Reads and applies requests until the client leaves.
+async fn requests<F: Flow>(
+    server: &ServerInner,
+    connection: &Connection,
+    reader: &mut ReadHalf<F>,
+    codec: &mut LengthDelimitedCodec,
+    buf: &mut BytesMut,
+) -> Result<(), Violation> {
+    while let Some(frame) = next_frame(reader, codec, buf).await? {
+        match frame {
+            Frame::Open { stream, start, credit, name } => {
+                open(server, connection, stream, start, credit, &name)?;
+            }
+            Frame::Cancel { stream } => {
+                let mut streams = connection.lock();
+                connection.remove_stream(&mut streams, stream);
+            }
+            Frame::Credit { stream, messages } => {
+                if let Some(s) = connection.lock().get_mut(&stream) {
+                    s.credit = s.credit.saturating_add(messages);
+                }
+            }
+            other => return Err(Violation(format!("unexpected frame from a client: {other:?}"))),
+        }
+        connection.wake.notify.notify_one();
+    }
+    Ok(())
+}
+
+fn open(
+    server: &ServerInner,
+    connection: &Connection,
+    stream: u32,
+    start: Start,
+    credit: u32,
+    name: &str,
+) -> Result<(), Violation> {
+    let mut streams = connection.lock();
+    if streams.contains_key(&stream) {
+        return Err(Violation(format!("stream {stream} is open already")));
+    }
+    if streams.len() >= MAX_STREAMS {
+        return Err(Violation(format!("more than {MAX_STREAMS} streams on one connection")));
+    }
+    let state = match server.registry.get(name) {
+        Some(log) => {
+            log.subscribe(&connection.wake);
+            let cursor = log.cursor(match start {
+                Start::Line(line) => Some(line),
+                Start::Tail => None,
+            });
+            StreamState { log: Some(log), cursor, credit, failure: None }
+        }
+        None => StreamState {
+            log: None,
+            cursor: Cursor { next: 0, scan_line: 0, scan_offset: 0, file: None },
+            credit,
+            failure: Some(StreamFailure::FileNotFound(name.to_string())),
+        },
+    };
+    streams.insert(stream, state);
+    Ok(())
+}
+
+/// Pulls from every stream's log in turn and writes what it gets, batched; waits when
+/// there is nothing to send. Never holds more than one batch: a client that does not read
+/// stalls here, and its streams fall back to disk.
+async fn send<F: Flow>(connection: &Connection, writer: &mut WriteHalf<F>) -> Result<(), Violation> {
+    let mut out = BytesMut::with_capacity(WRITE_BATCH);
+    let mut after: u32 = 0;
+    loop {
+        connection.wake.armed.store(true, Ordering::Release);
+        fill(connection, &mut out, &mut after);
+        if out.is_empty() {
+            connection.wake.notify.notified().await;
+            continue;
+        }
+        if let Err(e) = writer.write(out.split().freeze()).await {
+            tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
+            return Ok(());
+        }
+        if out.capacity() < WRITE_BATCH {
+            out.reserve(WRITE_BATCH);
+        }
+    }
+}
+
+/// One round over the streams, starting after the one served last.
+fn fill(connection: &Connection, out: &mut BytesMut, after: &mut u32) {
+    let mut streams = connection.lock();
+    let ids: Vec<u32> =
+        streams.range(after.wrapping_add(1)..).chain(streams.range(..=*after)).map(|(id, _)| *id).collect();
+    let mut finished = Vec::new();
+    for id in ids {
+        if out.len() >= WRITE_BATCH {
+            break;
+        }
+        *after = id;
+        let Some(stream) = streams.get_mut(&id) else { continue };
+        if let Some(failure) = stream.failure.take() {
+            protocol::encode(&Frame::StreamError { stream: id, failure }, out);
+            finished.push(id);
+            continue;
+        }
+        let Some(log) = &stream.log else { continue };
+        let budget = (WRITE_BATCH - out.len()).max(4096);
+        match log.pull(&mut stream.cursor, id, out, stream.credit, budget) {
+            Pulled::Sent(n) => {
+                if stream.credit != u32::MAX {
+                    stream.credit -= n;
+                }
+            }
+            Pulled::Nothing => {}
+            Pulled::End => {
+                protocol::encode(&Frame::End { stream: id }, out);
+                finished.push(id);
+            }
+            Pulled::Failed(reason) => {
+                protocol::encode(&Frame::StreamError { stream: id, failure: StreamFailure::Unknown(reason) }, out);
+                finished.push(id);
+            }
+        }
+    }
+    for id in finished {
+        connection.remove_stream(&mut streams, id);
+    }
+}

@@ -1,0 +1,178 @@
+//! `FileHandle`: the writer's side of one served file.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::FileError;
+use crate::protocol::MAX_MESSAGE;
+use crate::server::Registry;
+use crate::server::log::{Log, Status};
+use crate::server::options::SyncPolicy;
+
+/// The writer's handle on a file opened with [`Server::open_file`](crate::Server::open_file).
+///
+/// Each message is one line: it may end with one `\n` (or `\r\n`) and contains no other;
+/// the line ending is added on disk when missing, and readers receive messages without it.
+/// Writes go to memory and to a disk thread at once; readers get them as soon as they are
+/// written, [`flushed`](FileHandle::flushed) says when they are on disk.
+///
+/// Dropping the handle closes the file as [`close`](FileHandle::close) does, without
+/// waiting.
+pub struct FileHandle {
+    log: Arc<Log>,
+    registry: Arc<Registry>,
+    sync: SyncPolicy,
+}
+
+impl FileHandle {
+    pub(crate) fn new(log: Arc<Log>, registry: Arc<Registry>, sync: SyncPolicy) -> Self {
+        FileHandle { log, registry, sync }
+    }
+
+    /// The name clients read the file by.
+    pub fn name(&self) -> &str {
+        &self.log.name
+    }
+
+    /// How many messages the file holds (those there before an `append` included).
+    pub fn lines(&self) -> u64 {
+        self.log.lock().lines
+    }
+
+    /// Writes a copy of `message`.
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::InvalidMessage`] for a message with an inner newline, or larger than
+    /// [`MAX_MESSAGE`](crate::MAX_MESSAGE) (nothing is written);
+    /// [`FileError::Closed`] after `close`; [`FileError::Disk`] once a disk write failed.
+    pub fn write_message(&self, message: &[u8]) -> Result<(), FileError> {
+        let line = self.check(message)?;
+        self.log.append(Bytes::copy_from_slice(line));
+        Ok(())
+    }
+
+    /// Writes `message` without copying it. Errors as [`write_message`](FileHandle::write_message).
+    pub fn schedule_message(&self, message: Bytes) -> Result<(), FileError> {
+        let len = self.check(&message)?.len();
+        self.log.append(message.slice(..len));
+        Ok(())
+    }
+
+    /// Checks a message and returns it without its line ending.
+    fn check<'a>(&self, message: &'a [u8]) -> Result<&'a [u8], FileError> {
+        let line = message.strip_suffix(b"\n").map_or(message, |m| m.strip_suffix(b"\r").unwrap_or(m));
+        if line.contains(&b'\n') {
+            return Err(FileError::InvalidMessage("a message is one line: it contains a newline before its end"));
+        }
+        if line.len() > MAX_MESSAGE {
+            return Err(FileError::InvalidMessage("a message is larger than the 16 MiB limit"));
+        }
+        let state = self.log.lock();
+        if let Some(e) = &state.disk_error {
+            return Err(FileError::Disk(e.clone()));
+        }
+        if state.status == Status::Closed {
+            return Err(FileError::Closed(self.log.name.clone()));
+        }
+        Ok(line)
+    }
+
+    /// Completes once every message written before the call is on disk (and synced, under
+    /// [`SyncPolicy::Always`]).
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::Disk`] when a disk write or sync failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn flushed(&self) -> Result<(), FileError> {
+        let target = self.log.lock().lines;
+        loop {
+            let progress = self.log.disk_progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            {
+                let state = self.log.lock();
+                if let Some(e) = &state.disk_error {
+                    return Err(FileError::Disk(e.clone()));
+                }
+                let done = if self.sync == SyncPolicy::Always { state.synced_lines } else { state.disk_lines };
+                if done >= target {
+                    return Ok(());
+                }
+            }
+            progress.await;
+        }
+    }
+
+    /// Closes the file and stops serving its name: later writes are errors, readers
+    /// receive everything written before and then their stream ends. Completes once
+    /// everything is on disk.
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::Disk`] when the last writes failed.
+    pub async fn close(self) -> Result<(), FileError> {
+        self.close_with(true).await
+    }
+
+    /// As [`close`](FileHandle::close); with `stop_serving` false the name stays, and the
+    /// file is then served as a static file (from the first line to the last, then the
+    /// end).
+    ///
+    /// # Errors
+    ///
+    /// As [`close`](FileHandle::close).
+    pub async fn close_with(self, stop_serving: bool) -> Result<(), FileError> {
+        self.mark_closed(stop_serving);
+        self.flushed().await
+    }
+
+    /// Removes the name only: new requests get `FileNotFound`, streams already open go on,
+    /// and writes go on too.
+    pub fn stop_serving(&self) {
+        self.registry.remove(&self.log);
+    }
+
+    fn mark_closed(&self, stop_serving: bool) {
+        {
+            let mut state = self.log.lock();
+            if state.status == Status::Closed {
+                return;
+            }
+            state.status = Status::Closed;
+            if state.disk_waiting {
+                state.disk_waiting = false;
+                self.log.disk_signal.notify_one();
+            }
+        }
+        if stop_serving {
+            self.registry.remove(&self.log);
+        }
+        self.log.wake_readers();
+    }
+}
+
+impl Drop for FileHandle {
+    fn drop(&mut self) {
+        self.mark_closed(true);
+    }
+}
+
+impl fmt::Debug for FileHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.log.lock();
+        f.debug_struct("FileHandle")
+            .field("name", &self.log.name)
+            .field("path", &self.log.path)
+            .field("lines", &state.lines)
+            .field("on_disk", &state.disk_lines)
+            .field("status", &state.status)
+            .finish()
+    }
+}

@@ -1,0 +1,290 @@
+//! The log of one file: every message written, the newest in a bounded in-memory window,
+//! all of them on disk. Readers pull from it with a [`Cursor`].
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use crate::protocol::MessagesEncoder;
+use crate::server::disk::DiskScan;
+use crate::server::options::LineEnding;
+
+/// Bytes of recent messages kept in memory; older ones are read back from disk.
+pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+/// One index entry (a byte offset) every this many lines, for `read_from`.
+pub(crate) const INDEX_EVERY: u64 = 1024;
+
+/// Wakes one connection's sender when a file it reads changes.
+#[derive(Debug, Default)]
+pub(crate) struct Wake {
+    pub(crate) notify: Notify,
+    /// Set by the sender just before it looks for work; a writer notifies only then.
+    pub(crate) armed: AtomicBool,
+}
+
+impl Wake {
+    pub(crate) fn wake(&self) {
+        if self.armed.load(Ordering::Relaxed) && self.armed.swap(false, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// Where the line starts on disk.
+    pub(crate) offset: u64,
+    pub(crate) message: Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Open,
+    Closed,
+}
+
+/// What the log holds, under one lock: the count, the window, the disk's progress.
+#[derive(Debug)]
+pub(crate) struct LogState {
+    pub(crate) lines: u64,
+    pub(crate) bytes: u64,
+    pub(crate) window: VecDeque<Entry>,
+    pub(crate) window_bytes: usize,
+    /// `index[k]` is the byte offset of line `k * INDEX_EVERY`.
+    pub(crate) index: Vec<u64>,
+    /// Bytes for the disk thread, and how many lines they end.
+    pub(crate) pending: BytesMut,
+    pub(crate) pending_lines: u64,
+    pub(crate) disk_lines: u64,
+    pub(crate) synced_lines: u64,
+    pub(crate) disk_waiting: bool,
+    pub(crate) status: Status,
+    pub(crate) disk_error: Option<Arc<std::io::Error>>,
+    pub(crate) subscribers: Vec<Arc<Wake>>,
+}
+
+/// One file of the server: its name, where it lives, and its log.
+#[derive(Debug)]
+pub(crate) struct Log {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) ending: LineEnding,
+    pub(crate) state: Mutex<LogState>,
+    /// Wakes the disk thread.
+    pub(crate) disk_signal: Condvar,
+    /// Woken when the disk makes progress or fails: `flushed` waits on it.
+    pub(crate) disk_progress: Notify,
+}
+
+impl Log {
+    /// A log whose first `scan.lines` lines are on disk already.
+    pub(crate) fn new(name: String, path: PathBuf, ending: LineEnding, scan: DiskScan, status: Status) -> Self {
+        Log {
+            name,
+            path,
+            ending,
+            state: Mutex::new(LogState {
+                lines: scan.lines,
+                bytes: scan.bytes,
+                window: VecDeque::new(),
+                window_bytes: 0,
+                index: scan.index,
+                pending: BytesMut::new(),
+                pending_lines: 0,
+                disk_lines: scan.lines,
+                synced_lines: scan.lines,
+                disk_waiting: false,
+                status,
+                disk_error: None,
+                subscribers: Vec::new(),
+            }),
+            disk_signal: Condvar::new(),
+            disk_progress: Notify::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LogState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends one message (already checked, without its line ending) and wakes readers.
+    pub(crate) fn append(&self, message: Bytes) {
+        let subscribers = {
+            let mut state = self.lock();
+            let offset = state.bytes;
+            if state.lines % INDEX_EVERY == 0 {
+                state.index.push(offset);
+            }
+            state.pending.extend_from_slice(&message);
+            state.pending.extend_from_slice(self.ending.as_bytes());
+            state.pending_lines += 1;
+            state.bytes += (message.len() + self.ending.len()) as u64;
+            state.lines += 1;
+            state.window_bytes += message.len();
+            state.window.push_back(Entry { offset, message });
+            state.evict();
+            if state.disk_waiting {
+                state.disk_waiting = false;
+                self.disk_signal.notify_one();
+            }
+            // Waking happens outside the lock; cloning the list is cheaper than holding it.
+            if state.subscribers.is_empty() { None } else { Some(state.subscribers.clone()) }
+        };
+        for wake in subscribers.iter().flatten() {
+            wake.wake();
+        }
+    }
+
+    pub(crate) fn wake_readers(&self) {
+        let subscribers = self.lock().subscribers.clone();
+        for wake in &subscribers {
+            wake.wake();
+        }
+    }
+
+    pub(crate) fn subscribe(&self, wake: &Arc<Wake>) {
+        let mut state = self.lock();
+        if !state.subscribers.iter().any(|w| Arc::ptr_eq(w, wake)) {
+            state.subscribers.push(wake.clone());
+        }
+    }
+
+    pub(crate) fn unsubscribe(&self, wake: &Arc<Wake>) {
+        self.lock().subscribers.retain(|w| !Arc::ptr_eq(w, wake));
+    }
+
+    /// A cursor at line `line` (clamped to the end), or at the end for a tail.
+    pub(crate) fn cursor(&self, line: Option<u64>) -> Cursor {
+        let state = self.lock();
+        let next = line.unwrap_or(state.lines);
+        let (scan_line, scan_offset) = state.position_before(next);
+        Cursor { next, scan_line, scan_offset, file: None }
+    }
+}
+
+impl LogState {
+    pub(crate) fn window_start(&self) -> u64 {
+        self.lines - self.window.len() as u64
+    }
+
+    /// Drops the oldest window entries past the limit, but only those on disk already, so a
+    /// reader that falls behind the window finds them there.
+    pub(crate) fn evict(&mut self) {
+        while self.window_bytes > WINDOW_BYTES && self.window_start() < self.disk_lines {
+            if let Some(entry) = self.window.pop_front() {
+                self.window_bytes -= entry.message.len();
+            }
+        }
+    }
+
+    /// A line at or before `line` whose byte offset is known, and that offset.
+    fn position_before(&self, line: u64) -> (u64, u64) {
+        if line >= self.lines {
+            return (self.lines, self.bytes);
+        }
+        let start = self.window_start();
+        if line >= start {
+            let entry = &self.window[(line - start) as usize];
+            return (line, entry.offset);
+        }
+        let k = (line / INDEX_EVERY) as usize;
+        match self.index.get(k) {
+            Some(offset) => (k as u64 * INDEX_EVERY, *offset),
+            None => (0, 0),
+        }
+    }
+}
+
+/// A reader's place in a log: the next line to send, and a line at or before it whose byte
+/// offset is known (catching up from disk scans from there).
+#[derive(Debug)]
+pub(crate) struct Cursor {
+    pub(crate) next: u64,
+    pub(crate) scan_line: u64,
+    pub(crate) scan_offset: u64,
+    /// Open only while catching up from disk.
+    pub(crate) file: Option<std::fs::File>,
+}
+
+/// What one pull from a log gave.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pulled {
+    /// This many messages were encoded.
+    Sent(u32),
+    /// Nothing new yet.
+    Nothing,
+    /// Every message was sent and the file is closed.
+    End,
+    /// The file failed; the reason.
+    Failed(String),
+}
+
+impl Log {
+    /// Encodes the messages after the cursor into `out`, as one `Messages` frame of up to
+    /// `max_messages` messages and about `max_bytes` bytes, from the window or from disk.
+    pub(crate) fn pull(
+        &self,
+        cursor: &mut Cursor,
+        stream: u32,
+        out: &mut BytesMut,
+        max_messages: u32,
+        max_bytes: usize,
+    ) -> Pulled {
+        let disk_until = {
+            let state = self.lock();
+            if cursor.next >= state.lines {
+                return match (&state.disk_error, state.status) {
+                    (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
+                    (None, Status::Closed) => Pulled::End,
+                    _ => Pulled::Nothing,
+                };
+            }
+            if max_messages == 0 {
+                return Pulled::Nothing;
+            }
+            let start = state.window_start();
+            if cursor.next >= start {
+                cursor.file = None;
+                return Pulled::Sent(self.pull_window(&state, cursor, stream, out, max_messages, max_bytes));
+            }
+            // Everything before the window is on disk.
+            (start, state.window.front().map_or(state.bytes, |e| e.offset))
+        };
+        match crate::server::disk::pull_disk(self, cursor, disk_until, stream, out, max_messages, max_bytes) {
+            Ok(sent) => Pulled::Sent(sent),
+            Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
+        }
+    }
+
+    fn pull_window(
+        &self,
+        state: &LogState,
+        cursor: &mut Cursor,
+        stream: u32,
+        out: &mut BytesMut,
+        max_messages: u32,
+        max_bytes: usize,
+    ) -> u32 {
+        let start = state.window_start();
+        let mut batch = MessagesEncoder::start(out, stream, cursor.next);
+        let mut sent = 0;
+        let mut bytes = 0;
+        for entry in state.window.range((cursor.next - start) as usize..) {
+            if sent == max_messages || (sent > 0 && bytes + entry.message.len() > max_bytes) {
+                break;
+            }
+            batch.push(out, &entry.message);
+            bytes += entry.message.len() + 4;
+            sent += 1;
+            cursor.next += 1;
+            cursor.scan_line = cursor.next;
+            cursor.scan_offset = entry.offset + (entry.message.len() + self.ending.len()) as u64;
+        }
+        batch.finish(out);
+        sent
+    }
+}

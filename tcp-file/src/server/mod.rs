@@ -1,0 +1,214 @@
+//! The file server: files opened for writing or served as they are, and the connections
+//! that read them.
+
+mod connection;
+mod disk;
+mod file;
+mod log;
+mod options;
+mod snapshot;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::BytesMut;
+use flow::Flow;
+
+use crate::error::FileError;
+use crate::server::connection::Connection;
+use crate::server::log::{Log, Status};
+
+pub use crate::server::file::FileHandle;
+pub use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
+pub use crate::server::snapshot::{ConnectionSnapshot, FileSnapshot, ReaderSnapshot, Snapshot};
+
+/// The names a server serves, and their logs.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    files: Mutex<HashMap<String, Arc<Log>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Log>>> {
+        self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Log>> {
+        self.lock().get(name).cloned()
+    }
+
+    /// Removes the name, if it still names this log.
+    pub(crate) fn remove(&self, log: &Arc<Log>) {
+        let mut files = self.lock();
+        if files.get(&log.name).is_some_and(|l| Arc::ptr_eq(l, log)) {
+            files.remove(&log.name);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ServerInner {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) connections: Mutex<BTreeMap<u64, Arc<Connection>>>,
+    pub(crate) next_connection: AtomicU64,
+}
+
+impl ServerInner {
+    pub(crate) fn connections_lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<Connection>>> {
+        self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A file server: Async's `Tcp_file.Server`, as a value (no global state).
+///
+/// Open files with [`open_file`](Server::open_file) and write messages to them; serve
+/// files that do not change with
+/// [`serve_existing_static_file`](Server::serve_existing_static_file); let clients in with
+/// [`serve`](Server::serve) (TCP or Unix) or [`serve_flow`](Server::serve_flow) (any
+/// [`Flow`]). Clients can only read names the server registered: a name is never looked
+/// up on disk.
+///
+/// Memory stays bounded whatever clients do: each file keeps about 4 MiB of recent
+/// messages in memory, a reader that falls behind continues from disk, and a client that
+/// stops reading costs its socket buffers and one 64 KiB batch.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub(crate) inner: Arc<ServerInner>,
+}
+
+impl Server {
+    /// A server with no files.
+    pub fn new() -> Self {
+        Server::default()
+    }
+
+    /// Opens `path` for writing and serves it as `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::AlreadyOpen`] when `name` is open; [`FileError::NotEmpty`] when the file
+    /// exists with content and `append` was not asked for; [`FileError::Io`] when the file
+    /// cannot be opened, read or created.
+    pub fn open_file(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        options: FileOptions,
+    ) -> Result<FileHandle, FileError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(log) = self.inner.registry.get(name) {
+            if log.lock().status == Status::Open {
+                return Err(FileError::AlreadyOpen(name.to_string()));
+            }
+        }
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path)?;
+        let mut scan = disk::scan(&mut file)?;
+        if scan.bytes > 0 && !options.append {
+            return Err(FileError::NotEmpty(path));
+        }
+        if !scan.terminated {
+            // Terminate the last line; never delete it.
+            file.write_all(options.line_ending.as_bytes())?;
+            scan.bytes += options.line_ending.len() as u64;
+        }
+        let log = Arc::new(Log::new(name.to_string(), path, options.line_ending, scan, Status::Open));
+        {
+            let mut files = self.inner.registry.lock();
+            if files.get(name).is_some_and(|l| l.lock().status == Status::Open) {
+                return Err(FileError::AlreadyOpen(name.to_string()));
+            }
+            files.insert(name.to_string(), log.clone());
+        }
+        let disk_log = log.clone();
+        let sync = options.sync;
+        std::thread::Builder::new()
+            .name(format!("tcp-file disk {name}"))
+            .spawn(move || disk::run_disk_thread(disk_log, file, sync))?;
+        tracing::debug!(name, path = %log.path.display(), "file open");
+        Ok(FileHandle::new(log, self.inner.registry.clone(), options.sync))
+    }
+
+    /// Serves the existing file at `path` as `name`, line by line from its beginning to its
+    /// end (a last line without a newline included, `\r\n` endings stripped). The file must
+    /// not change while it is served. Returns the number of lines.
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::AlreadyOpen`] when `name` is open for writing; [`FileError::Io`] when
+    /// the file cannot be read.
+    pub fn serve_existing_static_file(&self, name: &str, path: impl AsRef<Path>) -> Result<u64, FileError> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = std::fs::File::open(&path)?;
+        let scan = disk::scan(&mut file)?;
+        let lines = scan.lines;
+        let log = Arc::new(Log::new(name.to_string(), path, LineEnding::CrLf, scan, Status::Closed));
+        let mut files = self.inner.registry.lock();
+        if files.get(name).is_some_and(|l| l.lock().status == Status::Open) {
+            return Err(FileError::AlreadyOpen(name.to_string()));
+        }
+        files.insert(name.to_string(), log);
+        Ok(lines)
+    }
+
+    /// Serves one client connection over `flow` (one end of [`flow::pair`], a TCP or Unix
+    /// flow, anything), until the client leaves or breaks the protocol. `peer` names the
+    /// client in logs and in the snapshot.
+    pub async fn serve_flow<F: Flow>(&self, flow: F, peer: impl Into<String>) {
+        connection::serve(self.inner.clone(), flow, peer.into(), BytesMut::new()).await;
+    }
+
+    /// Every file and connection at this moment.
+    pub fn debug_snapshot(&self) -> Snapshot {
+        let mut readers: HashMap<*const Log, Vec<ReaderSnapshot>> = HashMap::new();
+        let mut connections = Vec::new();
+        for connection in self.inner.connections_lock().values() {
+            let streams = connection.lock();
+            connections.push(ConnectionSnapshot {
+                id: connection.id,
+                peer: connection.peer.clone(),
+                streams: streams.len(),
+            });
+            for (id, stream) in streams.iter() {
+                let Some(log) = &stream.log else { continue };
+                readers.entry(Arc::as_ptr(log)).or_default().push(ReaderSnapshot {
+                    connection: connection.id,
+                    stream: *id,
+                    next_line: stream.cursor.next,
+                    lag: 0,
+                    credit: (stream.credit != u32::MAX).then_some(stream.credit),
+                });
+            }
+        }
+        let logs: Vec<Arc<Log>> = self.inner.registry.lock().values().cloned().collect();
+        let mut files: Vec<FileSnapshot> = logs
+            .iter()
+            .map(|log| {
+                let state = log.lock();
+                let mut file_readers = readers.remove(&Arc::as_ptr(log)).unwrap_or_default();
+                for reader in &mut file_readers {
+                    reader.lag = state.lines.saturating_sub(reader.next_line);
+                }
+                FileSnapshot {
+                    name: log.name.clone(),
+                    path: log.path.display().to_string(),
+                    lines: state.lines,
+                    bytes: state.bytes,
+                    lines_on_disk: state.disk_lines,
+                    lines_in_memory: state.window.len() as u64,
+                    state: match state.status {
+                        Status::Open => "open",
+                        Status::Closed => "closed",
+                    },
+                    disk_error: state.disk_error.as_ref().map(|e| e.to_string()),
+                    readers: file_readers,
+                }
+            })
+            .collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Snapshot { files, connections }
+    }
+}

@@ -1,0 +1,222 @@
+//! One connection: its place in the count and the socket registry, the task that runs its
+//! handler (catching panics), and what happens when the handler fails.
+
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+
+use flow::{Reader, Writer, WriterOptions};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::error::{BoxError, panic_message};
+use crate::shared::{Shared, lock};
+use crate::where_to_listen::Listen;
+use crate::{Error, HandlerError, OnHandlerError};
+
+/// The open connections: their count, and their sockets by file descriptor, so that
+/// `close(true)` can shut them down although the handlers own them.
+#[derive(Debug, Default)]
+pub(crate) struct Connections {
+    count: usize,
+    /// fd -> inode of the socket. A handler may close its socket before it returns, and
+    /// the number be reused: the inode tells whether the fd is still that socket.
+    sockets: HashMap<RawFd, u64>,
+    /// Set by `close(true)`: sockets registered later are shut down at once.
+    shut_down: bool,
+}
+
+impl Connections {
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    pub(crate) fn registered(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// `shutdown(2)` with `SHUT_RDWR` on every open connection's socket: reads then end
+    /// and writes fail, while the handlers keep their sockets.
+    pub(crate) fn shut_down_all(&mut self) {
+        self.shut_down = true;
+        for (&fd, &inode) in &self.sockets {
+            // SAFETY: the fd was a connection's socket when registered, and its task
+            // removes it (under the lock we hold) before the socket can be closed by us.
+            // A `create_sock` handler may have closed it already, so it may be closed
+            // (then fstat fails) or reused by another file (then the inode differs):
+            // neither `fstat(2)` nor, after the check, `shutdown(2)` on it touches memory.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            if inode_of(fd) == Some(inode) {
+                shut_down(fd);
+            }
+        }
+    }
+}
+
+#[allow(clippy::unnecessary_cast)] // st_ino is u64 on some targets, not on all
+fn inode_of(fd: BorrowedFd<'_>) -> Option<u64> {
+    rustix::fs::fstat(fd).ok().map(|stat| stat.st_ino as u64)
+}
+
+fn shut_down(fd: BorrowedFd<'_>) {
+    match socket2::SockRef::from(&fd).shutdown(std::net::Shutdown::Both) {
+        Ok(()) => {}
+        // The peer is gone already.
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => {}
+        Err(e) => tracing::debug!(error = %e, "cannot shut a connection down"),
+    }
+}
+
+/// A connection's place in the server: counted, registered, holding its permit. Dropping
+/// it (when the connection task ends) gives all three back, the permit last.
+pub(crate) struct ConnectionGuard<T: Listen> {
+    shared: Arc<Shared<T>>,
+    fd: RawFd,
+    inode: u64,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<T: Listen> ConnectionGuard<T> {
+    pub(crate) fn register(
+        shared: &Arc<Shared<T>>,
+        stream: &T::Stream,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
+        let fd = stream.as_fd();
+        let inode = inode_of(fd).unwrap_or(0);
+        let mut connections = lock(&shared.connections);
+        connections.count += 1;
+        connections.sockets.insert(fd.as_raw_fd(), inode);
+        if connections.shut_down {
+            shut_down(fd);
+        }
+        drop(connections);
+        ConnectionGuard { shared: shared.clone(), fd: fd.as_raw_fd(), inode, _permit: permit }
+    }
+
+    /// Runs `handler`'s policy if the connection ended with an error.
+    fn finish(&self, peer: &T::Address, outcome: Result<Result<(), BoxError>, HandlerError>) {
+        let error = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => HandlerError::returned(error),
+            Err(panic) => panic,
+        };
+        let shared = &self.shared;
+        shared.handler_errors.fetch_add(1, Ordering::Relaxed);
+        match &shared.on_handler_error {
+            OnHandlerError::Raise => shared.stop_with(Error::handler(peer, error)),
+            OnHandlerError::Ignore => tracing::debug!(?peer, %error, "ignoring a handler error"),
+            OnHandlerError::Call(f) => {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(peer, &error))) {
+                    let panic = panic_message(&*panic);
+                    shared.stop_with(Error::callback(peer, error, panic));
+                }
+            }
+        }
+    }
+}
+
+impl<T: Listen> Drop for ConnectionGuard<T> {
+    fn drop(&mut self) {
+        let mut connections = lock(&self.shared.connections);
+        connections.count -= 1;
+        if connections.sockets.get(&self.fd) == Some(&self.inode) {
+            connections.sockets.remove(&self.fd);
+        }
+    }
+}
+
+/// Polls `future`, turning a panic into a [`HandlerError`].
+async fn catch_panic<F: Future>(future: F) -> Result<F::Output, HandlerError> {
+    let mut future = pin!(future);
+    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(panic) => Poll::Ready(Err(HandlerError::panicked(&*panic))),
+    })
+    .await
+}
+
+/// Spawns the task of a `create_sock` connection: the handler gets the stream.
+pub(crate) fn spawn_sock<T, H, Fut, E>(
+    guard: ConnectionGuard<T>,
+    handler: Arc<H>,
+    stream: T::Stream,
+    peer: T::Address,
+) where
+    T: Listen,
+    H: Fn(T::Address, T::Stream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let tracker = guard.shared.tracker.clone();
+    tracker.spawn(async move {
+        // No handler starts once the server is closing.
+        if guard.shared.closing.is_cancelled() {
+            return;
+        }
+        let outcome = catch_panic(handler(peer.clone(), stream)).await;
+        guard.finish(&peer, outcome.map(|result| result.map_err(Into::into)));
+    });
+}
+
+/// What a `create` connection needs besides its stream.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateSettings {
+    pub(crate) reader_buffer_size: usize,
+    pub(crate) writer_options: WriterOptions,
+}
+
+/// Spawns the task of a `create` connection: the handler gets a `Reader` and a `Writer`.
+/// The connection ends when the handler returns or fails, or when the writer fails (an
+/// I/O error, or the buffer age limit): then the handler is dropped.
+pub(crate) fn spawn_create<T, H, Fut, E>(
+    guard: ConnectionGuard<T>,
+    handler: Arc<H>,
+    settings: &CreateSettings,
+    stream: T::Stream,
+    peer: T::Address,
+) where
+    T: Listen,
+    H: Fn(T::Address, Reader, Writer) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let tracker = guard.shared.tracker.clone();
+    let reader_buffer_size = settings.reader_buffer_size;
+    let writer_options = settings.writer_options.clone();
+    tracker.spawn(async move {
+        if guard.shared.closing.is_cancelled() {
+            return;
+        }
+        let (socket, reader, writer) =
+            flow::reader_writer(stream, reader_buffer_size, writer_options);
+        let ours = writer.clone();
+        let outcome = tokio::select! {
+            biased;
+            outcome = catch_panic(handler(peer.clone(), reader, writer)) => {
+                Some(outcome.map(|result| result.map_err(Into::into)))
+            }
+            error = ours.failed() => {
+                tracing::debug!(?peer, %error, "the writer failed: ending the connection");
+                None
+            }
+        };
+        if let Some(outcome) = outcome {
+            guard.finish(&peer, outcome);
+            // As Async closes the writer when the handler is done: write what it left,
+            // then half-close. Bounded by the buffer age limit, and by `close(true)`.
+            if let Err(error) = ours.close().await {
+                tracing::debug!(?peer, %error, "cannot flush the connection's writer");
+            }
+        }
+        // The socket closes here, then the connection leaves the count.
+        drop(ours);
+        drop(socket);
+        drop(guard);
+    });
+}
