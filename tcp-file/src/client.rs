@@ -100,6 +100,21 @@ impl Drop for Tasks {
 }
 
 impl Client {
+    /// Connects to a file server with the `tcp-connect` crate (its timeout, interrupt and
+    /// Happy Eyeballs apply) and says hello.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when the connection fails or the server refuses.
+    pub async fn connect<T: tcp_connect::ConnectTransport>(
+        where_to_connect: &tcp_connect::WhereToConnect<T>,
+    ) -> Result<Client, Error> {
+        let stream = tcp_connect::connect_sock(where_to_connect)
+            .await
+            .map_err(|e| Error::Transport(TransportError::with_source("cannot connect", e)))?;
+        Client::over(flow::IoFlow::new(stream)).await
+    }
+
     /// Speaks the protocol over `flow`: sends the hello and waits for the server's answer.
     /// Needs a tokio runtime (it spawns the connection's reader and writer).
     ///

@@ -91,6 +91,9 @@ pub enum FileError {
     Io(Arc<io::Error>),
     /// `serve` was called a second time on the same server.
     AlreadyServing,
+    /// The server could not listen.
+    #[cfg(feature = "server")]
+    Listen(Arc<tcp_server::Error>),
 }
 
 impl fmt::Display for FileError {
@@ -107,6 +110,8 @@ impl fmt::Display for FileError {
             FileError::Disk(e) => write!(f, "disk write failed: {e}"),
             FileError::Io(e) => write!(f, "{e}"),
             FileError::AlreadyServing => f.write_str("this server is serving already"),
+            #[cfg(feature = "server")]
+            FileError::Listen(e) => write!(f, "cannot listen: {e}"),
         }
     }
 }
@@ -115,6 +120,8 @@ impl std::error::Error for FileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             FileError::Disk(e) | FileError::Io(e) => Some(&**e),
+            #[cfg(feature = "server")]
+            FileError::Listen(e) => Some(&**e),
             _ => None,
         }
     }

@@ -38,11 +38,8 @@ async fn socat_echoes_every_byte_and_honours_half_close() {
         writer.close().await.expect("close");
     });
     let mut echoed = Vec::new();
-    loop {
-        match timeout(LIMIT, reader.read()).await.expect("read timed out").expect("read") {
-            Read::Data(bytes) => echoed.extend_from_slice(&bytes),
-            Read::Eof => break,
-        }
+    while let Read::Data(bytes) = timeout(LIMIT, reader.read()).await.expect("read timed out").expect("read") {
+        echoed.extend_from_slice(&bytes);
     }
     assert_eq!(echoed.len(), sent.len());
     assert!(echoed == sent, "socat echoed different bytes");

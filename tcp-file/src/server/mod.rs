@@ -7,16 +7,18 @@ mod file;
 mod log;
 mod options;
 mod snapshot;
+mod text;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::BytesMut;
-use flow::Flow;
+use flow::{Flow, FlowExt, IoFlow, Read};
+use tcp_server::{ServerOptions, WhereToListen};
 
 use crate::error::FileError;
 use crate::server::connection::Connection;
@@ -55,6 +57,7 @@ pub(crate) struct ServerInner {
     pub(crate) registry: Arc<Registry>,
     pub(crate) connections: Mutex<BTreeMap<u64, Arc<Connection>>>,
     pub(crate) next_connection: AtomicU64,
+    serving: AtomicBool,
 }
 
 impl ServerInner {
@@ -154,11 +157,71 @@ impl Server {
         Ok(lines)
     }
 
+    /// Listens on `where_to_listen` (TCP or Unix) with the `tcp-server` crate and serves
+    /// every client that `auth` accepts; `auth` runs once per connection, and `false`
+    /// disconnects at once. Returns once the socket listens: the returned server tells the
+    /// port or path ([`listening_on`](tcp_server::Server::listening_on)) and closes it.
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::AlreadyServing`] on a second call; [`FileError::Listen`] when the
+    /// socket cannot listen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+    ///
+    /// let server = tcp_file::Server::new();
+    /// let listening = server
+    ///     .serve(WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs), |_peer| true)
+    ///     .await?;
+    /// println!("serving on port {}", listening.listening_on());
+    /// assert!(server.serve(WhereToListen::on_port_chosen_by_os(), |_| true).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve<T: tcp_server::Listen>(
+        &self,
+        where_to_listen: WhereToListen<T>,
+        auth: impl Fn(&T::Address) -> bool + Send + Sync + 'static,
+    ) -> Result<tcp_server::Server<T>, FileError> {
+        if self.inner.serving.swap(true, Ordering::AcqRel) {
+            return Err(FileError::AlreadyServing);
+        }
+        let inner = self.inner.clone();
+        let listening = tcp_server::Server::create_sock(where_to_listen, ServerOptions::default(), move |peer, stream| {
+            let inner = inner.clone();
+            let allowed = auth(&peer);
+            async move {
+                if allowed {
+                    dispatch(inner, IoFlow::new(stream), format!("{peer:?}")).await;
+                } else {
+                    tracing::info!(?peer, "connection refused by auth");
+                }
+                Ok::<(), std::convert::Infallible>(())
+            }
+        })
+        .await;
+        listening.map_err(|e| {
+            self.inner.serving.store(false, Ordering::Release);
+            FileError::Listen(std::sync::Arc::new(e))
+        })
+    }
+
     /// Serves one client connection over `flow` (one end of [`flow::pair`], a TCP or Unix
     /// flow, anything), until the client leaves or breaks the protocol. `peer` names the
     /// client in logs and in the snapshot.
+    ///
+    /// The first bytes tell the protocol: the binary protocol of [`Client`](crate::Client)
+    /// (every frame starts with a zero byte), or else the text mode for plain clients such
+    /// as `nc`: one request line, `READ NAME`, `TAIL NAME` or `FROM LINE NAME` (lines count
+    /// from 0), answered by `+OK` and then each message as a line until the file is
+    /// closed, or by `-ERR reason`.
     pub async fn serve_flow<F: Flow>(&self, flow: F, peer: impl Into<String>) {
-        connection::serve(self.inner.clone(), flow, peer.into(), BytesMut::new()).await;
+        dispatch(self.inner.clone(), flow, peer.into()).await;
     }
 
     /// Every file and connection at this moment.
@@ -210,5 +273,31 @@ impl Server {
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
         Snapshot { files, connections }
+    }
+}
+
+/// How long a new connection may take to send its first bytes.
+const FIRST_BYTES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the first bytes of a connection and serves it in the protocol they tell: a binary
+/// frame starts with its 4-byte big-endian length, whose first byte is 0 for any frame a
+/// client may send; anything else is a text request.
+async fn dispatch<F: Flow>(inner: Arc<ServerInner>, mut flow: F, peer: String) {
+    let first = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, flow.read()).await {
+        Ok(Ok(Read::Data(bytes))) => BytesMut::from(&bytes[..]),
+        Ok(Ok(Read::Eof)) => return,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "connection read failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "closing a connection that sent nothing within 10 s");
+            return;
+        }
+    };
+    if first.first() == Some(&0) {
+        connection::serve(inner, flow, peer, first).await;
+    } else {
+        text::serve(inner, flow, peer, first).await;
     }
 }

@@ -1,5 +1,9 @@
 //! `connect-rate`: connections made and closed per second against a bare tokio accept
 //! loop, `tcp_connect::connect_sock` beside bare `tokio::net::TcpStream::connect`.
+//!
+//! Each of [`CONNECTORS`] tasks connects, waits for the server's close (end of stream),
+//! and closes: one connection's whole life per count, with the accept queue and the
+//! client's ephemeral ports kept from filling up over the run.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 use tcp_connect::{Inet, WhereToConnect};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
@@ -103,10 +108,15 @@ fn rate(
                 tokio::spawn(async move {
                     let mut count = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        match client {
-                            Client::Ours => drop(tcp_connect::connect_sock(&where_to).await?),
-                            Client::Bare => drop(TcpStream::connect(addr).await?),
-                        }
+                        let mut stream = match client {
+                            Client::Ours => tcp_connect::connect_sock(&where_to).await?,
+                            Client::Bare => TcpStream::connect(addr).await?,
+                        };
+                        // The server closes first: its end keeps the TIME_WAIT, so the
+                        // client's ephemeral ports stay free, and no more than
+                        // CONNECTORS connections wait in the accept queue.
+                        let _eof = stream.read(&mut [0u8; 1]).await?;
+                        drop(stream);
                         count += 1;
                     }
                     Ok::<u64, BenchError>(count)

@@ -94,10 +94,7 @@ pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 /// Prints the table that people read.
 pub(crate) fn print_table(results: &[Measurement]) {
-    println!(
-        "{:<22} {:<34} {:>14} {:>14} {:>7}  {}",
-        "scenario", "metric", "ours", "baseline", "ratio", "unit"
-    );
+    println!("{:<22} {:<34} {:>14} {:>14} {:>7}  unit", "scenario", "metric", "ours", "baseline", "ratio");
     for m in results {
         let better = if m.higher_is_better { "higher is better" } else { "lower is better" };
         println!(

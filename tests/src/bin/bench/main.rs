@@ -3,6 +3,10 @@
 //! `--release`; the figures also go to `target/bench/latest.json`.
 
 mod connect_rate;
+mod fanout_baseline;
+mod file_catch_up;
+mod file_fanout;
+mod file_latency;
 mod flow_tcp_throughput;
 mod harness;
 mod procord_ping_pong;
@@ -16,6 +20,9 @@ const SCENARIOS: &[Scenario] = &[
     Scenario { name: "flow-tcp-throughput", run: flow_tcp_throughput::run },
     Scenario { name: "procord-ping-pong", run: procord_ping_pong::run },
     Scenario { name: "connect-rate", run: connect_rate::run },
+    Scenario { name: "file-fanout", run: file_fanout::run },
+    Scenario { name: "file-catch-up", run: file_catch_up::run },
+    Scenario { name: "file-latency", run: file_latency::run },
 ];
 
 fn main() -> ExitCode {

@@ -1,0 +1,224 @@
+//! `tcp-file serve`: listen, publish files, and turn standard input into messages.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tcp_file::{FileHandle, FileOptions, MAX_MESSAGE, Server, SyncPolicy};
+use tcp_server::WhereToListen;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::Failure;
+
+/// How long clients get to receive what is left once the server stops.
+const GRACE: Duration = Duration::from_secs(3);
+/// Under `--stdin`, wait for the disk after this many bytes of input (bounds memory).
+const FLUSH_EVERY: usize = 1024 * 1024;
+/// The interval of `--sync interval`.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Sync {
+    /// Never call fsync: the page cache decides.
+    Never,
+    /// At most 1 s after a write.
+    Interval,
+    /// After every batch of writes.
+    Always,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  tcp-file serve --publish app=/var/log/app.log --append
+  my-app | tcp-file serve --listen 0.0.0.0:7070 --publish app=app.log --stdin app
+  tcp-file serve --listen 127.0.0.1:0 --static old=old.log --allow 127.0.0.1
+
+Prints `listening on HOST:PORT` as its first line of standard output. With --stdin, the
+server lives as long as its input: at the end of the input it closes the files, ends
+the client streams and stops. It stops the same way on Ctrl-C (SIGINT) or SIGTERM, with
+exit code 0; clients get up to 3 s to receive what is left.
+
+Plain clients (nc, socat, telnet) may send one line, `READ NAME`, `TAIL NAME` or
+`FROM LINE NAME`, and receive `+OK` then every message as a line, or `-ERR reason`.")]
+pub(crate) struct ServeArgs {
+    /// Where to listen, HOST:PORT (port 0: a free port the system picks).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    listen: String,
+    /// Write the file at PATH and serve it as NAME (repeatable).
+    #[arg(long, value_name = "NAME=PATH", value_parser = name_and_path)]
+    publish: Vec<(String, PathBuf)>,
+    /// Serve the existing file at PATH, which must not change, as NAME (repeatable).
+    #[arg(long = "static", value_name = "NAME=PATH", value_parser = name_and_path)]
+    static_files: Vec<(String, PathBuf)>,
+    /// Each line of standard input becomes a message of the published file NAME; the end
+    /// of the input stops the server.
+    #[arg(long, value_name = "NAME")]
+    stdin: Option<String>,
+    /// Append to published files that exist (their lines are served first); without it,
+    /// an existing non-empty file is an error.
+    #[arg(long)]
+    append: bool,
+    /// When to fsync published files.
+    #[arg(long, value_enum, default_value_t = Sync::Never)]
+    sync: Sync,
+    /// Accept clients from this address only (repeatable; default: everyone).
+    #[arg(long = "allow", value_name = "IP")]
+    allow: Vec<IpAddr>,
+}
+
+fn name_and_path(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(path)))
+        }
+        _ => Err(format!("expected NAME=PATH, got {text:?}")),
+    }
+}
+
+fn resolve(listen: &str) -> Result<SocketAddr, Failure> {
+    if let Ok(address) = listen.parse() {
+        return Ok(address);
+    }
+    let cannot = |why: String| Failure::other(format!("cannot listen on {listen:?}: {why}"));
+    let mut addresses = listen
+        .to_socket_addrs()
+        .map_err(|e| cannot(e.to_string()))?;
+    addresses
+        .next()
+        .ok_or_else(|| cannot("no address".to_string()))
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
+    let listen = resolve(&args.listen)?;
+    if let Some(name) = &args.stdin {
+        if !args.publish.iter().any(|(n, _)| n == name) {
+            return Err(Failure::other(format!(
+                "--stdin {name}: publish it too, with --publish {name}=PATH"
+            )));
+        }
+    }
+    let sync = match args.sync {
+        Sync::Never => SyncPolicy::Never,
+        Sync::Interval => SyncPolicy::Interval(SYNC_INTERVAL),
+        Sync::Always => SyncPolicy::Always,
+    };
+    let server = Server::new();
+    let options = FileOptions::new().append(args.append).sync(sync);
+    let mut files = Vec::new();
+    for (name, path) in &args.publish {
+        let file = server.open_file(name, path, options.clone()).map_err(|e| {
+            Failure::other(format!("cannot publish {name} ({}): {e}", path.display()))
+        })?;
+        files.push(file);
+    }
+    for (name, path) in &args.static_files {
+        server.serve_existing_static_file(name, path).map_err(|e| {
+            Failure::other(format!("cannot serve {name} ({}): {e}", path.display()))
+        })?;
+    }
+
+    // Handlers first: a signal that arrives once `listening on` is out must stop cleanly.
+    let signal_error = |e: std::io::Error| Failure::other(format!("cannot handle signals: {e}"));
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+
+    let allow = args.allow;
+    let auth = move |peer: &SocketAddr| {
+        allow.is_empty()
+            || allow
+                .iter()
+                .any(|ip| ip.to_canonical() == peer.ip().to_canonical())
+    };
+    let listening = server
+        .serve(WhereToListen::of_address(listen), auth)
+        .await
+        .map_err(|e| Failure::other(format!("cannot listen on {listen}: {e}")))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", listening.listening_on_address());
+        let _ = out.flush();
+    }
+
+    let input = args
+        .stdin
+        .as_ref()
+        .and_then(|name| files.iter().find(|f| f.name() == name));
+    let fed = tokio::select! {
+        fed = feed(input) => fed,
+        _ = interrupt.recv() => Ok(()),
+        _ = terminate.recv() => Ok(()),
+    };
+
+    // Stop: readers receive what was written, then the end of their streams.
+    let mut closed = Ok(());
+    for file in files {
+        let name = file.name().to_string();
+        if let Err(e) = file.close().await {
+            closed = Err(Failure::other(format!("closing {name} failed: {e}")));
+        }
+    }
+    drop(listening.close(false));
+    if tokio::time::timeout(GRACE, listening.close_finished_and_handlers_determined())
+        .await
+        .is_err()
+    {
+        let _ = tokio::time::timeout(GRACE, listening.close(true)).await;
+    }
+    fed.and(closed)
+}
+
+/// Writes each line of standard input to `file` until the input ends; with no file, waits
+/// for ever.
+async fn feed(file: Option<&FileHandle>) -> Result<(), Failure> {
+    let Some(file) = file else {
+        return std::future::pending().await;
+    };
+    let failed =
+        |e: tcp_file::FileError| Failure::other(format!("writing to {} failed: {e}", file.name()));
+    let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    let mut line = Vec::new();
+    let mut too_long = false;
+    let mut unflushed = 0;
+    loop {
+        let buf = stdin
+            .fill_buf()
+            .await
+            .map_err(|e| Failure::other(format!("reading standard input failed: {e}")))?;
+        let (taken, end_of_line) = match buf.iter().position(|&b| b == b'\n') {
+            Some(nl) => (nl + 1, true),
+            None => (buf.len(), buf.is_empty()),
+        };
+        let end_of_input = buf.is_empty();
+        if end_of_input && line.is_empty() && !too_long {
+            return Ok(());
+        }
+        // Longer lines are skipped whole, without holding them in memory.
+        if line.len() + taken > MAX_MESSAGE + 2 {
+            too_long = true;
+            line.clear();
+        } else if !too_long {
+            line.extend_from_slice(&buf[..taken]);
+        }
+        stdin.consume(taken);
+        if end_of_line {
+            if too_long {
+                eprintln!("tcp-file: skipped a line of standard input longer than 16 MiB");
+            } else {
+                file.write_message(&line).map_err(failed)?;
+                unflushed += line.len();
+            }
+            too_long = false;
+            line.clear();
+            if unflushed >= FLUSH_EVERY {
+                file.flushed().await.map_err(failed)?;
+                unflushed = 0;
+            }
+        }
+        if end_of_input {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The plain-text mode, so that `nc`, `socat` or `telnet` are clients: the client sends one
+//! request line, `READ NAME`, `TAIL NAME` or `FROM LINE NAME`; the server answers `+OK`
+//! and then each message as a line until the file is closed, or `-ERR reason` and closes.
+//!
+//! Messages come from the same logs, through the same [`Log::pull`] as binary clients:
+//! each pulled `Messages` frame is turned into lines here, so catching up from disk and
+//! switching to live messages work the same way for both.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+
+use crate::protocol::{self, Frame};
+use crate::server::ServerInner;
+use crate::server::log::{Log, Pulled, Wake};
+
+/// The longest request line, newline included.
+pub(crate) const MAX_REQUEST_LINE: usize = 4096;
+/// How long a client may take to send its request line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The sender writes up to about this much at once.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// A parsed request: the name and where to start (`None` for a tail).
+#[derive(Debug, PartialEq, Eq)]
+struct Request {
+    name: String,
+    start: Option<u64>,
+}
+
+/// Serves one text-mode connection; `first` holds the bytes read already.
+pub(crate) async fn serve<F: Flow>(
+    server: Arc<ServerInner>,
+    flow: F,
+    peer: String,
+    first: BytesMut,
+) {
+    let (mut reader, mut writer) = flow.split();
+    let line = match tokio::time::timeout(REQUEST_TIMEOUT, request_line(&mut reader, first)).await {
+        Ok(Ok(Some(line))) => line,
+        Ok(Ok(None)) => return,
+        Ok(Err(reason)) => return refuse(&mut writer, &peer, &reason).await,
+        Err(_) => return refuse(&mut writer, &peer, "no request line within 10 s").await,
+    };
+    let request = match parse(&line) {
+        Ok(request) => request,
+        Err(reason) => return refuse(&mut writer, &peer, &reason).await,
+    };
+    let Some(log) = server.registry.get(&request.name) else {
+        return refuse(
+            &mut writer,
+            &peer,
+            &format!("file not found: {}", request.name),
+        )
+        .await;
+    };
+    let wake = Arc::new(Wake::default());
+    log.subscribe(&wake);
+    tracing::debug!(%peer, name = %request.name, start = ?request.start, "text client");
+    let ended = tokio::select! {
+        r = send(&log, &wake, request.start, &mut writer) => r,
+        () = watch(&mut reader) => Ok(()),
+    };
+    log.unsubscribe(&wake);
+    if let Err(reason) = ended {
+        let _ = writer.write(Bytes::from(format!("-ERR {reason}\n"))).await;
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn refuse<F: Flow>(writer: &mut WriteHalf<F>, peer: &str, reason: &str) {
+    tracing::info!(%peer, %reason, "refusing a text request");
+    let _ = writer.write(Bytes::from(format!("-ERR {reason}\n"))).await;
+    let _ = writer.shutdown().await;
+}
+
+/// Reads up to the first newline. `Ok(None)` when the client left without a request.
+async fn request_line<F: Flow>(
+    reader: &mut ReadHalf<F>,
+    mut buf: BytesMut,
+) -> Result<Option<Bytes>, String> {
+    loop {
+        if let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+            if nl >= MAX_REQUEST_LINE {
+                break;
+            }
+            return Ok(Some(buf.split_to(nl).freeze()));
+        }
+        if buf.len() >= MAX_REQUEST_LINE {
+            break;
+        }
+        match reader.read().await {
+            Ok(Read::Data(bytes)) => buf.extend_from_slice(&bytes),
+            Ok(Read::Eof) if buf.is_empty() => return Ok(None),
+            Ok(Read::Eof) => return Err("the request line must end with a newline".to_string()),
+            Err(e) => {
+                tracing::debug!(error = %e, "text connection read failed");
+                return Ok(None);
+            }
+        }
+    }
+    Err(format!("request line longer than {MAX_REQUEST_LINE} bytes"))
+}
+
+/// Parses `READ NAME`, `TAIL NAME` or `FROM LINE NAME` (without its `\n`; a `\r` before it
+/// is dropped). The command is case-insensitive; the name is the rest of the line.
+fn parse(line: &[u8]) -> Result<Request, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Ok(line) = std::str::from_utf8(line) else {
+        return Err("the request is not UTF-8".to_string());
+    };
+    let usage = "expected READ NAME, TAIL NAME or FROM LINE NAME";
+    let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let name = |name: &str| {
+        if name.is_empty() {
+            Err(format!("no file name: {usage}"))
+        } else {
+            Ok(name.to_string())
+        }
+    };
+    if command.eq_ignore_ascii_case("READ") {
+        Ok(Request {
+            name: name(rest)?,
+            start: Some(0),
+        })
+    } else if command.eq_ignore_ascii_case("TAIL") {
+        Ok(Request {
+            name: name(rest)?,
+            start: None,
+        })
+    } else if command.eq_ignore_ascii_case("FROM") {
+        let (number, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        let Ok(from) = number.parse::<u64>() else {
+            return Err(format!("not a line number: {number:?}: {usage}"));
+        };
+        Ok(Request {
+            name: name(rest)?,
+            start: Some(from),
+        })
+    } else {
+        Err(format!("unknown request {command:?}: {usage}"))
+    }
+}
+
+/// Keeps reading what the client sends after its request, and discards it: returns when
+/// the connection fails. A client that only half-closes (`nc -N`) keeps its stream.
+async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
+    loop {
+        match reader.read().await {
+            Ok(Read::Data(_)) => {}
+            Ok(Read::Eof) => std::future::pending::<()>().await,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Sends `+OK` and then the file's messages as lines, until the file is closed (`Ok`),
+/// fails (`Err` with the reason) or the client goes away (`Ok`).
+async fn send<F: Flow>(
+    log: &Log,
+    wake: &Wake,
+    start: Option<u64>,
+    writer: &mut WriteHalf<F>,
+) -> Result<(), String> {
+    let mut cursor = log.cursor(start);
+    if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() {
+        return Ok(());
+    }
+    let mut frame = BytesMut::with_capacity(WRITE_BATCH);
+    let mut out = BytesMut::with_capacity(WRITE_BATCH);
+    loop {
+        wake.armed.store(true, Ordering::Release);
+        let pulled = log.pull(&mut cursor, 0, &mut frame, u32::MAX, WRITE_BATCH);
+        match pulled {
+            Pulled::Sent(_) => lines(frame.split().freeze(), &mut out),
+            Pulled::Nothing => {
+                wake.notify.notified().await;
+                continue;
+            }
+            Pulled::End => return Ok(()),
+            Pulled::Failed(reason) => return Err(reason),
+        }
+        if writer.write(out.split().freeze()).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Appends the messages of one encoded `Messages` frame to `out`, each as a line.
+fn lines(frame: Bytes, out: &mut BytesMut) {
+    // The frame was encoded by `Log::pull` a moment ago: it always decodes.
+    if let Ok(Frame::Messages { messages, .. }) = protocol::decode(frame.slice(4..)) {
+        for message in messages {
+            out.extend_from_slice(&message);
+            out.extend_from_slice(b"\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse() {
+        let ok = |name: &str, start| {
+            Ok(Request {
+                name: name.to_string(),
+                start,
+            })
+        };
+        assert_eq!(parse(b"READ app.log"), ok("app.log", Some(0)));
+        assert_eq!(parse(b"read app.log\r"), ok("app.log", Some(0)));
+        assert_eq!(parse(b"TAIL a b"), ok("a b", None));
+        assert_eq!(parse(b"FROM 42 app.log"), ok("app.log", Some(42)));
+        assert!(parse(b"FROM x app.log").is_err());
+        assert!(parse(b"FROM 3").is_err());
+        assert!(parse(b"READ").is_err());
+        assert!(parse(b"GET / HTTP/1.1").is_err());
+        assert!(parse(b"READ \xff").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! The `tcp-file` command run as a user would: `serve --stdin` fed through standard input,
+//! `read`, `tail`, `read --from` and `--json` as separate processes, `--allow`, exit codes,
+//! Ctrl-C, and the demo.
+#![cfg(feature = "cli")]
+
+mod cli_support;
+
+use std::time::Duration;
+
+use cli_support::{Proc, arg, run, serve, temp_dir};
+
+/// Writes `tick N` lines to the server until `follower` prints one, so that the follower
+/// is known to be subscribed; returns the lines written and the first line it printed.
+fn sync_follower(server: &mut Proc, follower: &Proc, written: &mut Vec<String>) -> String {
+    let deadline = std::time::Instant::now() + cli_support::LIMIT;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower printed nothing"
+        );
+        let tick = format!("tick {}", written.len());
+        server.write(&format!("{tick}\n"));
+        written.push(tick);
+        match follower.line_within(Duration::from_millis(200)) {
+            Ok(Some(line)) => return line,
+            Ok(None) => panic!("the follower ended"),
+            Err(_) => {}
+        }
+    }
+}
+
+#[test]
+fn serve_stdin_feeds_read_tail_from_and_json() {
+    let dir = temp_dir("stdin");
+    let (mut server, address) = serve(&["--publish", &arg(&dir, "app"), "--stdin", "app"]);
+    let mut written: Vec<String> = (0..50).map(|i| format!("message {i}")).collect();
+    for line in &written {
+        server.write(&format!("{line}\n"));
+    }
+    let reader = run(&["read", &address, "app"]);
+    let from = run(&["read", &address, "app", "--from", "20", "--json"]);
+    // The reader sees the first lines: it is connected.
+    assert_eq!(reader.line(), "message 0");
+    let tail = run(&["tail", &address, "app"]);
+    let tail_first = sync_follower(&mut server, &tail, &mut written);
+    let tail_start = written
+        .iter()
+        .position(|l| *l == tail_first)
+        .expect("the tail printed a written line");
+    for i in 0..200 {
+        let line = format!("live {i} with \u{e9}");
+        server.write(&format!("{line}\r\n"));
+        written.push(line);
+    }
+    server.close_stdin();
+
+    let (status, out, err) = server.finish();
+    assert!(status.success(), "serve: {status}, stderr: {err}");
+    assert!(out.is_empty(), "serve printed more: {out:?}");
+
+    let (status, rest, err) = reader.finish();
+    assert!(status.success(), "read: {status}, stderr: {err}");
+    assert_eq!(rest, written[1..], "read prints every line after the first");
+
+    let (status, rest, err) = tail.finish();
+    assert!(status.success(), "tail: {status}, stderr: {err}");
+    assert_eq!(
+        rest,
+        written[tail_start + 1..],
+        "tail prints every line after its first"
+    );
+
+    let (status, json, err) = from.finish();
+    assert!(status.success(), "read --from: {status}, stderr: {err}");
+    assert_eq!(json.len(), written.len() - 20);
+    for (i, text) in json.iter().enumerate() {
+        let value: serde_json::Value = serde_json::from_str(text).expect("one JSON object a line");
+        assert_eq!(value["line"], 20 + i as u64, "{text}");
+        assert_eq!(value["message"], written[20 + i], "{text}");
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn allow_refuses_other_clients() {
+    let dir = temp_dir("allow");
+    let (server, address) = serve(&["--publish", &arg(&dir, "app"), "--allow", "192.0.2.1"]);
+    let (status, out, err) = run(&["read", &address, "app"]).finish();
+    assert_eq!(status.code(), Some(4), "stderr: {err}");
+    assert!(out.is_empty());
+    assert!(err.contains("refused"), "{err}");
+    assert_eq!(err.lines().count(), 1, "a one-line reason: {err}");
+    drop(server);
+
+    let (mut server, address) = serve(&[
+        "--publish",
+        &arg(&dir, "other"),
+        "--stdin",
+        "other",
+        "--allow",
+        "127.0.0.1",
+    ]);
+    server.write("hello\n");
+    let reader = run(&["read", &address, "other"]);
+    assert_eq!(reader.line(), "hello");
+    server.close_stdin();
+    let (status, _, err) = server.finish();
+    assert!(status.success(), "serve: {status}, stderr: {err}");
+    let (status, out, err) = reader.finish();
+    assert!(
+        status.success(),
+        "an allowed reader: {status}, stderr: {err}"
+    );
+    assert!(out.is_empty());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn exit_codes_tell_what_failed() {
+    let dir = temp_dir("codes");
+    let (mut server, address) = serve(&["--publish", &arg(&dir, "app"), "--stdin", "app"]);
+
+    let (status, out, err) = run(&["read", &address, "nope"]).finish();
+    assert_eq!(status.code(), Some(3), "unknown file: {err}");
+    assert!(out.is_empty());
+    assert_eq!(err.trim(), "tcp-file: unknown file: \"nope\"");
+
+    let (status, _, err) = run(&["read", "not-an-address", "app"]).finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    let (status, _, err) = run(&["read", &address, "app", "--from", "minus one"]).finish();
+    assert_eq!(status.code(), Some(2), "usage error: {err}");
+
+    // Connection lost: the server dies while a reader follows.
+    server.write("hello\n");
+    let reader = run(&["read", &address, "app"]);
+    assert_eq!(reader.line(), "hello");
+    server.signal("KILL");
+    let (status, _, err) = reader.finish();
+    assert_eq!(status.code(), Some(5), "connection lost: {err}");
+    assert!(err.starts_with("tcp-file: connection lost"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // Nothing listens there any more.
+    let (status, _, err) = run(&["tail", &address, "app"]).finish();
+    assert_eq!(status.code(), Some(4), "refused: {err}");
+    drop(server);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn sigint_stops_serve_with_exit_code_0() {
+    let dir = temp_dir("sigint");
+    let static_path = dir.join("old.log");
+    std::fs::write(&static_path, "one\ntwo\n").expect("write");
+    let (mut server, address) = serve(&[
+        "--publish",
+        &arg(&dir, "app"),
+        "--stdin",
+        "app",
+        "--static",
+        &format!("old={}", static_path.display()),
+        "--sync",
+        "always",
+    ]);
+    let (status, out, err) = run(&["read", &address, "old"]).finish();
+    assert!(status.success(), "{err}");
+    assert_eq!(out, ["one", "two"]);
+    let reader = run(&["read", &address, "app", "--json"]);
+    server.write("started\n");
+    assert_eq!(reader.line(), r#"{"line":0,"message":"started"}"#);
+    // Standard input stays open: only the signal stops the server.
+    server.signal("INT");
+    let (status, out, err) = server.finish();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert!(out.is_empty());
+    let (status, out, err) = reader.finish();
+    assert!(status.success(), "the stream ends normally: {err}");
+    assert!(out.is_empty());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn demo_reports_no_gaps() {
+    let (status, out, err) = run(&["demo", "--duration", "3s"]).finish();
+    assert!(
+        status.success(),
+        "demo: {status}\n{}\n{err}",
+        out.join("\n")
+    );
+    assert!(
+        out.iter()
+            .any(|l| l.contains("gaps found: none; duplicates found: none")),
+        "{out:?}"
+    );
+    assert!(
+        out.iter().any(|l| l.contains("messages written")),
+        "{out:?}"
+    );
+}

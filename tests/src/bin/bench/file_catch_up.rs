@@ -1,0 +1,151 @@
+//! `file-catch-up`: one client reads a 1 GiB file of 200-byte lines from line 0, in MiB/s
+//! of lines delivered (message bytes and newline), beside a plain tokio copy of the file
+//! into a socket in 256 KiB chunks whose receiver counts the bytes.
+//!
+//! The file is made once in a directory under `std::env::temp_dir()` (removed at the end)
+//! and served with `serve_existing_static_file`; it is in the page cache for both sides.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tcp_file::StreamOptions;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::fanout_baseline::{Ours, TempDir, before};
+use crate::harness::{BenchError, Measurement, alternate_medians};
+
+const SCENARIO: &str = "file-catch-up";
+const LINE: usize = 200;
+const LINES: u64 = (1 << 30) / LINE as u64;
+const TOTAL: u64 = LINES * LINE as u64;
+const CHUNK: usize = 256 * 1024;
+const ROUNDS: usize = 3;
+/// One read of the whole file, at most.
+const LIMIT: Duration = Duration::from_secs(30);
+const NAME: &str = "big";
+
+/// Flow control on with the default window (1,024 messages): what a user gets, and the
+/// bounded-memory setting.
+fn stream_options() -> StreamOptions {
+    StreamOptions::new()
+}
+
+pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
+    let dir = TempDir::new(SCENARIO)?;
+    let path = dir.path().join("big.log");
+    make_file(&path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let server = tcp_file::Server::new();
+    let lines = server.serve_existing_static_file(NAME, &path)?;
+    if lines != LINES {
+        return Err(format!("the server counted {lines} lines of {LINES}").into());
+    }
+    let ours = runtime.block_on(Ours::serve(server))?;
+    let (mine, baseline) = alternate_medians(
+        ROUNDS,
+        || runtime.block_on(ours_round(&ours)),
+        || runtime.block_on(bare_round(&path)),
+    )?;
+    runtime.block_on(ours.close(Instant::now() + LIMIT))?;
+    drop(dir);
+    Ok(vec![Measurement::new(
+        SCENARIO,
+        "1 GiB of 200-byte lines, from line 0",
+        "MiB/s",
+        mine,
+        baseline,
+        true,
+    )])
+}
+
+fn make_file(path: &Path) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut line = vec![b'x'; LINE];
+    line[LINE - 1] = b'\n';
+    for n in 0..LINES {
+        let digits = format!("{n:012} ");
+        line[..digits.len()].copy_from_slice(digits.as_bytes());
+        out.write_all(&line)?;
+    }
+    out.flush()
+}
+
+fn mib_per_second(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
+}
+
+async fn ours_round(ours: &Ours) -> Result<f64, BenchError> {
+    let deadline = Instant::now() + LIMIT;
+    let client = before("connecting", deadline, ours.connect()).await??;
+    let start = Instant::now();
+    let mut stream = client.read(NAME, stream_options());
+    let mut bytes = 0u64;
+    let mut lines = 0u64;
+    let reading = async {
+        while let Some(message) = stream.next().await {
+            let message = message?;
+            if message.line != lines {
+                return Err(format!("line {} after {lines} lines", message.line).into());
+            }
+            bytes += message.bytes.len() as u64 + 1;
+            lines += 1;
+        }
+        Ok::<(), BenchError>(())
+    };
+    before("reading the file with tcp-file", deadline, reading).await??;
+    let elapsed = start.elapsed();
+    drop(stream);
+    client.disconnect().await;
+    if lines != LINES || bytes != TOTAL {
+        return Err(format!(
+            "received {lines} lines, {bytes} bytes of {LINES} lines, {TOTAL} bytes"
+        )
+        .into());
+    }
+    Ok(mib_per_second(bytes, elapsed))
+}
+
+async fn bare_round(path: &Path) -> Result<f64, BenchError> {
+    let deadline = Instant::now() + LIMIT;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let path = path.to_path_buf();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await?;
+        let mut file = std::fs::File::open(&path)?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            socket.write_all(&buf[..n]).await?;
+        }
+        socket.shutdown().await
+    });
+    let mut socket = before("connecting", deadline, TcpStream::connect(addr)).await??;
+    let start = Instant::now();
+    let reading = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut bytes = 0u64;
+        loop {
+            let n = socket.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<u64, std::io::Error>(bytes);
+            }
+            bytes += n as u64;
+        }
+    };
+    let bytes = before("reading the file over bare tokio", deadline, reading).await??;
+    let elapsed = start.elapsed();
+    before("the bare server", deadline, server).await???;
+    if bytes != TOTAL {
+        return Err(format!("received {bytes} bytes of {TOTAL}").into());
+    }
+    Ok(mib_per_second(bytes, elapsed))
+}

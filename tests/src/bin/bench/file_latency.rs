@@ -1,0 +1,207 @@
+//! `file-latency`: 10,000 messages per second to 10 clients, sync `Never`; p50, p99 and
+//! p99.9 of the time from the write to the receipt, in microseconds, beside the bare tokio
+//! fan-out server (see [`crate::fanout_baseline`]). Target: p99.9 under 2 ms.
+//!
+//! Each 100-byte message starts with its send time (nanoseconds since an `Instant` both
+//! ends share) in decimal. The writer runs on a blocking-pool thread of its own, paced on a
+//! schedule of one message every 100 µs (it sleeps until the next one is due), for both
+//! sides alike. The first [`WARM_UP`] messages of each round are not counted.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tcp_file::{FileOptions, StreamOptions, SyncPolicy};
+use tokio::task::JoinSet;
+
+use crate::fanout_baseline::{BareServer, Ours, TempDir, bare_read, before, wait_until};
+use crate::harness::{BenchError, Measurement, quantile};
+
+const SCENARIO: &str = "file-latency";
+const CLIENTS: usize = 10;
+const RATE: u64 = 10_000;
+const MESSAGES: u64 = 20_000;
+const WARM_UP: u64 = 1_000;
+const MESSAGE: usize = 100;
+const STAMP: usize = 20;
+const ROUNDS: usize = 3;
+const LIMIT: Duration = Duration::from_secs(30);
+const NAME: &str = "latency";
+
+/// Flow control on with the default window (1,024 messages): at 10,000 messages per second
+/// the window never closes, so the choice does not matter here; the default is what a
+/// user gets.
+fn stream_options() -> StreamOptions {
+    StreamOptions::new()
+}
+
+pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut ours = Vec::new();
+    let mut bare = Vec::new();
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            ours.extend(runtime.block_on(ours_round())?);
+            bare.extend(runtime.block_on(bare_round())?);
+        } else {
+            bare.extend(runtime.block_on(bare_round())?);
+            ours.extend(runtime.block_on(ours_round())?);
+        }
+    }
+    ours.sort_by(f64::total_cmp);
+    bare.sort_by(f64::total_cmp);
+    Ok([("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
+        .into_iter()
+        .map(|(name, q)| {
+            Measurement::new(
+                SCENARIO,
+                format!("{name}, 10k msg/s, {CLIENTS} clients"),
+                "µs",
+                quantile(&ours, q),
+                quantile(&bare, q),
+                false,
+            )
+        })
+        .collect())
+}
+
+/// Writes `MESSAGES` stamped messages with `write`, one every 1/`RATE` s.
+fn paced_writer(
+    epoch: Instant,
+    mut write: impl FnMut(&[u8]) -> Result<(), BenchError>,
+) -> Result<(), BenchError> {
+    let mut message = Vec::with_capacity(MESSAGE);
+    let start = Instant::now();
+    for k in 0..MESSAGES {
+        let due = start + Duration::from_nanos(k * 1_000_000_000 / RATE);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        message.clear();
+        write!(
+            message,
+            "{:0width$}",
+            epoch.elapsed().as_nanos() as u64,
+            width = STAMP
+        )?;
+        message.resize(MESSAGE, b'.');
+        write(&message)?;
+    }
+    Ok(())
+}
+
+/// Latencies in µs, from the messages after the warm-up.
+struct Latencies {
+    epoch: Instant,
+    count: u64,
+    samples: Vec<f64>,
+}
+
+impl Latencies {
+    fn new(epoch: Instant) -> Self {
+        Latencies {
+            epoch,
+            count: 0,
+            samples: Vec::with_capacity(MESSAGES as usize),
+        }
+    }
+
+    fn record(&mut self, message: &[u8]) {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let sent = std::str::from_utf8(&message[..STAMP.min(message.len())])
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        if self.count >= WARM_UP {
+            self.samples.push(now.saturating_sub(sent) as f64 / 1000.0);
+        }
+        self.count += 1;
+    }
+
+    fn finish(self) -> Result<Vec<f64>, BenchError> {
+        if self.count != MESSAGES {
+            return Err(format!("a client received {} messages of {MESSAGES}", self.count).into());
+        }
+        Ok(self.samples)
+    }
+}
+
+async fn ours_round() -> Result<Vec<f64>, BenchError> {
+    let deadline = Instant::now() + LIMIT;
+    let dir = TempDir::new(SCENARIO)?;
+    let server = tcp_file::Server::new();
+    let file = server.open_file(
+        NAME,
+        dir.path().join("ours.log"),
+        FileOptions::new().sync(SyncPolicy::Never),
+    )?;
+    let ours = Ours::serve(server).await?;
+    let epoch = Instant::now();
+    let mut readers = JoinSet::new();
+    for _ in 0..CLIENTS {
+        let client = before("connecting", deadline, ours.connect()).await??;
+        let mut stream = client.read(NAME, stream_options());
+        readers.spawn(async move {
+            let mut latencies = Latencies::new(epoch);
+            while let Some(message) = stream.next().await {
+                latencies.record(&message?.bytes);
+            }
+            latencies.finish()
+        });
+    }
+    wait_until("our streams to open", deadline, || {
+        ours.readers(NAME) == CLIENTS
+    })
+    .await?;
+    let file = Arc::new(file);
+    let writing = file.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        paced_writer(epoch, |message| Ok(writing.write_message(message)?))
+    });
+    before("our writer", deadline, writer).await???;
+    let file = Arc::into_inner(file).ok_or("the file handle is still shared")?;
+    before("closing our file", deadline, file.close()).await??;
+    let mut samples = Vec::new();
+    while let Some(result) = before("our clients", deadline, readers.join_next()).await? {
+        samples.extend(result??);
+    }
+    ours.close(deadline).await?;
+    Ok(samples)
+}
+
+async fn bare_round() -> Result<Vec<f64>, BenchError> {
+    let deadline = Instant::now() + LIMIT;
+    let dir = TempDir::new(SCENARIO)?;
+    let bare = BareServer::start(CLIENTS).await?;
+    let epoch = Instant::now();
+    let mut readers = JoinSet::new();
+    for _ in 0..CLIENTS {
+        let addr = bare.addr;
+        readers.spawn(async move {
+            let mut latencies = Latencies::new(epoch);
+            bare_read(addr, |message| latencies.record(message)).await?;
+            latencies.finish()
+        });
+    }
+    wait_until("the bare clients to connect", deadline, || {
+        bare.clients() == CLIENTS
+    })
+    .await?;
+    let mut publisher = bare.publisher(&dir.path().join("bare.log"))?;
+    let writer = tokio::task::spawn_blocking(move || {
+        paced_writer(epoch, |message| Ok(publisher.publish_now(message)?))?;
+        Ok::<_, BenchError>(publisher)
+    });
+    let publisher = before("the bare writer", deadline, writer).await???;
+    publisher.finish()?;
+    bare.finished(deadline).await?;
+    let mut samples = Vec::new();
+    while let Some(result) = before("the bare clients", deadline, readers.join_next()).await? {
+        samples.extend(result??);
+    }
+    Ok(samples)
+}
