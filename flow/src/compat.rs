@@ -26,7 +26,10 @@ pub struct FlowIo<F> {
 impl<F: Flow> FlowIo<F> {
     /// Wraps `flow`.
     pub fn new(flow: F) -> Self {
-        FlowIo { flow, leftover: Bytes::new() }
+        FlowIo {
+            flow,
+            leftover: Bytes::new(),
+        }
     }
 
     /// Gives the flow back. Bytes read from it but not yet handed out are lost.
@@ -70,7 +73,10 @@ impl<F: Flow> AsyncWrite for FlowIo<F> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().flow.poll_write_vectored(cx, bufs).map_err(Into::into)
+        self.get_mut()
+            .flow
+            .poll_write_vectored(cx, bufs)
+            .map_err(Into::into)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -82,7 +88,10 @@ impl<F: Flow> AsyncWrite for FlowIo<F> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().flow.poll_shutdown(cx, Shutdown::Write).map_err(Into::into)
+        self.get_mut()
+            .flow
+            .poll_shutdown(cx, Shutdown::Write)
+            .map_err(Into::into)
     }
 }
 
@@ -100,7 +109,11 @@ pub struct FlowStream<F> {
 impl<F: Flow> FlowStream<F> {
     /// Wraps `flow`.
     pub fn new(flow: F) -> Self {
-        FlowStream { flow, sending: Bytes::new(), read_ended: false }
+        FlowStream {
+            flow,
+            sending: Bytes::new(),
+            read_ended: false,
+        }
     }
 
     /// Gives the flow back. An item accepted by `start_send` and not yet written is lost.

@@ -32,19 +32,31 @@ enum Kind {
 impl Error {
     /// The flow is closed (locally, or the peer is gone) and the data could not be written.
     pub fn closed() -> Self {
-        Error { kind: Kind::Closed, source: None }
+        Error {
+            kind: Kind::Closed,
+            source: None,
+        }
     }
 
     pub(crate) fn closed_by(source: io::Error) -> Self {
-        Error { kind: Kind::Closed, source: Some(Arc::new(source)) }
+        Error {
+            kind: Kind::Closed,
+            source: Some(Arc::new(source)),
+        }
     }
 
     pub(crate) fn close_overflow(limit: usize) -> Self {
-        Error { kind: Kind::CloseOverflow { limit }, source: None }
+        Error {
+            kind: Kind::CloseOverflow { limit },
+            source: None,
+        }
     }
 
     pub(crate) fn buffer_age(age: Duration, pending: usize) -> Self {
-        Error { kind: Kind::BufferAge { age, pending }, source: None }
+        Error {
+            kind: Kind::BufferAge { age, pending },
+            source: None,
+        }
     }
 
     /// Wraps an I/O error. Errors that mean the connection is gone (broken pipe, reset,
@@ -56,7 +68,10 @@ impl Error {
             BrokenPipe | ConnectionReset | ConnectionAborted | NotConnected => {
                 Error::closed_by(error)
             }
-            _ => Error { kind: Kind::Io, source: Some(Arc::new(error)) },
+            _ => Error {
+                kind: Kind::Io,
+                source: Some(Arc::new(error)),
+            },
         }
     }
 
@@ -116,7 +131,9 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -137,4 +154,3 @@ impl From<Error> for io::Error {
         io::Error::new(kind, error)
     }
 }
-

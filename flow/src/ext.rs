@@ -82,7 +82,9 @@ pub trait FlowExt: Flow {
         Self: Sized,
     {
         let mut pending = PendingWrites::new(data);
-        poll_fn(move |cx| pending.poll_write_all(cx, |cx, slices| self.poll_write_vectored(cx, slices)))
+        poll_fn(move |cx| {
+            pending.poll_write_all(cx, |cx, slices| self.poll_write_vectored(cx, slices))
+        })
     }
 
     /// Pushes written data down to the transport.
@@ -168,8 +170,11 @@ impl PendingWrites {
             if self.first == self.data.len() {
                 return Poll::Ready(Ok(()));
             }
-            let slices: Vec<IoSlice<'_>> =
-                self.data[self.first..].iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
+            let slices: Vec<IoSlice<'_>> = self.data[self.first..]
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|b| IoSlice::new(b))
+                .collect();
             let mut written = ready!(write(cx, &slices))?;
             drop(slices);
             while written > 0 && self.first < self.data.len() {

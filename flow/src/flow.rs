@@ -51,11 +51,7 @@ pub trait Flow: Send + Unpin {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>>;
 
     /// Writes a prefix of `buf` and returns its length (at least 1 for a non-empty `buf`).
-    fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<Result<usize, Error>>;
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>>;
 
     /// Writes a prefix of the concatenation of `bufs`. The default writes from the first
     /// non-empty buffer only; transports with a real `writev` override it.
@@ -64,7 +60,10 @@ pub trait Flow: Send + Unpin {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<Result<usize, Error>> {
-        let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+        let buf = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
         self.poll_write(cx, buf)
     }
 
@@ -72,11 +71,7 @@ pub trait Flow: Send + Unpin {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>;
 
     /// Ends one or both directions at once, without waiting for the peer.
-    fn poll_shutdown(
-        &mut self,
-        cx: &mut Context<'_>,
-        how: Shutdown,
-    ) -> Poll<Result<(), Error>>;
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>, how: Shutdown) -> Poll<Result<(), Error>>;
 
     /// Flushes, ends writes, and completes once the peer has closed too.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>;
@@ -88,11 +83,7 @@ macro_rules! deref_flow {
             (**self).poll_read(cx)
         }
 
-        fn poll_write(
-            &mut self,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<Result<usize, Error>> {
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
             (**self).poll_write(cx, buf)
         }
 

@@ -62,7 +62,10 @@ pub type MemoryFlow = IoFlow<DuplexStream>;
 /// # }
 /// ```
 pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
-    assert!(capacity > 0, "flow::pair needs a capacity of at least one byte");
+    assert!(
+        capacity > 0,
+        "flow::pair needs a capacity of at least one byte"
+    );
     let (a, b) = tokio::io::duplex(capacity);
     (IoFlow::new(a), IoFlow::new(b))
 }
@@ -144,7 +147,11 @@ where
         if self.read_buf.capacity() - self.read_buf.len() < self.read_size {
             self.read_buf.reserve(self.read_size);
         }
-        let result = ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf));
+        let result = ready!(poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.read_buf
+        ));
         Poll::Ready(match result {
             Ok(0) => {
                 self.read_end = Some(Ok(()));
@@ -208,11 +215,7 @@ where
         }
     }
 
-    fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<Result<usize, Error>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
@@ -232,7 +235,10 @@ where
         let result = if io.is_write_vectored() {
             ready!(io.poll_write_vectored(cx, bufs))
         } else {
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
             ready!(io.poll_write(cx, first))
         };
         Poll::Ready(match result {
@@ -251,14 +257,12 @@ where
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.io).poll_flush(cx).map_err(Error::from_io)
+        Pin::new(&mut self.io)
+            .poll_flush(cx)
+            .map_err(Error::from_io)
     }
 
-    fn poll_shutdown(
-        &mut self,
-        cx: &mut Context<'_>,
-        how: Shutdown,
-    ) -> Poll<Result<(), Error>> {
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>, how: Shutdown) -> Poll<Result<(), Error>> {
         let this = self;
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             ready!(this.poll_shutdown_write(cx))?;

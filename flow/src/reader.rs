@@ -47,7 +47,12 @@ pub struct Reader {
 impl Reader {
     /// A reader of `socket` whose buffer holds up to `buffer_size` bytes (at least 1).
     pub fn new(socket: Arc<dyn SocketIo>, buffer_size: usize) -> Self {
-        Reader { socket, buf: BytesMut::new(), buffer_size: buffer_size.max(1), eof: false }
+        Reader {
+            socket,
+            buf: BytesMut::new(),
+            buffer_size: buffer_size.max(1),
+            eof: false,
+        }
     }
 
     /// The buffer size this reader was made with.

@@ -40,13 +40,20 @@ pub(crate) fn split<F: Flow>(flow: F) -> (ReadHalf<F>, WriteHalf<F>) {
         read_half_dropped: false,
         close_waker: None,
     }));
-    (ReadHalf { shared: shared.clone() }, WriteHalf { shared })
+    (
+        ReadHalf {
+            shared: shared.clone(),
+        },
+        WriteHalf { shared },
+    )
 }
 
 fn lock<F>(shared: &Mutex<Shared<F>>) -> MutexGuard<'_, Shared<F>> {
     // The lock is held only inside one poll call, which never panics while holding it in
     // a way that leaves the flow inconsistent; a poisoned lock is still usable.
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<F> Shared<F> {
@@ -143,8 +150,7 @@ impl<F: Flow> WriteHalf<F> {
 
     /// Ends writes at once (a half-close): the peer reads `Eof` after the data written.
     pub async fn shutdown(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).flow.poll_shutdown(cx, Shutdown::Write))
-            .await
+        poll_fn(|cx| lock(&self.shared).flow.poll_shutdown(cx, Shutdown::Write)).await
     }
 
     /// Flushes, half-closes, and completes once the peer has closed too: once the read

@@ -99,7 +99,9 @@ impl Transport for Unix {
         listener: &UnixListener,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(UnixStream, Self::Address)>> {
-        listener.poll_accept(cx).map_ok(|(stream, addr)| (stream, addr.into()))
+        listener
+            .poll_accept(cx)
+            .map_ok(|(stream, addr)| (stream, addr.into()))
     }
 }
 

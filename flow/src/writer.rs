@@ -44,7 +44,10 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { buffer_age_limit: BufferAgeLimit::default(), high_water_mark: 1 << 20 }
+        WriterOptions {
+            buffer_age_limit: BufferAgeLimit::default(),
+            high_water_mark: 1 << 20,
+        }
     }
 }
 
@@ -136,7 +139,10 @@ impl State {
     }
 
     fn oldest(&self) -> Option<Instant> {
-        self.queue.front().map(|(_, since)| *since).or(self.tail_since)
+        self.queue
+            .front()
+            .map(|(_, since)| *since)
+            .or(self.tail_since)
     }
 
     fn advance(&mut self, mut n: usize) {
@@ -205,7 +211,9 @@ impl Writer {
         self.append(&data, move |state, rest| {
             state.seal_tail();
             let taken = whole.len() - rest.len();
-            state.queue.push_back((whole.slice(taken..), Instant::now()));
+            state
+                .queue
+                .push_back((whole.slice(taken..), Instant::now()));
         })
     }
 
@@ -241,7 +249,11 @@ impl Writer {
                     state.flusher_running = true;
                     runtime.spawn(flush(self.shared.clone()));
                 }
-                Err(e) => return Err(self.shared.fail(&mut state, Error::from_io(io::Error::other(e)))),
+                Err(e) => {
+                    return Err(self
+                        .shared
+                        .fail(&mut state, Error::from_io(io::Error::other(e))));
+                }
             }
         }
         Ok(())
@@ -349,7 +361,9 @@ impl Writer {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while the lock is held; a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records the writer's one failure and wakes every waiter.
@@ -363,7 +377,8 @@ impl Shared {
     }
 
     fn shut_down(&self, state: &mut State) {
-        let result = socket2::SockRef::from(&self.socket.as_fd()).shutdown(std::net::Shutdown::Write);
+        let result =
+            socket2::SockRef::from(&self.socket.as_fd()).shutdown(std::net::Shutdown::Write);
         match result {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
@@ -381,8 +396,15 @@ impl Shared {
             if state.pending == 0 {
                 return Ok(true);
             }
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(MAX_IOVECS.min(state.queue.len() + 1));
-            slices.extend(state.queue.iter().take(MAX_IOVECS).map(|(b, _)| IoSlice::new(b)));
+            let mut slices: Vec<IoSlice<'_>> =
+                Vec::with_capacity(MAX_IOVECS.min(state.queue.len() + 1));
+            slices.extend(
+                state
+                    .queue
+                    .iter()
+                    .take(MAX_IOVECS)
+                    .map(|(b, _)| IoSlice::new(b)),
+            );
             if slices.len() < MAX_IOVECS && !state.tail.is_empty() {
                 slices.push(IoSlice::new(&state.tail));
             }
@@ -404,7 +426,9 @@ impl Shared {
 /// writer is closing.
 async fn flush(shared: Arc<Shared>) {
     let check_every = match shared.options.buffer_age_limit {
-        BufferAgeLimit::AtMost(limit) => Some((limit / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))),
+        BufferAgeLimit::AtMost(limit) => {
+            Some((limit / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)))
+        }
         BufferAgeLimit::Unlimited => None,
     };
     loop {

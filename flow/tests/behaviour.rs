@@ -19,7 +19,10 @@ async fn tcp() -> (BoxFlow, BoxFlow) {
     let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
     let client = client.expect("connect");
     let (server, _) = accepted.expect("accept");
-    (Box::new(TcpFlow::from(client)), Box::new(TcpFlow::from(server)))
+    (
+        Box::new(TcpFlow::from(client)),
+        Box::new(TcpFlow::from(server)),
+    )
 }
 
 async fn unix() -> (BoxFlow, BoxFlow) {
@@ -36,7 +39,11 @@ async fn memory() -> (BoxFlow, BoxFlow) {
 async fn read_to_end(flow: &mut BoxFlow) -> Vec<u8> {
     let mut all = Vec::new();
     loop {
-        match timeout(LIMIT, flow.read()).await.expect("read timed out").expect("read") {
+        match timeout(LIMIT, flow.read())
+            .await
+            .expect("read timed out")
+            .expect("read")
+        {
             Read::Data(bytes) => {
                 assert!(!bytes.is_empty(), "a read returned empty Data");
                 all.extend_from_slice(&bytes);
@@ -61,14 +68,30 @@ fn pattern() -> Vec<u8> {
 
 async fn read_after_peer_close_returns_data_then_eof(a: BoxFlow, mut b: BoxFlow) {
     let mut a = a;
-    a.write(Bytes::from_static(b"in flight ")).await.expect("write");
-    a.write(Bytes::from_static(b"then eof")).await.expect("write");
+    a.write(Bytes::from_static(b"in flight "))
+        .await
+        .expect("write");
+    a.write(Bytes::from_static(b"then eof"))
+        .await
+        .expect("write");
     let closer = tokio::spawn(async move { a.close().await });
     assert_eq!(read_to_end(&mut b).await, b"in flight then eof");
-    assert_eq!(b.read().await.expect("read after eof"), Read::Eof, "Eof is sticky");
-    assert_eq!(b.read().await.expect("read after eof"), Read::Eof, "Eof is sticky");
+    assert_eq!(
+        b.read().await.expect("read after eof"),
+        Read::Eof,
+        "Eof is sticky"
+    );
+    assert_eq!(
+        b.read().await.expect("read after eof"),
+        Read::Eof,
+        "Eof is sticky"
+    );
     b.close().await.expect("close b");
-    timeout(LIMIT, closer).await.expect("close a timed out").expect("task").expect("close a");
+    timeout(LIMIT, closer)
+        .await
+        .expect("close a timed out")
+        .expect("task")
+        .expect("close a");
 }
 
 async fn close_waits_for_peer_and_reads_go_on(mut a: BoxFlow, mut b: BoxFlow) {
@@ -82,23 +105,37 @@ async fn close_waits_for_peer_and_reads_go_on(mut a: BoxFlow, mut b: BoxFlow) {
     assert_eq!(read_to_end(&mut b).await, b"");
     // ...but a's close must not complete while b has not closed.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(done_rx.try_recv().is_err(), "close completed before the peer closed");
+    assert!(
+        done_rx.try_recv().is_err(),
+        "close completed before the peer closed"
+    );
     // b may still write; a keeps that data for later reads.
-    b.write(Bytes::from_static(b"late data")).await.expect("b writes after a closed");
+    b.write(Bytes::from_static(b"late data"))
+        .await
+        .expect("b writes after a closed");
     b.close().await.expect("close b");
-    let (mut a, result) = timeout(LIMIT, closer).await.expect("close timed out").expect("task");
+    let (mut a, result) = timeout(LIMIT, closer)
+        .await
+        .expect("close timed out")
+        .expect("task");
     result.expect("close a");
     assert_eq!(read_to_end(&mut a).await, b"late data");
 }
 
 async fn write_after_close_is_closed(mut a: BoxFlow, mut b: BoxFlow) {
     a.shutdown(Shutdown::Write).await.expect("shutdown");
-    let err = a.write(Bytes::from_static(b"x")).await.expect_err("write after shutdown");
+    let err = a
+        .write(Bytes::from_static(b"x"))
+        .await
+        .expect_err("write after shutdown");
     assert!(err.is_closed(), "{err:?}");
     assert_eq!(read_to_end(&mut b).await, b"");
     b.close().await.expect("close b");
     a.close().await.expect("close a");
-    let err = a.writev(vec![Bytes::from_static(b"y")]).await.expect_err("write after close");
+    let err = a
+        .writev(vec![Bytes::from_static(b"y")])
+        .await
+        .expect_err("write after close");
     assert!(err.is_closed(), "{err:?}");
     assert!(!err.to_string().is_empty());
 }
@@ -136,14 +173,19 @@ async fn sixty_four_mib_arrive_intact(mut a: BoxFlow, mut b: BoxFlow) {
         a
     });
     let mut received = 0usize;
-    while let Read::Data(mut bytes) =
-        timeout(LIMIT, b.read()).await.expect("read timed out").expect("read")
+    while let Read::Data(mut bytes) = timeout(LIMIT, b.read())
+        .await
+        .expect("read timed out")
+        .expect("read")
     {
         assert!(!bytes.is_empty());
         while !bytes.is_empty() {
             let start = received % pattern.len();
             let n = bytes.len().min(pattern.len() - start);
-            assert!(bytes[..n] == pattern[start..start + n], "corrupt data at byte {received}");
+            assert!(
+                bytes[..n] == pattern[start..start + n],
+                "corrupt data at byte {received}"
+            );
             received += n;
             bytes = bytes.slice(n..);
         }
@@ -156,7 +198,9 @@ async fn shutdown_read_ends_reads(mut a: BoxFlow, mut b: BoxFlow) {
     a.shutdown(Shutdown::Read).await.expect("shutdown read");
     assert_eq!(a.read().await.expect("read"), Read::Eof);
     // Writes still work in the other direction.
-    a.write(Bytes::from_static(b"still writing")).await.expect("write");
+    a.write(Bytes::from_static(b"still writing"))
+        .await
+        .expect("write");
     a.shutdown(Shutdown::Write).await.expect("shutdown write");
     assert_eq!(read_to_end(&mut b).await, b"still writing");
 }
@@ -171,14 +215,28 @@ async fn split_halves_work_from_two_tasks(a: BoxFlow, mut b: BoxFlow) {
         all
     });
     let write_task = tokio::spawn(async move {
-        writer.write(Bytes::from_static(b"from the write half")).await.expect("write half");
+        writer
+            .write(Bytes::from_static(b"from the write half"))
+            .await
+            .expect("write half");
         writer.close().await.expect("close write half");
     });
     assert_eq!(read_to_end(&mut b).await, b"from the write half");
-    b.write(Bytes::from_static(b"to the read half")).await.expect("write");
+    b.write(Bytes::from_static(b"to the read half"))
+        .await
+        .expect("write");
     b.close().await.expect("close b");
-    assert_eq!(timeout(LIMIT, read_task).await.expect("read task").expect("task"), b"to the read half");
-    timeout(LIMIT, write_task).await.expect("write task").expect("task");
+    assert_eq!(
+        timeout(LIMIT, read_task)
+            .await
+            .expect("read task")
+            .expect("task"),
+        b"to the read half"
+    );
+    timeout(LIMIT, write_task)
+        .await
+        .expect("write task")
+        .expect("task");
 }
 
 macro_rules! suite {
@@ -245,7 +303,10 @@ async fn pair_write_larger_than_capacity_waits_for_the_reader() {
         a.shutdown(Shutdown::Write).await.expect("shutdown");
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(done_rx.try_recv().is_err(), "a 4 KiB write completed into a 1 KiB pair unread");
+    assert!(
+        done_rx.try_recv().is_err(),
+        "a 4 KiB write completed into a 1 KiB pair unread"
+    );
     let mut received = Vec::new();
     while let Read::Data(bytes) = timeout(LIMIT, b.read()).await.expect("read").expect("read") {
         assert!(bytes.len() <= 1024, "more than the capacity was buffered");
@@ -262,10 +323,15 @@ async fn close_gives_up_past_its_buffer_limit() {
     a.set_close_buffer_limit(1000);
     let mut b = UnixFlow::from(b);
     b.write(Bytes::from(vec![1u8; 5000])).await.expect("write");
-    let err = timeout(LIMIT, a.close()).await.expect("close timed out").expect_err("overflow");
+    let err = timeout(LIMIT, a.close())
+        .await
+        .expect("close timed out")
+        .expect_err("overflow");
     assert!(err.is_close_overflow(), "{err:?}");
     assert!(err.to_string().contains("1000 bytes"), "{err}");
     // What was kept is still readable.
-    let Read::Data(first) = a.read().await.expect("read") else { panic!("expected data") };
+    let Read::Data(first) = a.read().await.expect("read") else {
+        panic!("expected data")
+    };
     assert!(!first.is_empty());
 }

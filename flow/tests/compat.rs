@@ -39,17 +39,25 @@ async fn flow_as_stream_and_sink() {
     let mut stream = FlowStream::new(b);
     let sending = tokio::spawn(async move {
         for word in ["stream ", "and ", "sink"] {
-            poll_fn(|cx| Pin::new(&mut sink).poll_ready(cx)).await.expect("ready");
-            Pin::new(&mut sink).start_send(Bytes::from(word)).expect("send");
+            poll_fn(|cx| Pin::new(&mut sink).poll_ready(cx))
+                .await
+                .expect("ready");
+            Pin::new(&mut sink)
+                .start_send(Bytes::from(word))
+                .expect("send");
         }
         // The sink's close is the flow's close: it waits for the peer to close too.
-        poll_fn(|cx| Pin::new(&mut sink).poll_close(cx)).await.expect("close");
+        poll_fn(|cx| Pin::new(&mut sink).poll_close(cx))
+            .await
+            .expect("close");
     });
     let mut received = Vec::new();
     while let Some(chunk) = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
         received.extend_from_slice(&chunk.expect("chunk"));
     }
     assert_eq!(received, b"stream and sink");
-    poll_fn(|cx| Pin::new(&mut stream).poll_close(cx)).await.expect("close the other end");
+    poll_fn(|cx| Pin::new(&mut stream).poll_close(cx))
+        .await
+        .expect("close the other end");
     sending.await.expect("task");
 }

@@ -32,17 +32,28 @@ async fn everything_written_arrives_in_order_then_eof() {
         writer.write(line.as_bytes()).expect("write");
         expected.extend_from_slice(line.as_bytes());
         if i % 1000 == 0 {
-            writer.schedule(bytes::Bytes::from_static(b"scheduled\n")).expect("schedule");
+            writer
+                .schedule(bytes::Bytes::from_static(b"scheduled\n"))
+                .expect("schedule");
             expected.extend_from_slice(b"scheduled\n");
         }
     }
-    timeout(LIMIT, writer.flushed()).await.expect("flushed timed out").expect("flushed");
+    timeout(LIMIT, writer.flushed())
+        .await
+        .expect("flushed timed out")
+        .expect("flushed");
     assert_eq!(writer.bytes_to_write(), 0);
     assert_eq!(writer.bytes_written(), expected.len() as u64);
-    timeout(LIMIT, writer.close()).await.expect("close timed out").expect("close");
+    timeout(LIMIT, writer.close())
+        .await
+        .expect("close timed out")
+        .expect("close");
     let err = writer.write(b"late").expect_err("write after close");
     assert!(err.is_closed());
-    let received = timeout(LIMIT, reading).await.expect("reader").expect("task");
+    let received = timeout(LIMIT, reading)
+        .await
+        .expect("reader")
+        .expect("task");
     assert_eq!(received, expected);
 }
 
@@ -52,17 +63,28 @@ async fn reader_reads_lines_from_a_shared_socket() {
     let (_socket, reader, writer) = flow::reader_writer(a, 16, WriterOptions::default());
     let (_peer, peer_reader, peer_writer) = flow::reader_writer(b, 16, WriterOptions::default());
     // A line longer than the reader's buffer still comes through whole.
-    peer_writer.write(b"a line longer than sixteen bytes\nshort\n").expect("write");
+    peer_writer
+        .write(b"a line longer than sixteen bytes\nshort\n")
+        .expect("write");
     peer_writer.close().await.expect("close");
     let mut lines = reader.lines();
-    assert_eq!(lines.next_line().await.expect("line").as_deref(), Some("a line longer than sixteen bytes"));
-    assert_eq!(lines.next_line().await.expect("line").as_deref(), Some("short"));
+    assert_eq!(
+        lines.next_line().await.expect("line").as_deref(),
+        Some("a line longer than sixteen bytes")
+    );
+    assert_eq!(
+        lines.next_line().await.expect("line").as_deref(),
+        Some("short")
+    );
     assert_eq!(lines.next_line().await.expect("eof"), None);
     writer.write(b"reply\n").expect("write back");
     writer.close().await.expect("close");
     let mut back = String::new();
     let mut peer_reader = peer_reader;
-    peer_reader.read_to_string(&mut back).await.expect("read back");
+    peer_reader
+        .read_to_string(&mut back)
+        .await
+        .expect("read back");
     assert_eq!(back, "reply\n");
 }
 
@@ -94,13 +116,28 @@ async fn producer_waiting_for_room_stays_under_the_high_water_mark() {
     let chunk = vec![3u8; CHUNK];
     let mut highest = 0;
     for _ in 0..TOTAL / CHUNK {
-        timeout(LIMIT, writer.wait_for_room()).await.expect("room timed out").expect("room");
+        timeout(LIMIT, writer.wait_for_room())
+            .await
+            .expect("room timed out")
+            .expect("room");
         writer.write(&chunk).expect("write");
         highest = highest.max(writer.bytes_to_write());
     }
-    assert!(highest <= MARK + CHUNK, "buffer grew to {highest} bytes, mark {MARK}");
-    timeout(LIMIT, writer.close()).await.expect("close timed out").expect("close");
-    assert_eq!(timeout(LIMIT, reading).await.expect("reader").expect("task"), TOTAL);
+    assert!(
+        highest <= MARK + CHUNK,
+        "buffer grew to {highest} bytes, mark {MARK}"
+    );
+    timeout(LIMIT, writer.close())
+        .await
+        .expect("close timed out")
+        .expect("close");
+    assert_eq!(
+        timeout(LIMIT, reading)
+            .await
+            .expect("reader")
+            .expect("task"),
+        TOTAL
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,13 +155,24 @@ async fn writer_to_a_peer_that_stops_reading_fails_once_after_the_age_limit() {
     for _ in 0..32 {
         writer.write(&chunk).expect("write");
     }
-    let err = timeout(LIMIT, writer.failed()).await.expect("the age limit never fired");
+    let err = timeout(LIMIT, writer.failed())
+        .await
+        .expect("the age limit never fired");
     let took = start.elapsed();
-    assert!(took >= limit, "failed after {took:?}, before the {limit:?} limit");
-    assert!(took < limit + Duration::from_secs(5), "failed only after {took:?}");
+    assert!(
+        took >= limit,
+        "failed after {took:?}, before the {limit:?} limit"
+    );
+    assert!(
+        took < limit + Duration::from_secs(5),
+        "failed only after {took:?}"
+    );
     assert!(err.is_buffer_age_exceeded(), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("bytes pending") && text.contains("oldest for"), "{text}");
+    assert!(
+        text.contains("bytes pending") && text.contains("oldest for"),
+        "{text}"
+    );
     // Reported once: every later call sees that same error.
     let again = writer.failed().await;
     assert_eq!(again.to_string(), text);
@@ -143,6 +191,10 @@ async fn unlimited_age_never_fails() {
     for _ in 0..16 {
         writer.write(&vec![1u8; 1 << 20]).expect("write");
     }
-    assert!(timeout(Duration::from_millis(1500), writer.failed()).await.is_err());
+    assert!(
+        timeout(Duration::from_millis(1500), writer.failed())
+            .await
+            .is_err()
+    );
     assert!(writer.bytes_to_write() > 0);
 }

@@ -1,6 +1,6 @@
 //! The client: many message streams multiplexed over one connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +17,8 @@ use tokio_util::codec::LengthDelimitedCodec;
 use crate::error::{Error, TransportError};
 use crate::protocol::{self, Frame, MAX_SERVER_FRAME, Start, StreamFailure, VERSION};
 
+/// The flow-control window of a stream unless set otherwise, in messages.
+const DEFAULT_WINDOW: u32 = 8192;
 /// How long the server may take to answer the hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,12 +39,14 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { pushes_back: Some(1024) }
+        StreamOptions {
+            pushes_back: Some(DEFAULT_WINDOW),
+        }
     }
 }
 
 impl StreamOptions {
-    /// Default options: the client pushes back, with a window of 1,024 messages.
+    /// Default options: the client pushes back, with a window of 8,192 messages.
     pub fn new() -> Self {
         StreamOptions::default()
     }
@@ -53,7 +57,7 @@ impl StreamOptions {
     /// for it. With `false` the server sends as fast as the connection goes, and the client
     /// buffers what the consumer has not taken, without limit.
     pub fn client_pushes_back(mut self, pushes_back: bool) -> Self {
-        self.pushes_back = pushes_back.then_some(self.pushes_back.unwrap_or(1024));
+        self.pushes_back = pushes_back.then_some(self.pushes_back.unwrap_or(DEFAULT_WINDOW));
         self
     }
 
@@ -66,15 +70,27 @@ impl StreamOptions {
 
 type Item = Result<Message, Error>;
 
+/// What the connection's reader hands a stream: the messages of one frame at once, or the
+/// error that ends it.
+enum Delivery {
+    Batch {
+        first_line: u64,
+        messages: Vec<Bytes>,
+    },
+    Failed(Error),
+}
+
 struct Shared {
     outgoing: mpsc::UnboundedSender<Frame>,
-    streams: Mutex<HashMap<u32, mpsc::UnboundedSender<Item>>>,
+    streams: Mutex<HashMap<u32, mpsc::UnboundedSender<Delivery>>>,
     next_stream: AtomicU32,
 }
 
 impl Shared {
-    fn streams(&self) -> MutexGuard<'_, HashMap<u32, mpsc::UnboundedSender<Item>>> {
-        self.streams.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn streams(&self) -> MutexGuard<'_, HashMap<u32, mpsc::UnboundedSender<Delivery>>> {
+        self.streams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -112,6 +128,7 @@ impl Client {
         let stream = tcp_connect::connect_sock(where_to_connect)
             .await
             .map_err(|e| Error::Transport(TransportError::with_source("cannot connect", e)))?;
+        crate::set_no_delay(&stream);
         Client::over(flow::IoFlow::new(stream)).await
     }
 
@@ -126,29 +143,50 @@ impl Client {
         let (mut reader, mut writer) = flow.split();
         let mut out = BytesMut::new();
         protocol::encode(&Frame::Hello { version: VERSION }, &mut out);
-        writer.write(out.freeze()).await.map_err(|e| transport("sending the hello failed", e))?;
+        writer
+            .write(out.freeze())
+            .await
+            .map_err(|e| transport("sending the hello failed", e))?;
         let mut codec = protocol::codec(MAX_SERVER_FRAME);
         let mut buf = BytesMut::new();
-        let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut codec, &mut buf))
-            .await
-            .map_err(|_| Error::Transport(TransportError::new("no answer to the hello within 10 s")))??;
+        let answer = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            next_frame(&mut reader, &mut codec, &mut buf),
+        )
+        .await
+        .map_err(|_| {
+            Error::Transport(TransportError::new("no answer to the hello within 10 s"))
+        })??;
         match answer {
             Some(Frame::Welcome { version: VERSION }) => {}
             Some(Frame::Refused { reason }) => {
-                return Err(Error::Transport(TransportError::new(format!("the server refused: {reason}"))));
+                return Err(Error::Transport(TransportError::new(format!(
+                    "the server refused: {reason}"
+                ))));
             }
             Some(other) => {
                 return Err(Error::Transport(TransportError::new(format!(
                     "unexpected answer to the hello: {other:?}"
                 ))));
             }
-            None => return Err(Error::Transport(TransportError::new("the server closed the connection"))),
+            None => {
+                return Err(Error::Transport(TransportError::new(
+                    "the server closed the connection",
+                )));
+            }
         }
         let (outgoing, requests) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared { outgoing, streams: Mutex::new(HashMap::new()), next_stream: AtomicU32::new(1) });
+        let shared = Arc::new(Shared {
+            outgoing,
+            streams: Mutex::new(HashMap::new()),
+            next_stream: AtomicU32::new(1),
+        });
         let reader = tokio::spawn(dispatch(shared.clone(), reader, codec, buf));
         tokio::spawn(send_requests(requests, writer));
-        Ok(Client { shared, tasks: Arc::new(Tasks { reader }) })
+        Ok(Client {
+            shared,
+            tasks: Arc::new(Tasks { reader }),
+        })
     }
 
     /// Every message of `name` from line 0: first those on disk, then live ones as they are
@@ -179,15 +217,24 @@ impl Client {
         let sent = {
             let mut streams = self.shared.streams();
             streams.insert(id, tx.clone());
-            self.shared.outgoing.send(Frame::Open { stream: id, start, credit, name: name.to_string() })
+            self.shared.outgoing.send(Frame::Open {
+                stream: id,
+                start,
+                credit,
+                name: name.to_string(),
+            })
         };
         if sent.is_err() {
             self.shared.streams().remove(&id);
-            let _ = tx.send(Err(Error::Transport(TransportError::new("the connection is closed"))));
+            let _ = tx.send(Delivery::Failed(Error::Transport(TransportError::new(
+                "the connection is closed",
+            ))));
         }
         MessageStream {
             id,
             rx,
+            queue: VecDeque::new(),
+            next_line: 0,
             client: self.clone(),
             window: options.pushes_back,
             taken: 0,
@@ -207,7 +254,10 @@ impl Client {
 /// [`Client::tail`]. Each item is a [`Message`] or, last, an [`Error`].
 pub struct MessageStream {
     id: u32,
-    rx: mpsc::UnboundedReceiver<Item>,
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    /// Messages received and not yet taken, the first with line `next_line`.
+    queue: VecDeque<Bytes>,
+    next_line: u64,
     client: Client,
     window: Option<u32>,
     taken: u32,
@@ -230,46 +280,84 @@ impl Stream for MessageStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         let this = self.get_mut();
-        let item = std::task::ready!(this.rx.poll_recv(cx));
-        match &item {
-            Some(Ok(_)) => {
+        loop {
+            if let Some(bytes) = this.queue.pop_front() {
+                let message = Message {
+                    line: this.next_line,
+                    bytes,
+                };
+                this.next_line += 1;
                 if let Some(window) = this.window {
                     this.taken += 1;
                     if this.taken >= window / 2 {
-                        let _ = this.client.shared.outgoing.send(Frame::Credit { stream: this.id, messages: this.taken });
+                        let _ = this.client.shared.outgoing.send(Frame::Credit {
+                            stream: this.id,
+                            messages: this.taken,
+                        });
                         this.taken = 0;
                     }
                 }
+                return Poll::Ready(Some(Ok(message)));
             }
-            Some(Err(_)) | None => this.ended = true,
+            match std::task::ready!(this.rx.poll_recv(cx)) {
+                Some(Delivery::Batch {
+                    first_line,
+                    messages,
+                }) => {
+                    this.next_line = first_line;
+                    this.queue = VecDeque::from(messages);
+                }
+                Some(Delivery::Failed(e)) => {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    this.ended = true;
+                    return Poll::Ready(None);
+                }
+            }
         }
-        Poll::Ready(item)
     }
 }
 
 impl Drop for MessageStream {
     fn drop(&mut self) {
         if self.client.shared.streams().remove(&self.id).is_some() {
-            let _ = self.client.shared.outgoing.send(Frame::Cancel { stream: self.id });
+            let _ = self
+                .client
+                .shared
+                .outgoing
+                .send(Frame::Cancel { stream: self.id });
         }
     }
 }
 
 /// Reads the server's frames and hands each stream its items.
-async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut codec: LengthDelimitedCodec, mut buf: BytesMut) {
+async fn dispatch<F: Flow>(
+    shared: Arc<Shared>,
+    mut reader: ReadHalf<F>,
+    mut codec: LengthDelimitedCodec,
+    mut buf: BytesMut,
+) {
     let failure = loop {
         let frame = match next_frame(&mut reader, &mut codec, &mut buf).await {
             Ok(Some(frame)) => frame,
-            Ok(None) => break Error::Transport(TransportError::new("the server closed the connection")),
+            Ok(None) => {
+                break Error::Transport(TransportError::new("the server closed the connection"));
+            }
             Err(e) => break e,
         };
         match frame {
-            Frame::Messages { stream, first_line, messages } => {
-                let streams = shared.streams();
-                if let Some(tx) = streams.get(&stream) {
-                    for (i, bytes) in messages.into_iter().enumerate() {
-                        let _ = tx.send(Ok(Message { line: first_line + i as u64, bytes }));
-                    }
+            Frame::Messages {
+                stream,
+                first_line,
+                messages,
+            } => {
+                if let Some(tx) = shared.streams().get(&stream) {
+                    let _ = tx.send(Delivery::Batch {
+                        first_line,
+                        messages,
+                    });
                 }
             }
             Frame::End { stream } => {
@@ -277,25 +365,30 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut cod
             }
             Frame::StreamError { stream, failure } => {
                 if let Some(tx) = shared.streams().remove(&stream) {
-                    let _ = tx.send(Err(match failure {
+                    let _ = tx.send(Delivery::Failed(match failure {
                         StreamFailure::FileNotFound(name) => Error::FileNotFound(name),
                         StreamFailure::Unknown(text) => Error::Unknown(text),
                     }));
                 }
             }
             other => {
-                break Error::Transport(TransportError::new(format!("unexpected frame from the server: {other:?}")));
+                break Error::Transport(TransportError::new(format!(
+                    "unexpected frame from the server: {other:?}"
+                )));
             }
         }
     };
     tracing::debug!(error = %failure, "file client connection ended");
     for (_, tx) in shared.streams().drain() {
-        let _ = tx.send(Err(failure.clone()));
+        let _ = tx.send(Delivery::Failed(failure.clone()));
     }
 }
 
 /// Writes requests as they come, several at once when they queue up.
-async fn send_requests<F: Flow>(mut requests: mpsc::UnboundedReceiver<Frame>, mut writer: WriteHalf<F>) {
+async fn send_requests<F: Flow>(
+    mut requests: mpsc::UnboundedReceiver<Frame>,
+    mut writer: WriteHalf<F>,
+) {
     let mut out = BytesMut::new();
     while let Some(frame) = requests.recv().await {
         // `End` is never sent by a client: here it means "disconnect".
@@ -332,7 +425,11 @@ async fn next_frame<F: Flow>(
         match reader.read().await {
             Ok(Read::Data(bytes)) => buf.extend_from_slice(&bytes),
             Ok(Read::Eof) if buf.is_empty() => return Ok(None),
-            Ok(Read::Eof) => return Err(Error::Transport(TransportError::new("the connection ended inside a frame"))),
+            Ok(Read::Eof) => {
+                return Err(Error::Transport(TransportError::new(
+                    "the connection ended inside a frame",
+                )));
+            }
             Err(e) => return Err(transport("reading from the server failed", e)),
         }
     }
@@ -344,12 +441,17 @@ fn transport(what: &str, e: flow::Error) -> Error {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("streams", &self.shared.streams().len()).finish()
+        f.debug_struct("Client")
+            .field("streams", &self.shared.streams().len())
+            .finish()
     }
 }
 
 impl fmt::Debug for MessageStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MessageStream").field("id", &self.id).field("ended", &self.ended).finish()
+        f.debug_struct("MessageStream")
+            .field("id", &self.id)
+            .field("ended", &self.ended)
+            .finish()
     }
 }

@@ -24,16 +24,23 @@ pub struct TransportError {
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
+#[cfg(feature = "client")]
 impl TransportError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        TransportError { message: message.into(), source: None }
+        TransportError {
+            message: message.into(),
+            source: None,
+        }
     }
 
     pub(crate) fn with_source(
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        TransportError { message: message.into(), source: Some(Arc::new(source)) }
+        TransportError {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
     }
 }
 
@@ -48,7 +55,9 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -34,14 +34,18 @@
 //! let client = Client::over(client_end).await?;
 //!
 //! let mut stream = client.read("app.log", StreamOptions::new());
+//! let first = stream.next().await.expect("a message")?;
+//! assert_eq!((first.line, &first.bytes[..]), (0, &b"started"[..]));
+//!
+//! // Live messages follow; closing the file ends the stream after the last one.
 //! file.write_message(b"running\n")?;
 //! file.close().await?;
-//! let mut lines = Vec::new();
+//! let mut rest = Vec::new();
 //! while let Some(message) = stream.next().await {
 //!     let message = message?;
-//!     lines.push((message.line, String::from_utf8_lossy(&message.bytes).into_owned()));
+//!     rest.push((message.line, String::from_utf8_lossy(&message.bytes).into_owned()));
 //! }
-//! assert_eq!(lines, [(0, "started".to_string()), (1, "running".to_string())]);
+//! assert_eq!(rest, [(1, "running".to_string())]);
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok(())
 //! # }
@@ -66,3 +70,11 @@ pub use crate::server::{
     ConnectionSnapshot, FileHandle, FileOptions, FileSnapshot, LineEnding, ReaderSnapshot, Server,
     Snapshot, SyncPolicy,
 };
+
+/// Turns Nagle's algorithm off (`TCP_NODELAY`): requests and batches are small, and waiting
+/// for the peer's delayed acknowledgement would hold them back for tens of milliseconds.
+/// Unix sockets have no such option, so the error is ignored.
+#[cfg(any(feature = "server", feature = "client"))]
+fn set_no_delay(socket: &impl std::os::fd::AsFd) {
+    let _ = socket2::SockRef::from(socket).set_tcp_nodelay(true);
+}

@@ -12,10 +12,12 @@ pub const VERSION: u16 = 1;
 /// What every `Hello` starts with.
 pub(crate) const MAGIC: &[u8; 7] = b"TCPFILE";
 /// The largest frame a client may send (requests are small).
+#[cfg(feature = "server")]
 pub(crate) const MAX_CLIENT_FRAME: usize = 64 * 1024;
 /// The largest message a file accepts, and so the largest part of a server frame.
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 /// The largest frame a server sends: one maximal message and its headers.
+#[cfg(feature = "client")]
 pub(crate) const MAX_SERVER_FRAME: usize = MAX_MESSAGE + 64;
 
 const HELLO: u8 = 0x01;
@@ -47,16 +49,41 @@ pub(crate) enum StreamFailure {
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Frame {
-    Hello { version: u16 },
-    Open { stream: u32, start: Start, credit: u32, name: String },
-    Cancel { stream: u32 },
-    Credit { stream: u32, messages: u32 },
-    Welcome { version: u16 },
-    Refused { reason: String },
+    Hello {
+        version: u16,
+    },
+    Open {
+        stream: u32,
+        start: Start,
+        credit: u32,
+        name: String,
+    },
+    Cancel {
+        stream: u32,
+    },
+    Credit {
+        stream: u32,
+        messages: u32,
+    },
+    Welcome {
+        version: u16,
+    },
+    Refused {
+        reason: String,
+    },
     /// Consecutive messages of one stream, the first with line `first_line`.
-    Messages { stream: u32, first_line: u64, messages: Vec<Bytes> },
-    End { stream: u32 },
-    StreamError { stream: u32, failure: StreamFailure },
+    Messages {
+        stream: u32,
+        first_line: u64,
+        messages: Vec<Bytes>,
+    },
+    End {
+        stream: u32,
+    },
+    StreamError {
+        stream: u32,
+        failure: StreamFailure,
+    },
 }
 
 /// A frame that does not decode.
@@ -71,12 +98,21 @@ impl std::fmt::Display for Malformed {
 
 /// The length-delimited codec with a frame limit.
 pub(crate) fn codec(max_frame: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder().big_endian().length_field_length(4).max_frame_length(max_frame).new_codec()
+    LengthDelimitedCodec::builder()
+        .big_endian()
+        .length_field_length(4)
+        .max_frame_length(max_frame)
+        .new_codec()
 }
 
 /// Appends `frame`, with its length prefix, to `out`.
 pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
-    if let Frame::Messages { stream, first_line, messages } = frame {
+    if let Frame::Messages {
+        stream,
+        first_line,
+        messages,
+    } = frame
+    {
         let mut batch = MessagesEncoder::start(out, *stream, *first_line);
         for message in messages {
             batch.push(out, message);
@@ -91,7 +127,12 @@ pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
             out.put_slice(MAGIC);
             out.put_u16(*version);
         }
-        Frame::Open { stream, start: from, credit, name } => {
+        Frame::Open {
+            stream,
+            start: from,
+            credit,
+            name,
+        } => {
             out.put_u8(OPEN);
             out.put_u32(*stream);
             match from {
@@ -190,7 +231,11 @@ pub(crate) fn next_frame(
 /// Decodes one frame body (without its length prefix).
 pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
     let need = |body: &Bytes, n: usize| {
-        if body.remaining() < n { Err(Malformed("frame too short")) } else { Ok(()) }
+        if body.remaining() < n {
+            Err(Malformed("frame too short"))
+        } else {
+            Ok(())
+        }
     };
     need(&body, 1)?;
     let frame = match body.get_u8() {
@@ -200,7 +245,9 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
                 return Err(Malformed("not a tcp-file hello"));
             }
             body.advance(MAGIC.len());
-            Frame::Hello { version: body.get_u16() }
+            Frame::Hello {
+                version: body.get_u16(),
+            }
         }
         OPEN => {
             need(&body, 4 + 1 + 8 + 4)?;
@@ -214,21 +261,37 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
                 _ => return Err(Malformed("unknown stream start")),
             };
             let name = text(body)?;
-            return Ok(Frame::Open { stream, start, credit, name });
+            return Ok(Frame::Open {
+                stream,
+                start,
+                credit,
+                name,
+            });
         }
         CANCEL => {
             need(&body, 4)?;
-            Frame::Cancel { stream: body.get_u32() }
+            Frame::Cancel {
+                stream: body.get_u32(),
+            }
         }
         CREDIT => {
             need(&body, 8)?;
-            Frame::Credit { stream: body.get_u32(), messages: body.get_u32() }
+            Frame::Credit {
+                stream: body.get_u32(),
+                messages: body.get_u32(),
+            }
         }
         WELCOME => {
             need(&body, 2)?;
-            Frame::Welcome { version: body.get_u16() }
+            Frame::Welcome {
+                version: body.get_u16(),
+            }
         }
-        REFUSED => return Ok(Frame::Refused { reason: text(body)? }),
+        REFUSED => {
+            return Ok(Frame::Refused {
+                reason: text(body)?,
+            });
+        }
         MESSAGES => {
             need(&body, 12)?;
             let stream = body.get_u32();
@@ -240,11 +303,17 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
                 need(&body, len)?;
                 messages.push(body.split_to(len));
             }
-            return Ok(Frame::Messages { stream, first_line, messages });
+            return Ok(Frame::Messages {
+                stream,
+                first_line,
+                messages,
+            });
         }
         END => {
             need(&body, 4)?;
-            Frame::End { stream: body.get_u32() }
+            Frame::End {
+                stream: body.get_u32(),
+            }
         }
         STREAM_ERROR => {
             need(&body, 5)?;
@@ -270,7 +339,7 @@ fn text(body: Bytes) -> Result<String, Malformed> {
     String::from_utf8(body.to_vec()).map_err(|_| Malformed("text is not UTF-8"))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server", feature = "client"))]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -279,32 +348,44 @@ mod tests {
         let text = "[a-zA-Z0-9 ./_-]{0,40}";
         prop_oneof![
             any::<u16>().prop_map(|version| Frame::Hello { version }),
-            (any::<u32>(), any::<u64>(), any::<bool>(), any::<u32>(), text).prop_map(
-                |(stream, line, tail, credit, name)| Frame::Open {
+            (
+                any::<u32>(),
+                any::<u64>(),
+                any::<bool>(),
+                any::<u32>(),
+                text
+            )
+                .prop_map(|(stream, line, tail, credit, name)| Frame::Open {
                     stream,
                     start: if tail { Start::Tail } else { Start::Line(line) },
                     credit,
                     name,
-                }
-            ),
+                }),
             any::<u32>().prop_map(|stream| Frame::Cancel { stream }),
-            (any::<u32>(), any::<u32>()).prop_map(|(stream, messages)| Frame::Credit { stream, messages }),
+            (any::<u32>(), any::<u32>())
+                .prop_map(|(stream, messages)| Frame::Credit { stream, messages }),
             any::<u16>().prop_map(|version| Frame::Welcome { version }),
             text.prop_map(|reason| Frame::Refused { reason }),
-            (any::<u32>(), any::<u64>(), prop::collection::vec(prop::collection::vec(any::<u8>(), 0..50), 0..10))
+            (
+                any::<u32>(),
+                any::<u64>(),
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..50), 0..10)
+            )
                 .prop_map(|(stream, first_line, messages)| Frame::Messages {
                     stream,
                     first_line,
                     messages: messages.into_iter().map(Bytes::from).collect(),
                 }),
             any::<u32>().prop_map(|stream| Frame::End { stream }),
-            (any::<u32>(), any::<bool>(), text).prop_map(|(stream, missing, text)| Frame::StreamError {
-                stream,
-                failure: if missing {
-                    StreamFailure::FileNotFound(text)
-                } else {
-                    StreamFailure::Unknown(text)
-                },
+            (any::<u32>(), any::<bool>(), text).prop_map(|(stream, missing, text)| {
+                Frame::StreamError {
+                    stream,
+                    failure: if missing {
+                        StreamFailure::FileNotFound(text)
+                    } else {
+                        StreamFailure::Unknown(text)
+                    },
+                }
             }),
         ]
     }

@@ -1,6 +1,7 @@
 //! Disk errors are never dropped silently: a child process whose file-size limit is small
 //! (`RLIMIT_FSIZE`, with `SIGXFSZ` ignored so that writes fail with `EFBIG`) writes until
 //! the disk refuses, and the writer, `flushed`, the readers and the snapshot all say so.
+#![cfg(all(feature = "server", feature = "client"))]
 
 use std::process::Command;
 use std::time::Duration;
@@ -17,14 +18,26 @@ fn a_full_file_is_reported_to_writer_readers_and_snapshot() {
         .arg("-c")
         .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\"")
         .arg(&exe)
-        .args(["--exact", "child_writes_until_the_disk_refuses", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_writes_until_the_disk_refuses",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ROLE, "1")
         .output()
         .expect("run the child");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed: {}\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("CHILD OK"), "the child did not run its checks:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("CHILD OK"),
+        "the child did not run its checks:\n{stdout}\n{stderr}"
+    );
 }
 
 #[test]
@@ -32,13 +45,18 @@ fn child_writes_until_the_disk_refuses() {
     if std::env::var_os(ROLE).is_none() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("tcp-file-disk-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let server = Server::new();
-        let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+        let file = server
+            .open_file("log", dir.join("log"), FileOptions::new())
+            .expect("open");
         let (client_end, server_end) = flow::pair(1 << 20);
         let serving = server.clone();
         tokio::spawn(async move { serving.serve_flow(server_end, "child").await });
@@ -65,13 +83,19 @@ fn child_writes_until_the_disk_refuses() {
         assert!(matches!(failure, FileError::Disk(_)), "{failure:?}");
         assert!(failure.to_string().contains("File too large"), "{failure}");
         // Every later write and flush says so too.
-        assert!(matches!(file.write_message(b"more"), Err(FileError::Disk(_))));
+        assert!(matches!(
+            file.write_message(b"more"),
+            Err(FileError::Disk(_))
+        ));
         assert!(matches!(file.flushed().await, Err(FileError::Disk(_))));
 
         // The reader gets every line that was accepted, then an error item.
         let mut received = 0u64;
         let end = loop {
-            match tokio::time::timeout(Duration::from_secs(20), stream.next()).await.expect("reader stalled") {
+            match tokio::time::timeout(Duration::from_secs(20), stream.next())
+                .await
+                .expect("reader stalled")
+            {
                 Some(Ok(m)) => {
                     assert_eq!(m.line, received);
                     received += 1;
@@ -81,10 +105,16 @@ fn child_writes_until_the_disk_refuses() {
             }
         };
         assert_eq!(received, written);
-        assert!(matches!(&end, Error::Unknown(text) if text.contains("File too large")), "{end:?}");
+        assert!(
+            matches!(&end, Error::Unknown(text) if text.contains("File too large")),
+            "{end:?}"
+        );
 
         let snapshot = server.debug_snapshot();
-        let disk_error = snapshot.files[0].disk_error.as_deref().expect("snapshot shows the error");
+        let disk_error = snapshot.files[0]
+            .disk_error
+            .as_deref()
+            .expect("snapshot shows the error");
         assert!(disk_error.contains("File too large"), "{disk_error}");
         println!("CHILD OK: {written} messages written before: {failure}");
     });

@@ -1,5 +1,6 @@
 //! Peers that break the protocol, from raw sockets: each loses its own connection, with a
 //! logged reason, and other clients go on streaming.
+#![cfg(all(feature = "server", feature = "client"))]
 
 use std::time::Duration;
 
@@ -52,7 +53,11 @@ async fn read_until_closed(socket: &mut TcpStream) -> Vec<u8> {
 async fn still_streaming(file: &FileHandle, healthy: &mut MessageStream, round: u64) {
     let text = format!("round {round}");
     file.write_message(text.as_bytes()).expect("write");
-    let message = timeout(LIMIT, healthy.next()).await.expect("healthy client stalled").expect("item").expect("message");
+    let message = timeout(LIMIT, healthy.next())
+        .await
+        .expect("healthy client stalled")
+        .expect("item")
+        .expect("message");
     assert_eq!(message.line, round);
     assert_eq!(message.bytes, text);
 }
@@ -71,15 +76,29 @@ async fn fixture(test: &str) -> Fixture {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let server = Server::new();
-    let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     let listening = server
-        .serve(WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs), |_| true)
+        .serve(
+            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+            |_| true,
+        )
         .await
         .expect("serve");
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], listening.listening_on()));
-    let client = Client::connect(&WhereToConnect::inet_address(addr)).await.expect("connect");
+    let client = Client::connect(&WhereToConnect::inet_address(addr))
+        .await
+        .expect("connect");
     let healthy = client.read("log", StreamOptions::new());
-    Fixture { server, file, healthy, _client: client, addr, _listening: listening }
+    Fixture {
+        server,
+        file,
+        healthy,
+        _client: client,
+        addr,
+        _listening: listening,
+    }
 }
 
 #[tokio::test]
@@ -102,7 +121,10 @@ async fn garbage_oversized_and_truncated_frames_close_only_their_connection() {
         ("unknown frame type", vec![0, 0, 0, 5, 0xEE, 1, 2, 3, 4]),
         ("a frame that does not decode", vec![0, 0, 0, 2, 0x03, 0xFF]),
         ("a frame over the size limit", vec![0, 0x10, 0, 0, 0x02]),
-        ("a truncated frame, then end of stream", vec![0, 0, 0, 40, 0x02, 0, 0]),
+        (
+            "a truncated frame, then end of stream",
+            vec![0, 0, 0, 40, 0x02, 0, 0],
+        ),
     ];
     for (round, (case, bytes)) in cases.into_iter().enumerate() {
         let mut raw = TcpStream::connect(f.addr).await.expect("connect");
@@ -131,5 +153,9 @@ async fn too_many_streams_on_one_connection_close_it() {
     raw.write_all(&opens).await.expect("write");
     read_until_closed(&mut raw).await;
     still_streaming(&f.file, &mut f.healthy, 0).await;
-    assert_eq!(f.server.debug_snapshot().connections.len(), 1, "only the healthy connection is left");
+    assert_eq!(
+        f.server.debug_snapshot().connections.len(),
+        1,
+        "only the healthy connection is left"
+    );
 }

@@ -1,10 +1,13 @@
 //! The file server and its client over in-memory flows: reading, tailing, resuming,
 //! closing, many streams on one connection, flow control and the snapshot.
+#![cfg(all(feature = "server", feature = "client"))]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tcp_file::{Client, Error, FileOptions, LineEnding, Message, MessageStream, Server, StreamOptions};
+use tcp_file::{
+    Client, Error, FileOptions, LineEnding, Message, MessageStream, Server, StreamOptions,
+};
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -32,7 +35,10 @@ async fn collect(stream: &mut MessageStream) -> Vec<(u64, String)> {
     let mut all = Vec::new();
     while let Some(item) = next(stream).await {
         let message = item.expect("message");
-        all.push((message.line, String::from_utf8(message.bytes.to_vec()).expect("utf-8")));
+        all.push((
+            message.line,
+            String::from_utf8(message.bytes.to_vec()).expect("utf-8"),
+        ));
     }
     all
 }
@@ -46,7 +52,9 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
     const TOTAL: u64 = 100_000;
     let dir = temp_dir("twenty");
     let server = Server::new();
-    let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     let client = connect(&server).await;
     let mut readers = Vec::new();
     for i in 0..TOTAL {
@@ -54,7 +62,8 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
             let mut stream = client.read("log", StreamOptions::new());
             readers.push(tokio::spawn(async move { collect(&mut stream).await }));
         }
-        file.write_message(format!("message {i}").as_bytes()).expect("write");
+        file.write_message(format!("message {i}").as_bytes())
+            .expect("write");
         if i % 1000 == 0 {
             tokio::task::yield_now().await;
         }
@@ -65,7 +74,10 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
     for reader in readers {
         let got = timeout(LIMIT, reader).await.expect("reader").expect("task");
         assert_eq!(got.len() as u64, TOTAL);
-        assert!(got == numbered(0..TOTAL), "a reader got a gap, a duplicate or a wrong order");
+        assert!(
+            got == numbered(0..TOTAL),
+            "a reader got a gap, a duplicate or a wrong order"
+        );
     }
 }
 
@@ -73,13 +85,22 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
 async fn tail_gets_only_what_comes_after_the_request() {
     let dir = temp_dir("tail");
     let server = Server::new();
-    let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     file.write_message(b"before").expect("write");
     let client = connect(&server).await;
     let mut tail = client.tail("log", StreamOptions::new());
     // The request has reached the server once a read on the same connection answers.
     let mut probe = client.read("log", StreamOptions::new());
-    assert_eq!(next(&mut probe).await.expect("item").expect("message").bytes, "before");
+    assert_eq!(
+        next(&mut probe)
+            .await
+            .expect("item")
+            .expect("message")
+            .bytes,
+        "before"
+    );
     file.write_message(b"after").expect("write");
     file.close().await.expect("close");
     assert_eq!(collect(&mut tail).await, vec![(1, "after".to_string())]);
@@ -89,9 +110,12 @@ async fn tail_gets_only_what_comes_after_the_request() {
 async fn read_from_resumes_after_a_disconnect_with_no_gap() {
     let dir = temp_dir("resume");
     let server = Server::new();
-    let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     for i in 0..5000 {
-        file.write_message(format!("message {i}").as_bytes()).expect("write");
+        file.write_message(format!("message {i}").as_bytes())
+            .expect("write");
     }
     let client = connect(&server).await;
     let mut stream = client.read("log", StreamOptions::new());
@@ -104,13 +128,17 @@ async fn read_from_resumes_after_a_disconnect_with_no_gap() {
     client.disconnect().await;
     let resume_at = got.last().map_or(0, |(line, _)| line + 1);
     for i in 5000..6000 {
-        file.write_message(format!("message {i}").as_bytes()).expect("write");
+        file.write_message(format!("message {i}").as_bytes())
+            .expect("write");
     }
     let client = connect(&server).await;
     let mut stream = client.read_from("log", resume_at, StreamOptions::new());
     // Close once the request has reached the server: a closed name is not found.
     let first = next(&mut stream).await.expect("item").expect("message");
-    got.push((first.line, String::from_utf8(first.bytes.to_vec()).expect("utf-8")));
+    got.push((
+        first.line,
+        String::from_utf8(first.bytes.to_vec()).expect("utf-8"),
+    ));
     file.close().await.expect("close");
     got.extend(collect(&mut stream).await);
     assert!(got == numbered(0..6000), "resuming lost or repeated lines");
@@ -120,8 +148,12 @@ async fn read_from_resumes_after_a_disconnect_with_no_gap() {
 async fn several_streams_share_one_connection_and_a_dropped_one_is_gone() {
     let dir = temp_dir("streams");
     let server = Server::new();
-    let a = server.open_file("a", dir.join("a"), FileOptions::new()).expect("open a");
-    let b = server.open_file("b", dir.join("b"), FileOptions::new()).expect("open b");
+    let a = server
+        .open_file("a", dir.join("a"), FileOptions::new())
+        .expect("open a");
+    let b = server
+        .open_file("b", dir.join("b"), FileOptions::new())
+        .expect("open b");
     a.write_message(b"a0").expect("write");
     b.write_message(b"b0").expect("write");
     let client = connect(&server).await;
@@ -139,7 +171,12 @@ async fn several_streams_share_one_connection_and_a_dropped_one_is_gone() {
     assert_eq!(next(&mut sa).await.expect("item").expect("a").bytes, "a1");
     let snapshot = server.debug_snapshot();
     assert_eq!(snapshot.connections[0].streams, 2, "{snapshot:?}");
-    let readers_of_a = &snapshot.files.iter().find(|f| f.name == "a").expect("file a").readers;
+    let readers_of_a = &snapshot
+        .files
+        .iter()
+        .find(|f| f.name == "a")
+        .expect("file a")
+        .readers;
     assert_eq!(readers_of_a.len(), 1);
     assert_eq!(readers_of_a[0].next_line, 2);
     assert_eq!(readers_of_a[0].lag, 0);
@@ -149,38 +186,61 @@ async fn several_streams_share_one_connection_and_a_dropped_one_is_gone() {
 async fn a_stream_never_read_does_not_stop_another_on_the_same_connection() {
     let dir = temp_dir("pushback");
     let server = Server::new();
-    let stuck = server.open_file("stuck", dir.join("stuck"), FileOptions::new()).expect("open");
-    let live = server.open_file("live", dir.join("live"), FileOptions::new()).expect("open");
+    let stuck = server
+        .open_file("stuck", dir.join("stuck"), FileOptions::new())
+        .expect("open");
+    let live = server
+        .open_file("live", dir.join("live"), FileOptions::new())
+        .expect("open");
     let client = connect(&server).await;
     let _never_read = client.read("stuck", StreamOptions::new().window(100));
     let mut reading = client.read("live", StreamOptions::new().window(100));
     for i in 0..10_000u64 {
-        stuck.write_message(format!("stuck {i}").as_bytes()).expect("write");
-        live.write_message(format!("message {i}").as_bytes()).expect("write");
+        stuck
+            .write_message(format!("stuck {i}").as_bytes())
+            .expect("write");
+        live.write_message(format!("message {i}").as_bytes())
+            .expect("write");
     }
     live.close().await.expect("close");
     assert_eq!(collect(&mut reading).await, numbered(0..10_000));
     let snapshot = server.debug_snapshot();
-    let stuck_readers = &snapshot.files.iter().find(|f| f.name == "stuck").expect("stuck").readers;
-    assert!(stuck_readers[0].next_line <= 100, "the unread stream got past its window: {stuck_readers:?}");
+    let stuck_readers = &snapshot
+        .files
+        .iter()
+        .find(|f| f.name == "stuck")
+        .expect("stuck")
+        .readers;
+    assert!(
+        stuck_readers[0].next_line <= 100,
+        "the unread stream got past its window: {stuck_readers:?}"
+    );
 }
 
 #[tokio::test]
 async fn close_ends_streams_after_the_last_message_and_stop_serving_keeps_them() {
     let dir = temp_dir("close");
     let server = Server::new();
-    let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     file.write_message(b"one").expect("write");
     let client = connect(&server).await;
     let mut before = client.read("log", StreamOptions::new());
-    assert_eq!(next(&mut before).await.expect("item").expect("one").bytes, "one");
+    assert_eq!(
+        next(&mut before).await.expect("item").expect("one").bytes,
+        "one"
+    );
     file.stop_serving();
     let mut after = client.read("log", StreamOptions::new());
     match next(&mut after).await {
         Some(Err(Error::FileNotFound(name))) => assert_eq!(name, "log"),
         other => panic!("expected FileNotFound, got {other:?}"),
     }
-    assert!(next(&mut after).await.is_none(), "the stream ends after its error");
+    assert!(
+        next(&mut after).await.is_none(),
+        "the stream ends after its error"
+    );
     // The stream opened before stop_serving goes on, and ends at close.
     file.write_message(b"two").expect("write");
     file.close().await.expect("close");
@@ -191,12 +251,21 @@ async fn close_ends_streams_after_the_last_message_and_stop_serving_keeps_them()
 async fn a_file_closed_without_stopping_is_served_like_a_static_file() {
     let dir = temp_dir("closed-static");
     let server = Server::new();
-    let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     file.write_message(b"kept").expect("write");
     file.close_with(false).await.expect("close");
     let client = connect(&server).await;
-    assert_eq!(collect(&mut client.read("log", StreamOptions::new())).await, vec![(0, "kept".to_string())]);
-    assert!(collect(&mut client.tail("log", StreamOptions::new())).await.is_empty());
+    assert_eq!(
+        collect(&mut client.read("log", StreamOptions::new())).await,
+        vec![(0, "kept".to_string())]
+    );
+    assert!(
+        collect(&mut client.tail("log", StreamOptions::new()))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -205,14 +274,32 @@ async fn static_files_are_served_line_by_line_and_tail_sees_nothing() {
     let path = dir.join("static.txt");
     std::fs::write(&path, "first\r\nsecond\nno newline at the end").expect("write file");
     let server = Server::new();
-    assert_eq!(server.serve_existing_static_file("static", &path).expect("serve"), 3);
+    assert_eq!(
+        server
+            .serve_existing_static_file("static", &path)
+            .expect("serve"),
+        3
+    );
     let client = connect(&server).await;
     assert_eq!(
         collect(&mut client.read("static", StreamOptions::new())).await,
-        vec![(0, "first".into()), (1, "second".into()), (2, "no newline at the end".into())]
+        vec![
+            (0, "first".into()),
+            (1, "second".into()),
+            (2, "no newline at the end".into())
+        ]
     );
-    assert_eq!(collect(&mut client.read_from("static", 1, StreamOptions::new())).await.len(), 2);
-    assert!(collect(&mut client.tail("static", StreamOptions::new())).await.is_empty());
+    assert_eq!(
+        collect(&mut client.read_from("static", 1, StreamOptions::new()))
+            .await
+            .len(),
+        2
+    );
+    assert!(
+        collect(&mut client.tail("static", StreamOptions::new()))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -221,12 +308,19 @@ async fn crlf_endings_on_disk_and_none_for_readers() {
     let path = dir.join("log");
     let server = Server::new();
     let file = server
-        .open_file("log", &path, FileOptions::new().line_ending(LineEnding::CrLf))
+        .open_file(
+            "log",
+            &path,
+            FileOptions::new().line_ending(LineEnding::CrLf),
+        )
         .expect("open");
     file.write_message(b"one").expect("write");
     file.write_message(b"two\r\n").expect("write");
     file.close_with(false).await.expect("close");
-    assert_eq!(std::fs::read_to_string(&path).expect("read"), "one\r\ntwo\r\n");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "one\r\ntwo\r\n"
+    );
     let client = connect(&server).await;
     assert_eq!(
         collect(&mut client.read("log", StreamOptions::new())).await,
@@ -240,19 +334,32 @@ async fn append_terminates_a_last_line_without_newline_and_counts_it() {
     let path = dir.join("log");
     std::fs::write(&path, "old 0\nold 1 without newline").expect("write file");
     let server = Server::new();
-    let err = server.open_file("log", &path, FileOptions::new()).expect_err("not empty");
+    let err = server
+        .open_file("log", &path, FileOptions::new())
+        .expect_err("not empty");
     assert!(err.to_string().contains("not empty"), "{err}");
-    let file = server.open_file("log", &path, FileOptions::new().append(true)).expect("append");
+    let file = server
+        .open_file("log", &path, FileOptions::new().append(true))
+        .expect("append");
     assert_eq!(file.lines(), 2);
     file.write_message(b"new 2").expect("write");
-    let err = server.open_file("log", &path, FileOptions::new().append(true)).expect_err("open twice");
+    let err = server
+        .open_file("log", &path, FileOptions::new().append(true))
+        .expect_err("open twice");
     assert!(err.to_string().contains("open already"), "{err}");
     file.close_with(false).await.expect("close");
-    assert_eq!(std::fs::read_to_string(&path).expect("read"), "old 0\nold 1 without newline\nnew 2\n");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "old 0\nold 1 without newline\nnew 2\n"
+    );
     let client = connect(&server).await;
     assert_eq!(
         collect(&mut client.read("log", StreamOptions::new())).await,
-        vec![(0, "old 0".into()), (1, "old 1 without newline".into()), (2, "new 2".into())]
+        vec![
+            (0, "old 0".into()),
+            (1, "old 1 without newline".into()),
+            (2, "new 2".into())
+        ]
     );
 }
 
@@ -261,8 +368,12 @@ async fn messages_with_an_inner_newline_are_refused_and_nothing_is_written() {
     let dir = temp_dir("newline");
     let path = dir.join("log");
     let server = Server::new();
-    let file = server.open_file("log", &path, FileOptions::new()).expect("open");
-    let err = file.write_message(b"two\nlines").expect_err("inner newline");
+    let file = server
+        .open_file("log", &path, FileOptions::new())
+        .expect("open");
+    let err = file
+        .write_message(b"two\nlines")
+        .expect_err("inner newline");
     assert!(err.to_string().contains("newline"), "{err}");
     assert!(file.write_message(b"ends twice\n\n").is_err());
     assert_eq!(file.lines(), 0);
@@ -274,14 +385,98 @@ async fn messages_with_an_inner_newline_are_refused_and_nothing_is_written() {
 async fn unknown_and_hostile_names_are_just_not_found() {
     let dir = temp_dir("names");
     let server = Server::new();
-    let _file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+    let _file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
     let client = connect(&server).await;
     let log_path = dir.join("log").display().to_string();
-    for name in ["nope", "../log", "/etc/passwd", log_path.as_str(), "log\0", ""] {
+    for name in [
+        "nope",
+        "../log",
+        "/etc/passwd",
+        log_path.as_str(),
+        "log\0",
+        "",
+    ] {
         let mut stream = client.read(name, StreamOptions::new());
         match next(&mut stream).await {
             Some(Err(Error::FileNotFound(n))) => assert_eq!(n, name),
             other => panic!("{name:?}: expected FileNotFound, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn the_snapshot_describes_every_file_reader_and_connection() {
+    let dir = temp_dir("snapshot");
+    let server = Server::new();
+    let file = server
+        .open_file("live", dir.join("live"), FileOptions::new())
+        .expect("open");
+    std::fs::write(dir.join("static"), "a\nb\n").expect("write static");
+    server
+        .serve_existing_static_file("static", dir.join("static"))
+        .expect("static");
+    for i in 0..10 {
+        file.write_message(format!("m{i}").as_bytes())
+            .expect("write");
+    }
+    file.flushed().await.expect("flushed");
+    let client = connect(&server).await;
+    let mut behind = client.read_from("live", 4, StreamOptions::new().window(4));
+    assert_eq!(
+        next(&mut behind)
+            .await
+            .expect("item")
+            .expect("message")
+            .line,
+        4
+    );
+
+    let json = serde_json::to_value(server.debug_snapshot()).expect("serialize");
+    let files = json["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2);
+    let live = &files[0];
+    assert_eq!(live["name"], "live");
+    assert_eq!(live["path"], dir.join("live").display().to_string());
+    assert_eq!(live["lines"], 10);
+    assert_eq!(live["bytes"], 10 * 3);
+    assert_eq!(live["lines_on_disk"], 10);
+    assert_eq!(live["state"], "open");
+    assert!(live["disk_error"].is_null());
+    let reader = &live["readers"][0];
+    // A window of 4: lines 4 to 7 went in one batch, and taking one message is not enough
+    // to grant more credit (that happens at half the window), so the rest waits.
+    assert_eq!(reader["next_line"], 8);
+    assert_eq!(reader["lag"], 2);
+    assert_eq!(reader["credit"], 0);
+    assert_eq!(reader["stream"], 1);
+    assert_eq!(files[1]["name"], "static");
+    assert_eq!(files[1]["state"], "closed");
+    assert_eq!(files[1]["lines"], 2);
+    let connections = json["connections"].as_array().expect("connections");
+    assert_eq!(connections.len(), 1);
+    assert_eq!(connections[0]["peer"], "test");
+    assert_eq!(connections[0]["streams"], 1);
+}
+
+#[tokio::test]
+async fn read_from_a_line_deep_in_a_file_on_disk_uses_the_index() {
+    let dir = temp_dir("index");
+    let path = dir.join("big.txt");
+    let text: String = (0..5000).map(|i| format!("message {i}\n")).collect();
+    std::fs::write(&path, text).expect("write file");
+    let server = Server::new();
+    server
+        .serve_existing_static_file("big", &path)
+        .expect("serve");
+    let client = connect(&server).await;
+    for start in [0, 1, 1023, 1024, 1025, 2500, 4999, 5000, 7000] {
+        let got = collect(&mut client.read_from("big", start, StreamOptions::new())).await;
+        assert!(
+            got == numbered(start.min(5000)..5000),
+            "read_from({start}) got {} lines",
+            got.len()
+        );
     }
 }

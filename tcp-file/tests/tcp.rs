@@ -1,5 +1,6 @@
 //! The file server over real TCP: `serve` on the `tcp-server` crate, `Client::connect` on
 //! the `tcp-connect` crate, auth, and one `serve` per server.
+#![cfg(all(feature = "server", feature = "client"))]
 
 use std::time::Duration;
 
@@ -21,17 +22,26 @@ async fn a_client_reads_a_file_over_tcp() {
     let path = dir.join("log");
     let _ = std::fs::remove_file(&path);
     let server = Server::new();
-    let file = server.open_file("log", &path, FileOptions::new()).expect("open");
+    let file = server
+        .open_file("log", &path, FileOptions::new())
+        .expect("open");
     let listening = server.serve(localhost(), |_| true).await.expect("serve");
     let port = listening.listening_on();
-    let err = server.serve(localhost(), |_| true).await.expect_err("second serve");
+    let err = server
+        .serve(localhost(), |_| true)
+        .await
+        .expect_err("second serve");
     assert!(matches!(err, FileError::AlreadyServing), "{err}");
 
     let target = WhereToConnect::inet_address(([127, 0, 0, 1], port).into());
-    let client = timeout(LIMIT, Client::connect(&target)).await.expect("connect timed out").expect("connect");
+    let client = timeout(LIMIT, Client::connect(&target))
+        .await
+        .expect("connect timed out")
+        .expect("connect");
     let mut stream = client.read("log", StreamOptions::new());
     for i in 0..1000 {
-        file.write_message(format!("line {i}").as_bytes()).expect("write");
+        file.write_message(format!("line {i}").as_bytes())
+            .expect("write");
     }
     file.close_with(false).await.expect("close");
     let mut count = 0;
@@ -50,7 +60,10 @@ async fn auth_refusal_disconnects_at_once() {
     let server = Server::new();
     let listening = server.serve(localhost(), |_| false).await.expect("serve");
     let target = WhereToConnect::inet_address(([127, 0, 0, 1], listening.listening_on()).into());
-    match timeout(LIMIT, Client::connect(&target)).await.expect("connect timed out") {
+    match timeout(LIMIT, Client::connect(&target))
+        .await
+        .expect("connect timed out")
+    {
         Err(Error::Transport(e)) => assert!(e.to_string().contains("closed"), "{e}"),
         other => panic!("expected a refused connection, got {other:?}"),
     }

@@ -33,7 +33,10 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), max_connections: None };
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        max_connections: None,
+    };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| iter.next().ok_or(format!("{name} needs a value"));
@@ -44,8 +47,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--max-connections" => {
                 let text = value("--max-connections")?;
-                args.max_connections =
-                    Some(text.parse().map_err(|e| format!("--max-connections {text}: {e}"))?);
+                args.max_connections = Some(
+                    text.parse()
+                        .map_err(|e| format!("--max-connections {text}: {e}"))?,
+                );
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),

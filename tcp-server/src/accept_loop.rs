@@ -33,7 +33,11 @@ impl<T: Listen> ExitGuard<T> {
         listener: Arc<T::Listener>,
         unix_file: Option<UnixFile>,
     ) -> Self {
-        ExitGuard { shared, listener: Some(listener), unix_file }
+        ExitGuard {
+            shared,
+            listener: Some(listener),
+            unix_file,
+        }
     }
 }
 
@@ -81,7 +85,7 @@ where
         let permit = tokio::select! {
             biased;
             () = shared.closing.cancelled() => break,
-            permit = shared.permits.clone().acquire_owned() => match permit {
+            permit = shared.permits.acquire() => match permit {
                 Ok(permit) => permit,
                 Err(_closed) => break,
             },
@@ -104,7 +108,9 @@ where
                     }
                     pause = FIRST_PAUSE;
                     shared.accepted.fetch_add(1, Ordering::Relaxed);
-                    let guard = ConnectionGuard::register(shared, &stream, permit);
+                    // The connection keeps the permit; its guard gives it back.
+                    permit.forget();
+                    let guard = ConnectionGuard::register(shared, &stream);
                     spawn_connection(guard, stream, peer);
                     in_a_row = if waited { 1 } else { in_a_row + 1 };
                     if in_a_row >= shared.max_accepts_per_batch {
@@ -155,6 +161,13 @@ fn is_about_one_connection(error: &io::Error) -> bool {
     }
     matches!(
         Errno::from_io_error(error),
-        Some(Errno::PROTO | Errno::NOPROTOOPT | Errno::HOSTDOWN | Errno::NONET | Errno::OPNOTSUPP | Errno::PERM)
+        Some(
+            Errno::PROTO
+                | Errno::NOPROTOOPT
+                | Errno::HOSTDOWN
+                | Errno::NONET
+                | Errno::OPNOTSUPP
+                | Errno::PERM
+        )
     )
 }

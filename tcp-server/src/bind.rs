@@ -22,16 +22,27 @@ pub(crate) struct Bound {
 pub(crate) fn listen(spec: &Spec, backlog: u32) -> Result<Bound, Error> {
     let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
     match spec {
-        Spec::Inet { address, port, reuse_address, reuse_port } => {
+        Spec::Inet {
+            address,
+            port,
+            reuse_address,
+            reuse_port,
+        } => {
             let addr = SocketAddr::new(address.ip(), port.port());
             let socket = listen_inet(addr, *reuse_address, *reuse_port, backlog)
                 .map_err(|e| Error::listen(addr, e))?;
-            Ok(Bound { socket, unix_file: None })
+            Ok(Bound {
+                socket,
+                unix_file: None,
+            })
         }
         Spec::Unix { path } => {
             let (socket, unix_file) =
                 listen_unix(path, backlog).map_err(|e| Error::listen(path.display(), e))?;
-            Ok(Bound { socket, unix_file: Some(unix_file) })
+            Ok(Bound {
+                socket,
+                unix_file: Some(unix_file),
+            })
         }
     }
 }
@@ -122,13 +133,20 @@ pub(crate) struct UnixFile {
 
 impl UnixFile {
     fn of(path: &Path) -> Self {
-        let identity = std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()));
-        UnixFile { path: path.to_path_buf(), identity }
+        let identity = std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        UnixFile {
+            path: path.to_path_buf(),
+            identity,
+        }
     }
 
     /// Removes the file if it is still ours.
     pub(crate) fn remove(&self) {
-        let current = std::fs::symlink_metadata(&self.path).ok().map(|m| (m.dev(), m.ino()));
+        let current = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
         if current.is_none() || current != self.identity {
             tracing::debug!(path = %self.path.display(), "the socket file is gone or replaced");
             return;

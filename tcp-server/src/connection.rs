@@ -1,7 +1,6 @@
 //! One connection: its place in the count and the socket registry, the task that runs its
 //! handler (catching panics), and what happens when the handler fails.
 
-use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -11,7 +10,6 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use flow::{Reader, Writer, WriterOptions};
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::{BoxError, panic_message};
 use crate::shared::{Shared, lock};
@@ -23,9 +21,11 @@ use crate::{Error, HandlerError, OnHandlerError};
 #[derive(Debug, Default)]
 pub(crate) struct Connections {
     count: usize,
-    /// fd -> inode of the socket. A handler may close its socket before it returns, and
-    /// the number be reused: the inode tells whether the fd is still that socket.
-    sockets: HashMap<RawFd, u64>,
+    /// The inode of the socket at each fd (0: none), indexed by fd, which the kernel
+    /// keeps dense. A handler may close its socket before it returns and the number be
+    /// reused: the inode tells whether the fd is still that socket.
+    sockets: Vec<u64>,
+    registered: usize,
     /// Set by `close(true)`: sockets registered later are shut down at once.
     shut_down: bool,
 }
@@ -36,14 +36,50 @@ impl Connections {
     }
 
     pub(crate) fn registered(&self) -> usize {
-        self.sockets.len()
+        self.registered
+    }
+
+    fn register(&mut self, fd: RawFd, inode: u64) {
+        let Ok(index) = usize::try_from(fd) else {
+            return;
+        };
+        if inode == 0 {
+            return; // No identity to check it by later: never shut it down blindly.
+        }
+        if index >= self.sockets.len() {
+            self.sockets.resize(index + 1, 0);
+        }
+        if self.sockets[index] == 0 {
+            self.registered += 1;
+        }
+        self.sockets[index] = inode;
+    }
+
+    fn deregister(&mut self, fd: RawFd, inode: u64) {
+        if let Some(slot) = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.sockets.get_mut(i))
+        {
+            if *slot == inode && inode != 0 {
+                *slot = 0;
+                self.registered -= 1;
+            }
+        }
     }
 
     /// `shutdown(2)` with `SHUT_RDWR` on every open connection's socket: reads then end
     /// and writes fail, while the handlers keep their sockets.
     pub(crate) fn shut_down_all(&mut self) {
         self.shut_down = true;
-        for (&fd, &inode) in &self.sockets {
+        for (fd, &inode) in self
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(_, inode)| **inode != 0)
+        {
+            let Ok(fd) = RawFd::try_from(fd) else {
+                continue;
+            };
             // SAFETY: the fd was a connection's socket when registered, and its task
             // removes it (under the lock we hold) before the socket can be closed by us.
             // A `create_sock` handler may have closed it already, so it may be closed
@@ -71,31 +107,33 @@ fn shut_down(fd: BorrowedFd<'_>) {
     }
 }
 
-/// A connection's place in the server: counted, registered, holding its permit. Dropping
-/// it (when the connection task ends) gives all three back, the permit last.
+/// A connection's place in the server: counted, registered, holding one permit of
+/// `Shared::permits` (taken by the accept loop and forgotten there, to keep this small).
+/// Dropping it (when the connection task ends) gives all three back, the permit last.
 pub(crate) struct ConnectionGuard<T: Listen> {
     shared: Arc<Shared<T>>,
     fd: RawFd,
     inode: u64,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl<T: Listen> ConnectionGuard<T> {
-    pub(crate) fn register(
-        shared: &Arc<Shared<T>>,
-        stream: &T::Stream,
-        permit: OwnedSemaphorePermit,
-    ) -> Self {
+    /// Counts and registers the connection of `stream`, which holds a permit that the
+    /// caller took and forgot.
+    pub(crate) fn register(shared: &Arc<Shared<T>>, stream: &T::Stream) -> Self {
         let fd = stream.as_fd();
         let inode = inode_of(fd).unwrap_or(0);
         let mut connections = lock(&shared.connections);
         connections.count += 1;
-        connections.sockets.insert(fd.as_raw_fd(), inode);
+        connections.register(fd.as_raw_fd(), inode);
         if connections.shut_down {
             shut_down(fd);
         }
         drop(connections);
-        ConnectionGuard { shared: shared.clone(), fd: fd.as_raw_fd(), inode, _permit: permit }
+        ConnectionGuard {
+            shared: shared.clone(),
+            fd: fd.as_raw_fd(),
+            inode,
+        }
     }
 
     /// Runs `handler`'s policy if the connection ended with an error.
@@ -124,43 +162,89 @@ impl<T: Listen> Drop for ConnectionGuard<T> {
     fn drop(&mut self) {
         let mut connections = lock(&self.shared.connections);
         connections.count -= 1;
-        if connections.sockets.get(&self.fd) == Some(&self.inode) {
-            connections.sockets.remove(&self.fd);
-        }
+        connections.deregister(self.fd, self.inode);
+        drop(connections);
+        self.shared.permits.add_permits(1);
     }
 }
 
 /// Polls `future`, turning a panic into a [`HandlerError`].
 async fn catch_panic<F: Future>(future: F) -> Result<F::Output, HandlerError> {
     let mut future = pin!(future);
-    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(panic) => Poll::Ready(Err(HandlerError::panicked(&*panic))),
-    })
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(HandlerError::panicked(&*panic))),
+        },
+    )
     .await
 }
 
-/// Spawns the task of a `create_sock` connection: the handler gets the stream.
+pin_project_lite::pin_project! {
+    /// The task of a `create_sock` connection, written out by hand rather than as an
+    /// `async` block so that it holds nothing twice: an idle connection costs its
+    /// handler's future plus this header.
+    struct SockConnection<T: Listen, F> {
+        guard: ConnectionGuard<T>,
+        peer: T::Address,
+        started: bool,
+        #[pin]
+        handler: F,
+    }
+}
+
+impl<T: Listen, F, E> Future for SockConnection<T, F>
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<BoxError>,
+{
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if !*this.started {
+            *this.started = true;
+            // No handler starts once the server is closing.
+            if this.guard.shared.closing.is_cancelled() {
+                return Poll::Ready(());
+            }
+        }
+        let mut handler = this.handler;
+        let outcome = match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => Ok(result.map_err(Into::into)),
+            Err(panic) => Err(HandlerError::panicked(&*panic)),
+        };
+        this.guard.finish(this.peer, outcome);
+        Poll::Ready(())
+    }
+}
+
+/// Spawns the task of a `create_sock` connection: the handler gets the stream. The
+/// handler function is called here, its future polled in the task.
 pub(crate) fn spawn_sock<T, H, Fut, E>(
     guard: ConnectionGuard<T>,
-    handler: Arc<H>,
+    handler: &H,
     stream: T::Stream,
     peer: T::Address,
 ) where
     T: Listen,
-    H: Fn(T::Address, T::Stream) -> Fut + Send + Sync + 'static,
+    H: Fn(T::Address, T::Stream) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Into<BoxError>,
 {
+    // A handler function may panic before it returns its future, too.
+    let handler = match catch_unwind(AssertUnwindSafe(|| handler(peer.clone(), stream))) {
+        Ok(handler) => handler,
+        Err(panic) => return guard.finish(&peer, Err(HandlerError::panicked(&*panic))),
+    };
     let tracker = guard.shared.tracker.clone();
-    tracker.spawn(async move {
-        // No handler starts once the server is closing.
-        if guard.shared.closing.is_cancelled() {
-            return;
-        }
-        let outcome = catch_panic(handler(peer.clone(), stream)).await;
-        guard.finish(&peer, outcome.map(|result| result.map_err(Into::into)));
+    tracker.spawn(SockConnection {
+        guard,
+        peer,
+        started: false,
+        handler,
     });
 }
 
@@ -198,7 +282,7 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
         let ours = writer.clone();
         let outcome = tokio::select! {
             biased;
-            outcome = catch_panic(handler(peer.clone(), reader, writer)) => {
+            outcome = catch_panic(async { handler(peer.clone(), reader, writer).await }) => {
                 Some(outcome.map(|result| result.map_err(Into::into)))
             }
             error = ours.failed() => {

@@ -26,11 +26,15 @@ enum HandlerFailure {
 
 impl HandlerError {
     pub(crate) fn returned(error: BoxError) -> Self {
-        HandlerError { inner: Arc::new(HandlerFailure::Returned(error)) }
+        HandlerError {
+            inner: Arc::new(HandlerFailure::Returned(error)),
+        }
     }
 
     pub(crate) fn panicked(payload: &(dyn Any + Send)) -> Self {
-        HandlerError { inner: Arc::new(HandlerFailure::Panicked(panic_message(payload))) }
+        HandlerError {
+            inner: Arc::new(HandlerFailure::Panicked(panic_message(payload))),
+        }
     }
 
     /// True when the handler panicked, false when it returned an `Err`.
@@ -47,7 +51,7 @@ impl HandlerError {
     }
 
     /// The error the handler returned, if it returned one. Downcast it to the handler's
-    /// error type with [`downcast_ref`](dyn std::error::Error::downcast_ref).
+    /// error type with `downcast_ref`.
     pub fn returned_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
         match &*self.inner {
             HandlerFailure::Returned(error) => Some(&**error),
@@ -109,22 +113,48 @@ pub struct Error {
 
 #[derive(Clone)]
 enum Kind {
-    Listen { address: String, source: Arc<io::Error> },
-    Handler { peer: String, error: HandlerError },
-    Callback { peer: String, error: HandlerError, panic: String },
+    Listen {
+        address: String,
+        source: Arc<io::Error>,
+    },
+    Handler {
+        peer: String,
+        error: HandlerError,
+    },
+    Callback {
+        peer: String,
+        error: HandlerError,
+        panic: String,
+    },
 }
 
 impl Error {
     pub(crate) fn listen(address: impl fmt::Display, source: io::Error) -> Self {
-        Error { kind: Kind::Listen { address: address.to_string(), source: Arc::new(source) } }
+        Error {
+            kind: Kind::Listen {
+                address: address.to_string(),
+                source: Arc::new(source),
+            },
+        }
     }
 
     pub(crate) fn handler(peer: &dyn fmt::Debug, error: HandlerError) -> Self {
-        Error { kind: Kind::Handler { peer: format!("{peer:?}"), error } }
+        Error {
+            kind: Kind::Handler {
+                peer: format!("{peer:?}"),
+                error,
+            },
+        }
     }
 
     pub(crate) fn callback(peer: &dyn fmt::Debug, error: HandlerError, panic: String) -> Self {
-        Error { kind: Kind::Callback { peer: format!("{peer:?}"), error, panic } }
+        Error {
+            kind: Kind::Callback {
+                peer: format!("{peer:?}"),
+                error,
+                panic,
+            },
+        }
     }
 
     /// True when the server could not bind or listen.
@@ -191,9 +221,11 @@ impl fmt::Debug for Error {
                 .field("address", address)
                 .field("source", source)
                 .finish(),
-            Kind::Handler { peer, error } => {
-                f.debug_struct("Handler").field("peer", peer).field("error", error).finish()
-            }
+            Kind::Handler { peer, error } => f
+                .debug_struct("Handler")
+                .field("peer", peer)
+                .field("error", error)
+                .finish(),
             Kind::Callback { peer, error, panic } => f
                 .debug_struct("Callback")
                 .field("peer", peer)

@@ -43,7 +43,9 @@ impl<T: Listen> Drop for Handle<T> {
 
 impl<T: Listen> Clone for Server<T> {
     fn clone(&self) -> Self {
-        Server { handle: self.handle.clone() }
+        Server {
+            handle: self.handle.clone(),
+        }
     }
 }
 
@@ -74,9 +76,8 @@ impl<T: Listen> Server<T> {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        let handler = Arc::new(handler);
         Server::start(&where_to_listen, &options, move |guard, stream, peer| {
-            connection::spawn_sock(guard, handler.clone(), stream, peer);
+            connection::spawn_sock(guard, &handler, stream, peer);
         })
     }
 
@@ -130,8 +131,7 @@ impl<T: Listen> Server<T> {
     {
         let bound = crate::bind::listen(&where_to_listen.spec, options.backlog)?;
         let describe = || format!("{where_to_listen:?}");
-        let listener =
-            T::from_socket(bound.socket).map_err(|e| Error::listen(describe(), e))?;
+        let listener = T::from_socket(bound.socket).map_err(|e| Error::listen(describe(), e))?;
         let address = T::listener_address(&listener).map_err(|e| Error::listen(describe(), e))?;
         let listener = Arc::new(listener);
         let shared = Arc::new(Shared::new(options, listener.clone(), address));
@@ -143,7 +143,9 @@ impl<T: Listen> Server<T> {
         );
         let exit = ExitGuard::new(shared.clone(), listener, bound.unix_file);
         accept_loop::spawn(exit, spawn_connection);
-        Ok(Server { handle: Arc::new(Handle { shared }) })
+        Ok(Server {
+            handle: Arc::new(Handle { shared }),
+        })
     }
 
     fn shared(&self) -> &Arc<Shared<T>> {

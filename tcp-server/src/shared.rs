@@ -49,7 +49,9 @@ pub(crate) struct CloseState {
 /// Locks `mutex`, using the data even if a thread panicked while holding it: every
 /// critical section here leaves the data consistent at each step.
 pub(crate) fn lock<D>(mutex: &Mutex<D>) -> MutexGuard<'_, D> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<T: Listen> Shared<T> {
@@ -107,16 +109,29 @@ impl<T: Listen> Shared<T> {
         );
         drop(connections);
         if self.listener_closed.is_cancelled() {
-            assert!(self.closing.is_cancelled(), "listener closed while not closing");
-            assert!(lock(&self.listener).is_none(), "listener closed but still held");
-            assert!(self.tracker.is_closed(), "listener closed but the task tracker is open");
+            assert!(
+                self.closing.is_cancelled(),
+                "listener closed while not closing"
+            );
+            assert!(
+                lock(&self.listener).is_none(),
+                "listener closed but still held"
+            );
+            assert!(
+                self.tracker.is_closed(),
+                "listener closed but the task tracker is open"
+            );
         }
         let state = lock(&self.close_state);
         if state.close_existing.is_some() {
             assert!(self.closing.is_cancelled(), "closed but still accepting");
         }
         if state.stopped_by.is_some() {
-            assert_eq!(state.close_existing, Some(false), "stopped by an error, yet closed first");
+            assert_eq!(
+                state.close_existing,
+                Some(false),
+                "stopped by an error, yet closed first"
+            );
         }
     }
 
@@ -144,7 +159,10 @@ impl<T: Listen> fmt::Debug for Shared<T> {
             .field("max_connections", &self.max_connections)
             .field("accepted", &self.accepted.load(Ordering::Relaxed))
             .field("accept_errors", &self.accept_errors.load(Ordering::Relaxed))
-            .field("handler_errors", &self.handler_errors.load(Ordering::Relaxed))
+            .field(
+                "handler_errors",
+                &self.handler_errors.load(Ordering::Relaxed),
+            )
             .field("on_handler_error", &self.on_handler_error)
             .field("stopped_by", &state.stopped_by)
             .finish()

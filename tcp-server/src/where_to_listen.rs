@@ -54,8 +54,15 @@ impl BindToPort {
 
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Spec {
-    Inet { address: BindToAddress, port: BindToPort, reuse_address: bool, reuse_port: bool },
-    Unix { path: PathBuf },
+    Inet {
+        address: BindToAddress,
+        port: BindToPort,
+        reuse_address: bool,
+        reuse_port: bool,
+    },
+    Unix {
+        path: PathBuf,
+    },
 }
 
 /// Where a [`Server`](crate::Server) listens: an address and port for [`Inet`], a file for
@@ -81,14 +88,22 @@ pub struct WhereToListen<T> {
 
 impl<T> WhereToListen<T> {
     fn new(spec: Spec) -> Self {
-        WhereToListen { spec, _transport: PhantomData }
+        WhereToListen {
+            spec,
+            _transport: PhantomData,
+        }
     }
 }
 
 impl WhereToListen<Inet> {
     /// Listens on `port` of `address`, with `SO_REUSEADDR` and without `SO_REUSEPORT`.
     pub fn bind_to(address: BindToAddress, port: BindToPort) -> Self {
-        WhereToListen::new(Spec::Inet { address, port, reuse_address: true, reuse_port: false })
+        WhereToListen::new(Spec::Inet {
+            address,
+            port,
+            reuse_address: true,
+            reuse_port: false,
+        })
     }
 
     /// Listens on `port` of every IPv4 interface: `bind_to(AllAddresses, OnPort(port))`.
@@ -161,7 +176,12 @@ impl WhereToListen<Unix> {
 impl<T> fmt::Debug for WhereToListen<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.spec {
-            Spec::Inet { address, port, reuse_address, reuse_port } => f
+            Spec::Inet {
+                address,
+                port,
+                reuse_address,
+                reuse_port,
+            } => f
                 .debug_struct("WhereToListen")
                 .field("address", address)
                 .field("port", port)
@@ -214,6 +234,9 @@ impl Listen for Unix {
     }
 
     fn listening_on(address: &std::os::unix::net::SocketAddr) -> PathBuf {
-        address.as_pathname().map(Path::to_path_buf).unwrap_or_default()
+        address
+            .as_pathname()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 }

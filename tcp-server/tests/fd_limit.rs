@@ -27,10 +27,16 @@ fn fd_limit_child() {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     rustix::process::setrlimit(
         rustix::process::Resource::Nofile,
-        rustix::process::Rlimit { current: Some(FD_LIMIT), maximum: limit.maximum },
+        rustix::process::Rlimit {
+            current: Some(FD_LIMIT),
+            maximum: limit.maximum,
+        },
     )
     .expect("setrlimit");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let server = Server::create_sock(
             common::localhost(),
@@ -86,7 +92,9 @@ fn collect_greetings(clients: &mut [(TcpStream, bool)], wait: Duration) -> usize
         if *served {
             continue;
         }
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         stream.set_read_timeout(Some(left)).unwrap();
         let mut greeting = [0u8; 2];
         if stream.read_exact(&mut greeting).is_ok() {
@@ -100,7 +108,13 @@ fn collect_greetings(clients: &mut [(TcpStream, bool)], wait: Duration) -> usize
 #[test]
 fn out_of_descriptors_the_server_waits_without_spinning_and_recovers() {
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "fd_limit_child", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "fd_limit_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(CHILD_ROLE, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -109,20 +123,34 @@ fn out_of_descriptors_the_server_waits_without_spinning_and_recovers() {
         .expect("spawn the child");
     let mut child = KillOnDrop(child);
     let pid = child.0.id();
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    // The child's output, line by line, read on a thread so that waiting has a deadline.
+    // libtest may print "test fd_limit_child ... " on the same line before ours.
+    let stdout = child.0.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let address: SocketAddr = loop {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "the child ended before listening");
-        if let Some(address) = line.trim().strip_prefix("listening on ") {
-            break address.parse().unwrap();
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the child listens");
+        if let Some(at) = line.find("listening on ") {
+            break line[at + "listening on ".len()..].trim().parse().unwrap();
         }
     };
-
-    let mut clients: Vec<(TcpStream, bool)> =
-        (0..CLIENTS).map(|_| (TcpStream::connect(address).expect("connect"), false)).collect();
+    let mut clients: Vec<(TcpStream, bool)> = (0..CLIENTS)
+        .map(|_| (TcpStream::connect(address).expect("connect"), false))
+        .collect();
     let served = collect_greetings(&mut clients, Duration::from_secs(3));
     assert!(served > 0, "nobody served");
-    assert!(served < CLIENTS, "all {CLIENTS} clients served under a limit of {FD_LIMIT} descriptors");
+    assert!(
+        served < CLIENTS,
+        "all {CLIENTS} clients served under a limit of {FD_LIMIT} descriptors"
+    );
 
     // Now accept fails with EMFILE. Over two seconds, a spinning loop would use about two
     // seconds of CPU; a sleeping one next to nothing.
@@ -136,7 +164,10 @@ fn out_of_descriptors_the_server_waits_without_spinning_and_recovers() {
         "the child used {used} ticks of CPU in {elapsed_ticks} ticks while out of descriptors"
     );
     // Still nobody else served, and the child is alive.
-    assert_eq!(collect_greetings(&mut clients, Duration::from_millis(100)), served);
+    assert_eq!(
+        collect_greetings(&mut clients, Duration::from_millis(100)),
+        served
+    );
     assert!(child.0.try_wait().unwrap().is_none(), "the child died");
 
     // Free descriptors by closing the served clients: the others are served in turn.
@@ -149,7 +180,11 @@ fn out_of_descriptors_the_server_waits_without_spinning_and_recovers() {
         }
         // Let the served ones go, freeing their descriptors for the rest.
         clients.retain(|(_, served)| !served);
-        assert!(Instant::now() < deadline, "{} clients never served", clients.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} clients never served",
+            clients.len()
+        );
     }
 
     drop(clients);

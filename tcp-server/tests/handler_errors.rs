@@ -73,7 +73,10 @@ async fn raise(failure: Failure) {
         .await
         .expect("the server stops")
         .expect_err("close_finished reports the handler error");
-    assert!(error.is_handler() && !error.is_callback_panic(), "{error:?}");
+    assert!(
+        error.is_handler() && !error.is_callback_panic(),
+        "{error:?}"
+    );
     check_error(error.handler_error().unwrap(), failure);
     assert!(server.is_closed());
     server.invariant();
@@ -150,7 +153,8 @@ async fn call_on_panic_is_called_with_the_peer() {
 #[tokio::test]
 async fn a_call_function_that_panics_stops_the_server() {
     for failure in [Failure::Err, Failure::Panic] {
-        let policy = OnHandlerError::call(|_: &SocketAddr, _: &HandlerError| panic!("callback gave up"));
+        let policy =
+            OnHandlerError::call(|_: &SocketAddr, _: &HandlerError| panic!("callback gave up"));
         let server = server(failure, policy).await;
         let address = *server.listening_on_address();
         exchange(address, b'!').await.unwrap();
@@ -181,7 +185,9 @@ async fn create_handlers_errors_count_too() {
         )
         .await
         .unwrap();
-        let (answer, _) = exchange(*server.listening_on_address(), b'x').await.unwrap();
+        let (answer, _) = exchange(*server.listening_on_address(), b'x')
+            .await
+            .unwrap();
         assert_eq!(answer, b"bye");
         let error = tokio::time::timeout(PATIENCE, server.close_finished())
             .await

@@ -35,7 +35,10 @@ async fn four_at_a_time_and_every_client_served() {
                 async move {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    gate.acquire().await.map_err(std::io::Error::other)?.forget();
+                    gate.acquire()
+                        .await
+                        .map_err(std::io::Error::other)?
+                        .forget();
                     running.fetch_sub(1, Ordering::SeqCst);
                     served.fetch_add(1, Ordering::SeqCst);
                     stream.write_all(b"served").await?;
@@ -103,9 +106,16 @@ async fn four_at_a_time_and_every_client_served() {
         .await;
     }
     for client in clients {
-        tokio::time::timeout(PATIENCE, client).await.expect("client done").unwrap().unwrap();
+        tokio::time::timeout(PATIENCE, client)
+            .await
+            .expect("client done")
+            .unwrap()
+            .unwrap();
     }
-    eventually("all connections to end", PATIENCE, || server.num_connections() == 0).await;
+    eventually("all connections to end", PATIENCE, || {
+        server.num_connections() == 0
+    })
+    .await;
     done.store(true, Ordering::SeqCst);
     assert!(monitor.await.unwrap() > 0);
     assert_eq!(most.load(Ordering::SeqCst), LIMIT);
@@ -122,9 +132,11 @@ async fn the_default_limit_follows_the_file_descriptor_limit() {
         Some(soft) => usize::try_from(soft * 9 / 10).unwrap().clamp(1, 10_000),
         None => 10_000,
     };
-    let server = Server::create_sock(localhost(), ServerOptions::default(), |_, _s: TcpStream| async {
-        Ok::<_, std::io::Error>(())
-    })
+    let server = Server::create_sock(
+        localhost(),
+        ServerOptions::default(),
+        |_, _s: TcpStream| async { Ok::<_, std::io::Error>(()) },
+    )
     .await
     .unwrap();
     assert_eq!(server.max_connections(), expected);

@@ -27,15 +27,22 @@ async fn tcp_unix_and_in_memory_clients_read_the_same_file() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let server = Server::new();
-    let file = server.open_file("events", dir.join("events.log"), FileOptions::new()).expect("open");
+    let file = server
+        .open_file("events", dir.join("events.log"), FileOptions::new())
+        .expect("open");
     let listening = server
-        .serve(WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs), |_| true)
+        .serve(
+            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+            |_| true,
+        )
         .await
         .expect("serve");
 
-    let tcp = Client::connect(&WhereToConnect::inet_address(([127, 0, 0, 1], listening.listening_on()).into()))
-        .await
-        .expect("tcp client");
+    let tcp = Client::connect(&WhereToConnect::inet_address(
+        ([127, 0, 0, 1], listening.listening_on()).into(),
+    ))
+    .await
+    .expect("tcp client");
     let (client_end, server_end) = flow::pair(64 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "in-memory").await });
@@ -43,9 +50,12 @@ async fn tcp_unix_and_in_memory_clients_read_the_same_file() {
     let (a, b) = tokio::net::UnixStream::pair().expect("socketpair");
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(flow::UnixFlow::from(b), "unix").await });
-    let unix = Client::over(flow::UnixFlow::from(a)).await.expect("unix client");
+    let unix = Client::over(flow::UnixFlow::from(a))
+        .await
+        .expect("unix client");
 
-    let readers = [tcp, memory, unix].map(|client| tokio::spawn(async move { lines_of(&client, "events").await }));
+    let readers = [tcp, memory, unix]
+        .map(|client| tokio::spawn(async move { lines_of(&client, "events").await }));
     let mut expected = Vec::new();
     for i in 0..20_000u64 {
         let text = format!("event {i} {}", "x".repeat((i % 97) as usize));
@@ -58,8 +68,19 @@ async fn tcp_unix_and_in_memory_clients_read_the_same_file() {
     file.close_with(false).await.expect("close");
     for reader in readers {
         let got = timeout(LIMIT, reader).await.expect("reader").expect("task");
-        assert!(got == expected, "a client saw different lines ({} of {})", got.len(), expected.len());
+        assert!(
+            got == expected,
+            "a client saw different lines ({} of {})",
+            got.len(),
+            expected.len()
+        );
     }
-    assert_eq!(std::fs::read_to_string(dir.join("events.log")).expect("file").lines().count(), 20_000);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("events.log"))
+            .expect("file")
+            .lines()
+            .count(),
+        20_000
+    );
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }

@@ -60,7 +60,11 @@ impl Flow for Gated {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), flow::Error>> {
         self.inner.poll_flush(cx)
     }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>, how: Shutdown) -> Poll<Result<(), flow::Error>> {
+    fn poll_shutdown(
+        &mut self,
+        cx: &mut Context<'_>,
+        how: Shutdown,
+    ) -> Poll<Result<(), flow::Error>> {
         self.inner.poll_shutdown(cx, how)
     }
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), flow::Error>> {
@@ -80,8 +84,15 @@ impl Drop for ChildGuard {
 
 fn peak_rss_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM line");
-    let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmHWM value");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM line");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM value");
     kib * 1024
 }
 
@@ -102,7 +113,12 @@ async fn read_all(client: Client) -> u64 {
 async fn stalled_clients_do_not_grow_the_server() {
     let exe = std::env::current_exe().expect("current_exe");
     let child = Command::new(exe)
-        .args(["--exact", "memory_server_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "memory_server_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ROLE, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -122,17 +138,26 @@ async fn stalled_clients_do_not_grow_the_server() {
 
     let mut readers = Vec::new();
     for _ in 0..15 {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-        let client = Client::over(TcpFlow::from(stream)).await.expect("handshake");
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let client = Client::over(TcpFlow::from(stream))
+            .await
+            .expect("handshake");
         readers.push(tokio::spawn(read_all(client)));
     }
     let mut stalled = Vec::new();
     for _ in 0..5 {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-        let gate = Arc::new(Gate::default());
-        let client = Client::over(Gated { inner: TcpFlow::from(stream), gate: gate.clone() })
+        let stream = TcpStream::connect(("127.0.0.1", port))
             .await
-            .expect("handshake");
+            .expect("connect");
+        let gate = Arc::new(Gate::default());
+        let client = Client::over(Gated {
+            inner: TcpFlow::from(stream),
+            gate: gate.clone(),
+        })
+        .await
+        .expect("handshake");
         gate.shut.store(true, Ordering::SeqCst);
         stalled.push((gate, tokio::spawn(read_all(client))));
     }
@@ -140,18 +165,34 @@ async fn stalled_clients_do_not_grow_the_server() {
     writeln!(stdin, "go").expect("tell the child to write");
     stdin.flush().expect("flush");
     for reader in readers {
-        assert_eq!(timeout(LIMIT, reader).await.expect("reader").expect("task"), MESSAGES);
+        assert_eq!(
+            timeout(LIMIT, reader).await.expect("reader").expect("task"),
+            MESSAGES
+        );
     }
     let peak = peak_rss_bytes(pid);
-    assert!(peak < 64 << 20, "the server's resident memory peaked at {} MiB", peak >> 20);
+    assert!(
+        peak < 64 << 20,
+        "the server's resident memory peaked at {} MiB",
+        peak >> 20
+    );
     for (gate, reader) in stalled {
         gate.open();
-        assert_eq!(timeout(LIMIT, reader).await.expect("stalled reader").expect("task"), MESSAGES);
+        assert_eq!(
+            timeout(LIMIT, reader)
+                .await
+                .expect("stalled reader")
+                .expect("task"),
+            MESSAGES
+        );
     }
     drop(stdin);
     let status = child.0.wait().expect("wait");
     assert!(status.success(), "server child: {status}");
-    println!("server peak resident memory: {:.1} MiB", peak as f64 / (1 << 20) as f64);
+    println!(
+        "server peak resident memory: {:.1} MiB",
+        peak as f64 / (1 << 20) as f64
+    );
 }
 
 /// The child: a server and one writer, nothing else.
@@ -160,15 +201,24 @@ fn memory_server_child() {
     if std::env::var_os(ROLE).is_none() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("tcp-file-memory-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         let server = Server::new();
-        let file = server.open_file("log", dir.join("log"), FileOptions::new()).expect("open");
+        let file = server
+            .open_file("log", dir.join("log"), FileOptions::new())
+            .expect("open");
         let listening = server
-            .serve(WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs), |_| true)
+            .serve(
+                WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+                |_| true,
+            )
             .await
             .expect("serve");
         println!("listening on port {}", listening.listening_on());

@@ -47,7 +47,9 @@ fn cargo() -> Command {
 fn step(name: &str, mut command: Command) -> Result<(), String> {
     eprintln!("==> {name}");
     let start = Instant::now();
-    let status = command.status().map_err(|e| format!("{name}: cannot start: {e}"))?;
+    let status = command
+        .status()
+        .map_err(|e| format!("{name}: cannot start: {e}"))?;
     let took = start.elapsed().as_secs_f64();
     if status.success() {
         eprintln!("==> {name}: ok in {took:.1}s");
@@ -72,12 +74,26 @@ fn ci() -> Result<(), String> {
     step("fmt", fmt)?;
 
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     step("clippy", clippy)?;
 
     if has_nextest() {
         let mut tests = cargo();
-        tests.args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"]);
+        tests.args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ]);
         step("tests (nextest)", tests)?;
         let mut doctests = cargo();
         doctests.args(["test", "--workspace", "--all-features", "--doc"]);
@@ -89,7 +105,8 @@ fn ci() -> Result<(), String> {
     }
 
     let mut doc = cargo();
-    doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
+    doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
+        .env("RUSTDOCFLAGS", "-D warnings");
     step("doc", doc)?;
     eprintln!("==> ci passed in {:.1}s", start.elapsed().as_secs_f64());
     Ok(())
@@ -98,9 +115,17 @@ fn ci() -> Result<(), String> {
 fn bench(scenarios: &[String]) -> Result<(), String> {
     let output = root().join("target/bench/latest.json");
     let mut run = cargo();
-    run.args(["run", "--release", "--package", "tests", "--bin", "bench", "--"])
-        .arg("--output")
-        .arg(&output)
-        .args(scenarios);
+    run.args([
+        "run",
+        "--release",
+        "--package",
+        "tests",
+        "--bin",
+        "bench",
+        "--",
+    ])
+    .arg("--output")
+    .arg(&output)
+    .args(scenarios);
     step("bench", run)
 }

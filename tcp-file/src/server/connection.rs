@@ -19,7 +19,7 @@ pub(crate) const MAX_STREAMS: usize = 1024;
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender writes up to about this much at once.
-const WRITE_BATCH: usize = 64 * 1024;
+const WRITE_BATCH: usize = 128 * 1024;
 
 /// The server's view of one connection, shared with `debug_snapshot`.
 #[derive(Debug)]
@@ -40,12 +40,17 @@ pub(crate) struct StreamState {
 
 impl Connection {
     pub(crate) fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, StreamState>> {
-        self.streams.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.streams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn remove_stream(&self, streams: &mut BTreeMap<u32, StreamState>, id: u32) {
         if let Some(log) = streams.remove(&id).and_then(|s| s.log) {
-            if !streams.values().any(|s| s.log.as_ref().is_some_and(|l| Arc::ptr_eq(l, &log))) {
+            if !streams
+                .values()
+                .any(|s| s.log.as_ref().is_some_and(|l| Arc::ptr_eq(l, &log)))
+            {
                 log.unsubscribe(&self.wake);
             }
         }
@@ -56,11 +61,20 @@ impl Connection {
 struct Violation(String);
 
 /// Serves one connection until the client leaves or breaks the protocol.
-pub(crate) async fn serve<F: Flow>(server: Arc<ServerInner>, flow: F, peer: String, first: BytesMut) {
+pub(crate) async fn serve<F: Flow>(
+    server: Arc<ServerInner>,
+    flow: F,
+    peer: String,
+    first: BytesMut,
+) {
     let (mut reader, mut writer) = flow.split();
     let mut codec = protocol::codec(MAX_CLIENT_FRAME);
     let mut buf = first;
-    let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut codec, &mut buf)).await;
+    let hello = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        next_frame(&mut reader, &mut codec, &mut buf),
+    )
+    .await;
     let refusal = match hello {
         Ok(Ok(Some(Frame::Hello { version: VERSION }))) => None,
         Ok(Ok(Some(Frame::Hello { version }))) => Some(format!(
@@ -99,7 +113,9 @@ pub(crate) async fn serve<F: Flow>(server: Arc<ServerInner>, flow: F, peer: Stri
     };
     match ended {
         Ok(()) => tracing::debug!(%peer, id, "connection closed"),
-        Err(Violation(reason)) => tracing::warn!(%peer, id, %reason, "closing a connection that broke the protocol"),
+        Err(Violation(reason)) => {
+            tracing::warn!(%peer, id, %reason, "closing a connection that broke the protocol")
+        }
     }
     server.connections_lock().remove(&id);
     {
@@ -145,7 +161,12 @@ async fn requests<F: Flow>(
 ) -> Result<(), Violation> {
     while let Some(frame) = next_frame(reader, codec, buf).await? {
         match frame {
-            Frame::Open { stream, start, credit, name } => {
+            Frame::Open {
+                stream,
+                start,
+                credit,
+                name,
+            } => {
                 open(server, connection, stream, start, credit, &name)?;
             }
             Frame::Cancel { stream } => {
@@ -157,7 +178,11 @@ async fn requests<F: Flow>(
                     s.credit = s.credit.saturating_add(messages);
                 }
             }
-            other => return Err(Violation(format!("unexpected frame from a client: {other:?}"))),
+            other => {
+                return Err(Violation(format!(
+                    "unexpected frame from a client: {other:?}"
+                )));
+            }
         }
         connection.wake.notify.notify_one();
     }
@@ -177,7 +202,9 @@ fn open(
         return Err(Violation(format!("stream {stream} is open already")));
     }
     if streams.len() >= MAX_STREAMS {
-        return Err(Violation(format!("more than {MAX_STREAMS} streams on one connection")));
+        return Err(Violation(format!(
+            "more than {MAX_STREAMS} streams on one connection"
+        )));
     }
     let state = match server.registry.get(name) {
         Some(log) => {
@@ -186,11 +213,16 @@ fn open(
                 Start::Line(line) => Some(line),
                 Start::Tail => None,
             });
-            StreamState { log: Some(log), cursor, credit, failure: None }
+            StreamState {
+                log: Some(log),
+                cursor,
+                credit,
+                failure: None,
+            }
         }
         None => StreamState {
             log: None,
-            cursor: Cursor { next: 0, scan_line: 0, scan_offset: 0, file: None },
+            cursor: Cursor::default(),
             credit,
             failure: Some(StreamFailure::FileNotFound(name.to_string())),
         },
@@ -202,7 +234,10 @@ fn open(
 /// Pulls from every stream's log in turn and writes what it gets, batched; waits when
 /// there is nothing to send. Never holds more than one batch: a client that does not read
 /// stalls here, and its streams fall back to disk.
-async fn send<F: Flow>(connection: &Connection, writer: &mut WriteHalf<F>) -> Result<(), Violation> {
+async fn send<F: Flow>(
+    connection: &Connection,
+    writer: &mut WriteHalf<F>,
+) -> Result<(), Violation> {
     let mut out = BytesMut::with_capacity(WRITE_BATCH);
     let mut after: u32 = 0;
     loop {
@@ -225,17 +260,28 @@ async fn send<F: Flow>(connection: &Connection, writer: &mut WriteHalf<F>) -> Re
 /// One round over the streams, starting after the one served last.
 fn fill(connection: &Connection, out: &mut BytesMut, after: &mut u32) {
     let mut streams = connection.lock();
-    let ids: Vec<u32> =
-        streams.range(after.wrapping_add(1)..).chain(streams.range(..=*after)).map(|(id, _)| *id).collect();
+    let ids: Vec<u32> = streams
+        .range(after.wrapping_add(1)..)
+        .chain(streams.range(..=*after))
+        .map(|(id, _)| *id)
+        .collect();
     let mut finished = Vec::new();
     for id in ids {
         if out.len() >= WRITE_BATCH {
             break;
         }
         *after = id;
-        let Some(stream) = streams.get_mut(&id) else { continue };
+        let Some(stream) = streams.get_mut(&id) else {
+            continue;
+        };
         if let Some(failure) = stream.failure.take() {
-            protocol::encode(&Frame::StreamError { stream: id, failure }, out);
+            protocol::encode(
+                &Frame::StreamError {
+                    stream: id,
+                    failure,
+                },
+                out,
+            );
             finished.push(id);
             continue;
         }
@@ -253,7 +299,13 @@ fn fill(connection: &Connection, out: &mut BytesMut, after: &mut u32) {
                 finished.push(id);
             }
             Pulled::Failed(reason) => {
-                protocol::encode(&Frame::StreamError { stream: id, failure: StreamFailure::Unknown(reason) }, out);
+                protocol::encode(
+                    &Frame::StreamError {
+                        stream: id,
+                        failure: StreamFailure::Unknown(reason),
+                    },
+                    out,
+                );
                 finished.push(id);
             }
         }

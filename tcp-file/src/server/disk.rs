@@ -5,13 +5,18 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
 use crate::protocol::{MAX_MESSAGE, MessagesEncoder};
-use crate::server::log::{Cursor, INDEX_EVERY, Log, Status};
+use crate::server::log::{Cursor, DiskWait, INDEX_EVERY, Log, Status};
 use crate::server::options::{LineEnding, SyncPolicy};
+
+/// The disk thread writes at once when this much is pending...
+pub(crate) const DISK_BATCH: usize = 64 * 1024;
+/// ...and otherwise waits this long for more, unless a `flushed` or a close is waiting.
+const GATHER: Duration = Duration::from_millis(1);
 
 /// What a scan of an existing file found.
 #[derive(Debug, Default)]
@@ -25,9 +30,11 @@ pub(crate) struct DiskScan {
 
 /// Counts the lines of `file` (a last line without a newline counts) and indexes them.
 pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
-    let mut scan = DiskScan { terminated: true, ..DiskScan::default() };
+    let mut scan = DiskScan {
+        terminated: true,
+        ..DiskScan::default()
+    };
     let mut buf = vec![0u8; 256 * 1024];
-    let mut line_start = true;
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -35,23 +42,24 @@ pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        for &b in &buf[..n] {
-            if line_start {
-                if scan.lines % INDEX_EVERY == 0 {
-                    scan.index.push(scan.bytes);
-                }
-                line_start = false;
-            }
-            scan.bytes += 1;
-            if b == b'\n' {
-                scan.lines += 1;
-                line_start = true;
+        if scan.bytes == 0 {
+            scan.index.push(0);
+        }
+        for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
+            scan.lines += 1;
+            if scan.lines % INDEX_EVERY == 0 {
+                scan.index.push(scan.bytes + newline as u64 + 1);
             }
         }
+        scan.bytes += n as u64;
+        scan.terminated = buf[n - 1] == b'\n';
     }
-    if !line_start {
+    if !scan.terminated {
         scan.lines += 1;
-        scan.terminated = false;
+    } else if scan.index.last() == Some(&scan.bytes) && scan.bytes > 0 {
+        // The last entry points at the end: a line that does not exist yet, which the
+        // first append will index.
+        scan.index.pop();
     }
     Ok(scan)
 }
@@ -61,12 +69,28 @@ pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
 pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
     let mut last_sync = Instant::now();
     let mut unsynced = false;
+    let mut batch = BytesMut::new();
     loop {
-        let (batch, lines) = {
+        let lines = {
             let mut state = log.lock();
+            let mut gathered = false;
             loop {
                 if !state.pending.is_empty() && state.disk_error.is_none() {
-                    break;
+                    let full = state.pending.len() >= DISK_BATCH;
+                    if full || gathered || state.flush_requested || state.status == Status::Closed {
+                        break;
+                    }
+                    // A few bytes: wait a moment for more, so that a busy writer costs one
+                    // wake-up per batch and not one per message.
+                    state.disk_wait = DiskWait::Gathering;
+                    let (waited, _) = log
+                        .disk_signal
+                        .wait_timeout(state, GATHER)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    state = waited;
+                    state.disk_wait = DiskWait::Busy;
+                    gathered = true;
+                    continue;
                 }
                 if state.status == Status::Closed || state.disk_error.is_some() {
                     if unsynced && sync != SyncPolicy::Never && state.disk_error.is_none() {
@@ -85,7 +109,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                     log.wake_readers();
                     return;
                 }
-                state.disk_waiting = true;
+                state.disk_wait = DiskWait::Idle;
                 state = match sync {
                     SyncPolicy::Interval(every) if unsynced => {
                         let wait = every.saturating_sub(last_sync.elapsed());
@@ -95,9 +119,12 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                             .unwrap_or_else(|poisoned| poisoned.into_inner());
                         state
                     }
-                    _ => log.disk_signal.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    _ => log
+                        .disk_signal
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
                 };
-                state.disk_waiting = false;
+                state.disk_wait = DiskWait::Busy;
                 if let SyncPolicy::Interval(every) = sync {
                     if unsynced && last_sync.elapsed() >= every {
                         drop(state);
@@ -112,11 +139,16 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                     }
                 }
             }
+            state.flush_requested = false;
             let lines = state.pending_lines;
             state.pending_lines = 0;
-            (state.pending.split().freeze(), lines)
+            // Swap buffers: the writer appends to the one written last time, which keeps
+            // its capacity, so neither side allocates.
+            std::mem::swap(&mut state.pending, &mut batch);
+            lines
         };
         let mut result = file.write_all(&batch);
+        batch.clear();
         if result.is_ok() && sync == SyncPolicy::Always {
             result = file.sync_data();
         }
@@ -157,21 +189,23 @@ pub(crate) fn pull_disk(
     if cursor.file.is_none() {
         cursor.file = Some(File::open(&log.path)?);
     }
-    let Some(file) = cursor.file.as_ref() else { return Ok(0) };
+    let Some(file) = cursor.file.as_ref() else {
+        return Ok(0);
+    };
+    let buf = &mut cursor.disk_buf;
     let frame_start = out.len();
     let mut batch = MessagesEncoder::start(out, stream, cursor.next);
     let mut sent = 0u32;
     let mut bytes = 0usize;
-    let mut chunk = 64 * 1024;
-    let mut buf = Vec::new();
+    let mut chunk = 256 * 1024;
     while cursor.scan_line < until_line && sent < max_messages && bytes < max_bytes {
         let want = chunk.min((until_offset - cursor.scan_offset) as usize);
         buf.resize(want, 0);
-        file.read_exact_at(&mut buf, cursor.scan_offset)?;
+        file.read_exact_at(buf, cursor.scan_offset)?;
         let mut pos = 0;
         while cursor.scan_line < until_line && sent < max_messages && bytes < max_bytes {
             let rest = &buf[pos..];
-            let (line, consumed) = match rest.iter().position(|&b| b == b'\n') {
+            let (line, consumed) = match memchr::memchr(b'\n', rest) {
                 Some(nl) => (&rest[..nl], nl + 1),
                 // The file's last line, without a newline.
                 None if cursor.scan_offset + want as u64 == until_offset && !rest.is_empty() => {
@@ -196,7 +230,10 @@ pub(crate) fn pull_disk(
         if pos == 0 {
             // A line longer than the chunk: read more at once.
             if chunk > MAX_MESSAGE + 2 {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "a line longer than the message limit"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a line longer than the message limit",
+                ));
             }
             chunk *= 2;
         }

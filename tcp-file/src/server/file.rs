@@ -28,7 +28,11 @@ pub struct FileHandle {
 
 impl FileHandle {
     pub(crate) fn new(log: Arc<Log>, registry: Arc<Registry>, sync: SyncPolicy) -> Self {
-        FileHandle { log, registry, sync }
+        FileHandle {
+            log,
+            registry,
+            sync,
+        }
     }
 
     /// The name clients read the file by.
@@ -49,35 +53,13 @@ impl FileHandle {
     /// [`MAX_MESSAGE`](crate::MAX_MESSAGE) (nothing is written);
     /// [`FileError::Closed`] after `close`; [`FileError::Disk`] once a disk write failed.
     pub fn write_message(&self, message: &[u8]) -> Result<(), FileError> {
-        let line = self.check(message)?;
-        self.log.append(Bytes::copy_from_slice(line));
-        Ok(())
+        self.log.append_copy(check(message)?)
     }
 
     /// Writes `message` without copying it. Errors as [`write_message`](FileHandle::write_message).
     pub fn schedule_message(&self, message: Bytes) -> Result<(), FileError> {
-        let len = self.check(&message)?.len();
-        self.log.append(message.slice(..len));
-        Ok(())
-    }
-
-    /// Checks a message and returns it without its line ending.
-    fn check<'a>(&self, message: &'a [u8]) -> Result<&'a [u8], FileError> {
-        let line = message.strip_suffix(b"\n").map_or(message, |m| m.strip_suffix(b"\r").unwrap_or(m));
-        if line.contains(&b'\n') {
-            return Err(FileError::InvalidMessage("a message is one line: it contains a newline before its end"));
-        }
-        if line.len() > MAX_MESSAGE {
-            return Err(FileError::InvalidMessage("a message is larger than the 16 MiB limit"));
-        }
-        let state = self.log.lock();
-        if let Some(e) = &state.disk_error {
-            return Err(FileError::Disk(e.clone()));
-        }
-        if state.status == Status::Closed {
-            return Err(FileError::Closed(self.log.name.clone()));
-        }
-        Ok(line)
+        let len = check(&message)?.len();
+        self.log.append(message.slice(..len))
     }
 
     /// Completes once every message written before the call is on disk (and synced, under
@@ -91,7 +73,12 @@ impl FileHandle {
     ///
     /// Cancel safe.
     pub async fn flushed(&self) -> Result<(), FileError> {
-        let target = self.log.lock().lines;
+        let target = {
+            let mut state = self.log.lock();
+            state.flush_requested = true;
+            self.log.wake_disk(&mut state, true);
+            state.lines
+        };
         loop {
             let progress = self.log.disk_progress.notified();
             tokio::pin!(progress);
@@ -101,7 +88,11 @@ impl FileHandle {
                 if let Some(e) = &state.disk_error {
                     return Err(FileError::Disk(e.clone()));
                 }
-                let done = if self.sync == SyncPolicy::Always { state.synced_lines } else { state.disk_lines };
+                let done = if self.sync == SyncPolicy::Always {
+                    state.synced_lines
+                } else {
+                    state.disk_lines
+                };
                 if done >= target {
                     return Ok(());
                 }
@@ -146,16 +137,32 @@ impl FileHandle {
                 return;
             }
             state.status = Status::Closed;
-            if state.disk_waiting {
-                state.disk_waiting = false;
-                self.log.disk_signal.notify_one();
-            }
+            self.log.wake_disk(&mut state, true);
         }
         if stop_serving {
             self.registry.remove(&self.log);
         }
         self.log.wake_readers();
     }
+}
+
+/// Checks that a message is one line of acceptable size, and returns it without its line
+/// ending.
+fn check(message: &[u8]) -> Result<&[u8], FileError> {
+    let line = message
+        .strip_suffix(b"\n")
+        .map_or(message, |m| m.strip_suffix(b"\r").unwrap_or(m));
+    if memchr::memchr(b'\n', line).is_some() {
+        return Err(FileError::InvalidMessage(
+            "a message is one line: it contains a newline before its end",
+        ));
+    }
+    if line.len() > MAX_MESSAGE {
+        return Err(FileError::InvalidMessage(
+            "a message is larger than the 16 MiB limit",
+        ));
+    }
+    Ok(line)
 }
 
 impl Drop for FileHandle {

@@ -9,12 +9,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
+use crate::error::FileError;
 use crate::protocol::MessagesEncoder;
 use crate::server::disk::DiskScan;
 use crate::server::options::LineEnding;
 
 /// Bytes of recent messages kept in memory; older ones are read back from disk.
 pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+/// Copied messages are stored in chunks of this size.
+const ARENA_CHUNK: usize = 64 * 1024;
 /// One index entry (a byte offset) every this many lines, for `read_from`.
 pub(crate) const INDEX_EVERY: u64 = 1024;
 
@@ -41,6 +44,17 @@ pub(crate) struct Entry {
     pub(crate) message: Bytes,
 }
 
+/// What the disk thread waits for, so that writers wake it only when that helps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DiskWait {
+    /// Writing, or about to look at the state again.
+    Busy,
+    /// Nothing pending: any write wakes it.
+    Idle,
+    /// A few bytes pending: only a full batch, a flush or a close wakes it early.
+    Gathering,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
     Open,
@@ -61,10 +75,14 @@ pub(crate) struct LogState {
     pub(crate) pending_lines: u64,
     pub(crate) disk_lines: u64,
     pub(crate) synced_lines: u64,
-    pub(crate) disk_waiting: bool,
+    pub(crate) disk_wait: DiskWait,
+    /// A `flushed` or a close waits: the disk thread writes without gathering more.
+    pub(crate) flush_requested: bool,
     pub(crate) status: Status,
     pub(crate) disk_error: Option<Arc<std::io::Error>>,
     pub(crate) subscribers: Vec<Arc<Wake>>,
+    /// Copied messages are cut from this chunk: one allocation per 64 KiB, not per message.
+    arena: BytesMut,
 }
 
 /// One file of the server: its name, where it lives, and its log.
@@ -82,7 +100,13 @@ pub(crate) struct Log {
 
 impl Log {
     /// A log whose first `scan.lines` lines are on disk already.
-    pub(crate) fn new(name: String, path: PathBuf, ending: LineEnding, scan: DiskScan, status: Status) -> Self {
+    pub(crate) fn new(
+        name: String,
+        path: PathBuf,
+        ending: LineEnding,
+        scan: DiskScan,
+        status: Status,
+    ) -> Self {
         Log {
             name,
             path,
@@ -97,10 +121,12 @@ impl Log {
                 pending_lines: 0,
                 disk_lines: scan.lines,
                 synced_lines: scan.lines,
-                disk_waiting: false,
+                disk_wait: DiskWait::Busy,
+                flush_requested: false,
                 status,
                 disk_error: None,
                 subscribers: Vec::new(),
+                arena: BytesMut::new(),
             }),
             disk_signal: Condvar::new(),
             disk_progress: Notify::new(),
@@ -108,34 +134,78 @@ impl Log {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, LogState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends one message (already checked, without its line ending) and wakes readers.
-    pub(crate) fn append(&self, message: Bytes) {
-        let subscribers = {
-            let mut state = self.lock();
-            let offset = state.bytes;
-            if state.lines % INDEX_EVERY == 0 {
-                state.index.push(offset);
-            }
-            state.pending.extend_from_slice(&message);
-            state.pending.extend_from_slice(self.ending.as_bytes());
-            state.pending_lines += 1;
-            state.bytes += (message.len() + self.ending.len()) as u64;
-            state.lines += 1;
-            state.window_bytes += message.len();
-            state.window.push_back(Entry { offset, message });
-            state.evict();
-            if state.disk_waiting {
-                state.disk_waiting = false;
-                self.disk_signal.notify_one();
-            }
-            // Waking happens outside the lock; cloning the list is cheaper than holding it.
-            if state.subscribers.is_empty() { None } else { Some(state.subscribers.clone()) }
-        };
-        for wake in subscribers.iter().flatten() {
+    /// Appends a copy of one message (already checked, without its line ending) and wakes
+    /// readers.
+    ///
+    /// # Errors
+    ///
+    /// The file is closed, or the disk failed: nothing is appended.
+    pub(crate) fn append_copy(&self, message: &[u8]) -> Result<(), FileError> {
+        let mut state = self.lock();
+        self.check_open(&state)?;
+        if state.arena.capacity() - state.arena.len() < message.len() {
+            state.arena = BytesMut::with_capacity(ARENA_CHUNK.max(message.len()));
+        }
+        state.arena.extend_from_slice(message);
+        let message = state.arena.split().freeze();
+        self.push(state, message);
+        Ok(())
+    }
+
+    /// Appends `message` as it is. Errors as [`append_copy`](Log::append_copy).
+    pub(crate) fn append(&self, message: Bytes) -> Result<(), FileError> {
+        let state = self.lock();
+        self.check_open(&state)?;
+        self.push(state, message);
+        Ok(())
+    }
+
+    fn check_open(&self, state: &LogState) -> Result<(), FileError> {
+        if let Some(e) = &state.disk_error {
+            return Err(FileError::Disk(e.clone()));
+        }
+        if state.status == Status::Closed {
+            return Err(FileError::Closed(self.name.clone()));
+        }
+        Ok(())
+    }
+
+    fn push(&self, mut state: MutexGuard<'_, LogState>, message: Bytes) {
+        let offset = state.bytes;
+        if state.lines % INDEX_EVERY == 0 {
+            state.index.push(offset);
+        }
+        state.pending.extend_from_slice(&message);
+        state.pending.extend_from_slice(self.ending.as_bytes());
+        state.pending_lines += 1;
+        state.bytes += (message.len() + self.ending.len()) as u64;
+        state.lines += 1;
+        state.window_bytes += message.len();
+        state.window.push_back(Entry { offset, message });
+        state.evict();
+        self.wake_disk(&mut state, false);
+        // Cheap when a reader's sender is busy: `wake` is one atomic load then.
+        for wake in &state.subscribers {
             wake.wake();
+        }
+    }
+
+    /// Wakes the disk thread if it waits for what is there now: any bytes when idle, a
+    /// full batch when gathering, anything at all when `urgent` (a flush or a close).
+    pub(crate) fn wake_disk(&self, state: &mut LogState, urgent: bool) {
+        let wake = match state.disk_wait {
+            DiskWait::Busy => false,
+            DiskWait::Idle => true,
+            DiskWait::Gathering => urgent || state.pending.len() >= crate::server::disk::DISK_BATCH,
+        };
+        if wake {
+            state.disk_wait = DiskWait::Busy;
+            self.disk_signal.notify_one();
         }
     }
 
@@ -162,7 +232,12 @@ impl Log {
         let state = self.lock();
         let next = line.unwrap_or(state.lines);
         let (scan_line, scan_offset) = state.position_before(next);
-        Cursor { next, scan_line, scan_offset, file: None }
+        Cursor {
+            next,
+            scan_line,
+            scan_offset,
+            ..Cursor::default()
+        }
     }
 }
 
@@ -201,13 +276,24 @@ impl LogState {
 
 /// A reader's place in a log: the next line to send, and a line at or before it whose byte
 /// offset is known (catching up from disk scans from there).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Cursor {
     pub(crate) next: u64,
     pub(crate) scan_line: u64,
     pub(crate) scan_offset: u64,
-    /// Open only while catching up from disk.
+    /// Open only while catching up from disk, with its read buffer.
     pub(crate) file: Option<std::fs::File>,
+    pub(crate) disk_buf: Vec<u8>,
+}
+
+impl Cursor {
+    /// Back in the window: the file and its buffer are not needed any more.
+    fn leave_disk(&mut self) {
+        if self.file.is_some() {
+            self.file = None;
+            self.disk_buf = Vec::new();
+        }
+    }
 }
 
 /// What one pull from a log gave.
@@ -248,18 +334,37 @@ impl Log {
             }
             let start = state.window_start();
             if cursor.next >= start {
-                cursor.file = None;
-                return Pulled::Sent(self.pull_window(&state, cursor, stream, out, max_messages, max_bytes));
+                return Pulled::Sent(self.pull_window(
+                    &state,
+                    cursor,
+                    stream,
+                    out,
+                    max_messages,
+                    max_bytes,
+                ));
             }
             // Everything before the window is on disk.
-            (start, state.window.front().map_or(state.bytes, |e| e.offset))
+            (
+                start,
+                state.window.front().map_or(state.bytes, |e| e.offset),
+            )
         };
-        match crate::server::disk::pull_disk(self, cursor, disk_until, stream, out, max_messages, max_bytes) {
+        match crate::server::disk::pull_disk(
+            self,
+            cursor,
+            disk_until,
+            stream,
+            out,
+            max_messages,
+            max_bytes,
+        ) {
             Ok(sent) => Pulled::Sent(sent),
             Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
         }
     }
 
+    /// Encodes the window's messages after the cursor. Copying them here, under the lock,
+    /// costs no more than taking handles to them would, and touches no shared counter.
     fn pull_window(
         &self,
         state: &LogState,
@@ -269,6 +374,7 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> u32 {
+        cursor.leave_disk();
         let start = state.window_start();
         let mut batch = MessagesEncoder::start(out, stream, cursor.next);
         let mut sent = 0;

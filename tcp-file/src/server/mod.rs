@@ -36,7 +36,9 @@ pub(crate) struct Registry {
 
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Log>>> {
-        self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<Log>> {
@@ -62,7 +64,9 @@ pub(crate) struct ServerInner {
 
 impl ServerInner {
     pub(crate) fn connections_lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<Connection>>> {
-        self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.connections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -108,7 +112,11 @@ impl Server {
                 return Err(FileError::AlreadyOpen(name.to_string()));
             }
         }
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
         let mut scan = disk::scan(&mut file)?;
         if scan.bytes > 0 && !options.append {
             return Err(FileError::NotEmpty(path));
@@ -118,10 +126,19 @@ impl Server {
             file.write_all(options.line_ending.as_bytes())?;
             scan.bytes += options.line_ending.len() as u64;
         }
-        let log = Arc::new(Log::new(name.to_string(), path, options.line_ending, scan, Status::Open));
+        let log = Arc::new(Log::new(
+            name.to_string(),
+            path,
+            options.line_ending,
+            scan,
+            Status::Open,
+        ));
         {
             let mut files = self.inner.registry.lock();
-            if files.get(name).is_some_and(|l| l.lock().status == Status::Open) {
+            if files
+                .get(name)
+                .is_some_and(|l| l.lock().status == Status::Open)
+            {
                 return Err(FileError::AlreadyOpen(name.to_string()));
             }
             files.insert(name.to_string(), log.clone());
@@ -132,7 +149,11 @@ impl Server {
             .name(format!("tcp-file disk {name}"))
             .spawn(move || disk::run_disk_thread(disk_log, file, sync))?;
         tracing::debug!(name, path = %log.path.display(), "file open");
-        Ok(FileHandle::new(log, self.inner.registry.clone(), options.sync))
+        Ok(FileHandle::new(
+            log,
+            self.inner.registry.clone(),
+            options.sync,
+        ))
     }
 
     /// Serves the existing file at `path` as `name`, line by line from its beginning to its
@@ -143,14 +164,27 @@ impl Server {
     ///
     /// [`FileError::AlreadyOpen`] when `name` is open for writing; [`FileError::Io`] when
     /// the file cannot be read.
-    pub fn serve_existing_static_file(&self, name: &str, path: impl AsRef<Path>) -> Result<u64, FileError> {
+    pub fn serve_existing_static_file(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<u64, FileError> {
         let path = path.as_ref().to_path_buf();
         let mut file = std::fs::File::open(&path)?;
         let scan = disk::scan(&mut file)?;
         let lines = scan.lines;
-        let log = Arc::new(Log::new(name.to_string(), path, LineEnding::CrLf, scan, Status::Closed));
+        let log = Arc::new(Log::new(
+            name.to_string(),
+            path,
+            LineEnding::CrLf,
+            scan,
+            Status::Closed,
+        ));
         let mut files = self.inner.registry.lock();
-        if files.get(name).is_some_and(|l| l.lock().status == Status::Open) {
+        if files
+            .get(name)
+            .is_some_and(|l| l.lock().status == Status::Open)
+        {
             return Err(FileError::AlreadyOpen(name.to_string()));
         }
         files.insert(name.to_string(), log);
@@ -192,18 +226,23 @@ impl Server {
             return Err(FileError::AlreadyServing);
         }
         let inner = self.inner.clone();
-        let listening = tcp_server::Server::create_sock(where_to_listen, ServerOptions::default(), move |peer, stream| {
-            let inner = inner.clone();
-            let allowed = auth(&peer);
-            async move {
-                if allowed {
-                    dispatch(inner, IoFlow::new(stream), format!("{peer:?}")).await;
-                } else {
-                    tracing::info!(?peer, "connection refused by auth");
+        let listening = tcp_server::Server::create_sock(
+            where_to_listen,
+            ServerOptions::default(),
+            move |peer, stream| {
+                let inner = inner.clone();
+                let allowed = auth(&peer);
+                async move {
+                    if allowed {
+                        crate::set_no_delay(&stream);
+                        dispatch(inner, IoFlow::new(stream), format!("{peer:?}")).await;
+                    } else {
+                        tracing::info!(?peer, "connection refused by auth");
+                    }
+                    Ok::<(), std::convert::Infallible>(())
                 }
-                Ok::<(), std::convert::Infallible>(())
-            }
-        })
+            },
+        )
         .await;
         listening.map_err(|e| {
             self.inner.serving.store(false, Ordering::Release);
@@ -237,13 +276,16 @@ impl Server {
             });
             for (id, stream) in streams.iter() {
                 let Some(log) = &stream.log else { continue };
-                readers.entry(Arc::as_ptr(log)).or_default().push(ReaderSnapshot {
-                    connection: connection.id,
-                    stream: *id,
-                    next_line: stream.cursor.next,
-                    lag: 0,
-                    credit: (stream.credit != u32::MAX).then_some(stream.credit),
-                });
+                readers
+                    .entry(Arc::as_ptr(log))
+                    .or_default()
+                    .push(ReaderSnapshot {
+                        connection: connection.id,
+                        stream: *id,
+                        next_line: stream.cursor.next,
+                        lag: 0,
+                        credit: (stream.credit != u32::MAX).then_some(stream.credit),
+                    });
             }
         }
         let logs: Vec<Arc<Log>> = self.inner.registry.lock().values().cloned().collect();

@@ -1,6 +1,7 @@
 //! `tcp-file demo`: a server, a writer and three readers side by side in a temporary
 //! directory, live progress, and a summary that checks every delivered line.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,6 +91,19 @@ impl Drop for TempDir {
 }
 
 pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
+    // On Ctrl-C, dropping the demo removes its temporary directory.
+    tokio::select! {
+        result = demo(args) => result,
+        _ = tokio::signal::ctrl_c() => {
+            if std::io::stderr().is_terminal() {
+                eprintln!();
+            }
+            Err(Failure::new(130, "interrupted"))
+        }
+    }
+}
+
+async fn demo(args: DemoArgs) -> Result<(), Failure> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -135,7 +135,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let listening = server
         .serve(WhereToListen::of_address(listen), auth)
         .await
-        .map_err(|e| Failure::other(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(Failure::other)?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {}", listening.listening_on_address());

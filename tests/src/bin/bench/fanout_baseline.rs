@@ -4,8 +4,10 @@
 //!
 //! The bare server gives each client a queue of bytes (frames of a 4-byte big-endian
 //! length and the message) under a mutex; the client's task takes everything queued, up to
-//! 64 KiB, and writes it with one write. A queue holds at most [`QUEUE_LIMIT`] bytes: past
-//! it, [`Publisher::publish`] waits for room (back-pressure, never loss).
+//! 64 KiB, and writes it with one write. Queues have no limit: the writer never waits, as
+//! `tcp-file`'s never does, and nothing is lost.
+//!
+//! Both servers set `TCP_NODELAY` on their sockets, as `tcp-file` does.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -26,8 +28,6 @@ use crate::harness::BenchError;
 
 /// The bare server writes up to this much at once to a client.
 const WRITE_BATCH: usize = 64 * 1024;
-/// The most bytes queued for one bare client before the publisher waits.
-pub(crate) const QUEUE_LIMIT: usize = 1024 * 1024;
 /// A directory of its own under `std::env::temp_dir()`, removed on drop.
 pub(crate) struct TempDir {
     path: PathBuf,
@@ -145,8 +145,6 @@ struct Queue {
     state: Mutex<QueueState>,
     /// Wakes the client's task: there is data (or the end).
     data: Notify,
-    /// Wakes the publisher: there is room.
-    room: Notify,
 }
 
 impl Queue {
@@ -156,13 +154,10 @@ impl Queue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends `frame` unless the queue is full (or `force`); false when it is full.
-    fn push(&self, frame: &[u8], force: bool) -> bool {
+    /// Appends `frame`, waking the client's task if it was idle.
+    fn push(&self, frame: &[u8]) {
         let was_empty = {
             let mut state = self.lock();
-            if !force && state.buf.len() >= QUEUE_LIMIT {
-                return false;
-            }
             let was_empty = state.buf.is_empty();
             state.buf.extend_from_slice(frame);
             was_empty
@@ -170,7 +165,6 @@ impl Queue {
         if was_empty {
             self.data.notify_one();
         }
-        true
     }
 }
 
@@ -194,13 +188,13 @@ impl BareServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     break;
                 };
+                let _ = stream.set_nodelay(true);
                 let queue = Arc::new(Queue {
                     state: Mutex::new(QueueState {
                         buf: BytesMut::with_capacity(WRITE_BATCH),
                         closed: false,
                     }),
                     data: Notify::new(),
-                    room: Notify::new(),
                 });
                 registry
                     .lock()
@@ -267,7 +261,6 @@ async fn send_queue(queue: Arc<Queue>, mut stream: TcpStream) {
         match chunk {
             None => queue.data.notified().await,
             Some(chunk) => {
-                queue.room.notify_one();
                 if stream.write_all(&chunk).await.is_err() {
                     return;
                 }
@@ -294,23 +287,11 @@ impl Publisher {
         Ok(())
     }
 
-    /// Publishes `message`, waiting for room in full queues.
-    pub(crate) async fn publish(&mut self, message: &[u8]) -> io::Result<()> {
-        self.frame(message)?;
-        for queue in &self.queues {
-            while !queue.push(&self.frame, false) {
-                queue.room.notified().await;
-            }
-        }
-        Ok(())
-    }
-
-    /// Publishes `message` at once, whatever the queues hold (for a paced writer on a
-    /// thread of its own).
+    /// Publishes `message` to the file and every queue, without waiting.
     pub(crate) fn publish_now(&mut self, message: &[u8]) -> io::Result<()> {
         self.frame(message)?;
         for queue in &self.queues {
-            queue.push(&self.frame, true);
+            queue.push(&self.frame);
         }
         Ok(())
     }

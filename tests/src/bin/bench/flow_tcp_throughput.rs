@@ -15,7 +15,10 @@ const TOTAL: u64 = 1 << 30;
 const ROUNDS: usize = 7;
 
 pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let (ours, baseline) = alternate_medians(
         ROUNDS,
         || runtime.block_on(through_flow()),
@@ -33,7 +36,10 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
 
 async fn connected() -> Result<(TcpStream, TcpStream), BenchError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let (client, accepted) = tokio::join!(TcpStream::connect(listener.local_addr()?), listener.accept());
+    let (client, accepted) = tokio::join!(
+        TcpStream::connect(listener.local_addr()?),
+        listener.accept()
+    );
     Ok((client?, accepted?.0))
 }
 

@@ -29,8 +29,20 @@ impl Measurement {
         baseline: f64,
         higher_is_better: bool,
     ) -> Self {
-        let ratio = if baseline == 0.0 { f64::NAN } else { ours / baseline };
-        Measurement { scenario, metric: metric.into(), unit, ours, baseline, ratio, higher_is_better }
+        let ratio = if baseline == 0.0 {
+            f64::NAN
+        } else {
+            ours / baseline
+        };
+        Measurement {
+            scenario,
+            metric: metric.into(),
+            unit,
+            ours,
+            baseline,
+            ratio,
+            higher_is_better,
+        }
     }
 }
 
@@ -68,7 +80,11 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
 }
 
 /// The value at quantile `q` (0.0..=1.0) of sorted `values`.
@@ -94,9 +110,16 @@ pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 
 /// Prints the table that people read.
 pub(crate) fn print_table(results: &[Measurement]) {
-    println!("{:<22} {:<34} {:>14} {:>14} {:>7}  unit", "scenario", "metric", "ours", "baseline", "ratio");
+    println!(
+        "{:<22} {:<34} {:>14} {:>14} {:>7}  unit",
+        "scenario", "metric", "ours", "baseline", "ratio"
+    );
     for m in results {
-        let better = if m.higher_is_better { "higher is better" } else { "lower is better" };
+        let better = if m.higher_is_better {
+            "higher is better"
+        } else {
+            "lower is better"
+        };
         println!(
             "{:<22} {:<34} {:>14} {:>14} {:>7.3}  {} ({better})",
             m.scenario,

@@ -10,6 +10,9 @@ mod file_latency;
 mod flow_tcp_throughput;
 mod harness;
 mod procord_ping_pong;
+mod server_accept_rate;
+mod server_echo;
+mod server_idle_memory;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,15 +20,49 @@ use std::process::ExitCode;
 use harness::{Measurement, Scenario};
 
 const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "flow-tcp-throughput", run: flow_tcp_throughput::run },
-    Scenario { name: "procord-ping-pong", run: procord_ping_pong::run },
-    Scenario { name: "connect-rate", run: connect_rate::run },
-    Scenario { name: "file-fanout", run: file_fanout::run },
-    Scenario { name: "file-catch-up", run: file_catch_up::run },
-    Scenario { name: "file-latency", run: file_latency::run },
+    Scenario {
+        name: "flow-tcp-throughput",
+        run: flow_tcp_throughput::run,
+    },
+    Scenario {
+        name: "procord-ping-pong",
+        run: procord_ping_pong::run,
+    },
+    Scenario {
+        name: "connect-rate",
+        run: connect_rate::run,
+    },
+    Scenario {
+        name: "file-fanout",
+        run: file_fanout::run,
+    },
+    Scenario {
+        name: "file-catch-up",
+        run: file_catch_up::run,
+    },
+    Scenario {
+        name: "file-latency",
+        run: file_latency::run,
+    },
+    Scenario {
+        name: "server-accept-rate",
+        run: server_accept_rate::run,
+    },
+    Scenario {
+        name: "server-echo",
+        run: server_echo::run,
+    },
+    Scenario {
+        name: "server-idle-memory",
+        run: server_idle_memory::run,
+    },
 ];
 
 fn main() -> ExitCode {
+    // server-idle-memory runs its server in a child process: this binary again.
+    if let Some(code) = server_idle_memory::child_role() {
+        return code;
+    }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut output = PathBuf::from("target/bench/latest.json");
     if let Some(i) = args.iter().position(|a| a == "--output") {
@@ -42,15 +79,22 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let unknown: Vec<&String> =
-        args.iter().filter(|a| !SCENARIOS.iter().any(|s| s.name == a.as_str())).collect();
+    let unknown: Vec<&String> = args
+        .iter()
+        .filter(|a| !SCENARIOS.iter().any(|s| s.name == a.as_str()))
+        .collect();
     if !unknown.is_empty() {
         let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-        eprintln!("unknown scenario(s) {unknown:?}; known: {}", known.join(", "));
+        eprintln!(
+            "unknown scenario(s) {unknown:?}; known: {}",
+            known.join(", ")
+        );
         return ExitCode::FAILURE;
     }
-    let chosen: Vec<&Scenario> =
-        SCENARIOS.iter().filter(|s| args.is_empty() || args.iter().any(|a| a == s.name)).collect();
+    let chosen: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| args.is_empty() || args.iter().any(|a| a == s.name))
+        .collect();
 
     let mut results: Vec<Measurement> = Vec::new();
     let mut failed = false;
@@ -59,7 +103,13 @@ fn main() -> ExitCode {
         let start = std::time::Instant::now();
         match (scenario.run)() {
             Ok(mut figures) => {
-                eprintln!("[{}/{}] {} done in {:.1?}", i + 1, chosen.len(), scenario.name, start.elapsed());
+                eprintln!(
+                    "[{}/{}] {} done in {:.1?}",
+                    i + 1,
+                    chosen.len(),
+                    scenario.name,
+                    start.elapsed()
+                );
                 results.append(&mut figures);
             }
             Err(e) => {
@@ -74,7 +124,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!("figures written to {}", output.display());
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn write_json(path: &std::path::Path, results: &[Measurement]) -> std::io::Result<()> {

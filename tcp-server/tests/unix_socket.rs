@@ -1,0 +1,109 @@
+//! Unix sockets: serving, the file removed on close, a stale file replaced, a live one
+//! (or a file that is not a socket) never taken over.
+
+mod common;
+
+use std::os::unix::net::UnixListener as StdUnixListener;
+
+use common::{PATIENCE, temp_socket_path};
+use tcp_server::{Server, ServerOptions, Unix, WhereToListen};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+async fn hello_server(path: &std::path::Path) -> Result<Server<Unix>, tcp_server::Error> {
+    Server::create_sock(
+        WhereToListen::of_file(path),
+        ServerOptions::default(),
+        |_peer, mut stream: UnixStream| async move {
+            // A peer that leaves at once (the probe of a second server checking whether
+            // this one lives) is not an error.
+            let _ = stream.write_all(b"hello").await;
+            Ok::<_, std::io::Error>(())
+        },
+    )
+    .await
+}
+
+async fn greeting(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let mut stream = UnixStream::connect(path).await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    Ok(answer)
+}
+
+#[tokio::test]
+async fn serves_and_removes_its_file_on_close() {
+    let path = temp_socket_path("serve");
+    let server = hello_server(&path).await.unwrap();
+    assert_eq!(server.listening_on(), path);
+    assert_eq!(
+        server.listening_on_address().as_pathname(),
+        Some(path.as_path())
+    );
+    assert_eq!(greeting(&path).await.unwrap(), b"hello");
+    tokio::time::timeout(PATIENCE, server.close(false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!path.exists(), "the socket file is gone after close");
+}
+
+#[tokio::test]
+async fn a_stale_file_is_replaced() {
+    let path = temp_socket_path("stale");
+    // A socket file whose server is gone.
+    drop(StdUnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let server = hello_server(&path).await.expect("a stale file is replaced");
+    assert_eq!(greeting(&path).await.unwrap(), b"hello");
+    server.close(false).await.unwrap();
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn a_live_socket_is_never_stolen() {
+    let path = temp_socket_path("live");
+    let first = hello_server(&path).await.unwrap();
+    let error = hello_server(&path).await.expect_err("the path is taken");
+    assert!(error.is_listen() && error.is_address_in_use(), "{error:?}");
+    assert!(error.to_string().contains("already listening"), "{error}");
+    // The first server still has its file and serves.
+    assert_eq!(greeting(&path).await.unwrap(), b"hello");
+    first.close(false).await.unwrap();
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn a_live_socket_of_another_kind_is_never_stolen_either() {
+    let path = temp_socket_path("other");
+    let other = StdUnixListener::bind(&path).unwrap();
+    let error = hello_server(&path).await.expect_err("the path is taken");
+    assert!(error.is_address_in_use(), "{error:?}");
+    assert!(path.exists());
+    drop(other);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_socket_is_left_alone() {
+    let path = temp_socket_path("regular");
+    std::fs::write(&path, b"precious").unwrap();
+    let error = hello_server(&path).await.expect_err("not a socket");
+    assert!(error.is_address_in_use(), "{error:?}");
+    assert!(error.to_string().contains("not a socket"), "{error}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[tokio::test]
+async fn the_file_of_a_successor_is_not_removed() {
+    let path = temp_socket_path("successor");
+    let server = hello_server(&path).await.unwrap();
+    // Someone replaces the file while the server runs.
+    std::fs::remove_file(&path).unwrap();
+    let successor = StdUnixListener::bind(&path).unwrap();
+    server.close(false).await.unwrap();
+    assert!(path.exists(), "the successor's file stays");
+    drop(successor);
+    std::fs::remove_file(&path).unwrap();
+}
