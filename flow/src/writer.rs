@@ -450,21 +450,21 @@ async fn flush(shared: Arc<Shared>) {
                 }
             }
         }
+        // Checked on every round, not only when the socket stays full: a peer that reads
+        // a trickle keeps the socket writable now and then, and must still trip the limit.
+        if let Some(e) = too_old(&shared) {
+            let mut state = shared.lock();
+            state.flusher_running = false;
+            tracing::warn!(error = %e, "writer gave up on a peer that does not read");
+            shared.fail(&mut state, e);
+            return;
+        }
         let writable = poll_fn(|cx| shared.socket.poll_write_ready(cx));
         let ready = match check_every {
             None => writable.await,
             Some(period) => match tokio::time::timeout(period, writable).await {
                 Ok(ready) => ready,
-                Err(_elapsed) => {
-                    if let Some(e) = too_old(&shared) {
-                        let mut state = shared.lock();
-                        state.flusher_running = false;
-                        tracing::warn!(error = %e, "writer gave up on a peer that does not read");
-                        shared.fail(&mut state, e);
-                        return;
-                    }
-                    continue;
-                }
+                Err(_elapsed) => continue,
             },
         };
         if let Err(e) = ready {

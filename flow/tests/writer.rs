@@ -198,3 +198,41 @@ async fn unlimited_age_never_fails() {
     );
     assert!(writer.bytes_to_write() > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_reads_a_trickle_still_trips_the_age_limit() {
+    let limit = Duration::from_secs(1);
+    let (a, mut b) = tcp_pair().await;
+    let (_socket, _reader, writer) = flow::reader_writer(
+        a,
+        4096,
+        WriterOptions::default().buffer_age_limit(BufferAgeLimit::AtMost(limit)),
+    );
+    let chunk = vec![1u8; 1 << 20];
+    for _ in 0..32 {
+        writer.write(&chunk).expect("write");
+    }
+    // Read a little every 50 ms: the socket becomes writable again and again, but the
+    // oldest buffered byte keeps getting older.
+    let trickle = tokio::spawn(async move {
+        let mut buf = [0u8; 1024];
+        let deadline = Instant::now() + LIMIT;
+        while Instant::now() < deadline {
+            if b.read(&mut buf).await.unwrap_or(0) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let start = Instant::now();
+    let err = timeout(LIMIT, writer.failed())
+        .await
+        .expect("the age limit never fired");
+    assert!(err.is_buffer_age_exceeded(), "{err:?}");
+    assert!(
+        start.elapsed() < limit + Duration::from_secs(5),
+        "fired only after {:?}",
+        start.elapsed()
+    );
+    trickle.abort();
+}

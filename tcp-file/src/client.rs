@@ -82,15 +82,34 @@ enum Delivery {
 
 struct Shared {
     outgoing: mpsc::UnboundedSender<Frame>,
-    streams: Mutex<HashMap<u32, mpsc::UnboundedSender<Delivery>>>,
+    streams: Mutex<Streams>,
     next_stream: AtomicU32,
 }
 
+/// The open streams, and why the connection ended once it has: a stream opened after
+/// that gets the error at once instead of waiting for ever.
+#[derive(Default)]
+struct Streams {
+    open: HashMap<u32, mpsc::UnboundedSender<Delivery>>,
+    ended: Option<Error>,
+}
+
 impl Shared {
-    fn streams(&self) -> MutexGuard<'_, HashMap<u32, mpsc::UnboundedSender<Delivery>>> {
+    fn streams(&self) -> MutexGuard<'_, Streams> {
         self.streams
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Ends every stream with `why`, and every stream opened later too.
+    fn end_all(&self, why: Error, tell_streams: bool) {
+        let mut streams = self.streams();
+        streams.ended = Some(why.clone());
+        for (_, tx) in streams.open.drain() {
+            if tell_streams {
+                let _ = tx.send(Delivery::Failed(why.clone()));
+            }
+        }
     }
 }
 
@@ -103,8 +122,8 @@ pub struct Client {
     tasks: Arc<Tasks>,
 }
 
-/// The connection's reader task; the writer task ends by itself once every request
-/// sender is gone.
+/// The connection's reader task, aborted when the last clone of the client (or of a
+/// stream) is gone; the writer task then ends by itself, as its request channel closes.
 struct Tasks {
     reader: tokio::task::JoinHandle<()>,
 }
@@ -178,7 +197,7 @@ impl Client {
         let (outgoing, requests) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             outgoing,
-            streams: Mutex::new(HashMap::new()),
+            streams: Mutex::new(Streams::default()),
             next_stream: AtomicU32::new(1),
         });
         let reader = tokio::spawn(dispatch(shared.clone(), reader, codec, buf));
@@ -199,7 +218,8 @@ impl Client {
     }
 
     /// As [`read`](Client::read), from line `line` (lines count from 0): to resume after a
-    /// reconnect, pass the line after the last one received.
+    /// reconnect, pass the line after the last one received. A line not written yet is
+    /// waited for.
     pub fn read_from(&self, name: &str, line: u64, options: StreamOptions) -> MessageStream {
         self.open(name, Start::Line(line), options)
     }
@@ -214,21 +234,27 @@ impl Client {
         let id = self.shared.next_stream.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let credit = options.pushes_back.unwrap_or(u32::MAX);
-        let sent = {
+        {
             let mut streams = self.shared.streams();
-            streams.insert(id, tx.clone());
-            self.shared.outgoing.send(Frame::Open {
+            let open = Frame::Open {
                 stream: id,
                 start,
                 credit,
                 name: name.to_string(),
-            })
-        };
-        if sent.is_err() {
-            self.shared.streams().remove(&id);
-            let _ = tx.send(Delivery::Failed(Error::Transport(TransportError::new(
-                "the connection is closed",
-            ))));
+            };
+            match &streams.ended {
+                Some(why) => {
+                    let _ = tx.send(Delivery::Failed(why.clone()));
+                }
+                None if self.shared.outgoing.send(open).is_err() => {
+                    let _ = tx.send(Delivery::Failed(Error::Transport(TransportError::new(
+                        "the connection is closed",
+                    ))));
+                }
+                None => {
+                    streams.open.insert(id, tx);
+                }
+            }
         }
         MessageStream {
             id,
@@ -242,10 +268,14 @@ impl Client {
         }
     }
 
-    /// Closes the connection: every stream of this client ends.
+    /// Closes the connection: every stream of this client ends (its `next` returns
+    /// `None`), and a stream opened later fails at once.
     pub async fn disconnect(self) {
         self.tasks.reader.abort();
-        self.shared.streams().clear();
+        self.shared.end_all(
+            Error::Transport(TransportError::new("the client disconnected")),
+            false,
+        );
         let _ = self.shared.outgoing.send(Frame::End { stream: 0 });
     }
 }
@@ -322,7 +352,7 @@ impl Stream for MessageStream {
 
 impl Drop for MessageStream {
     fn drop(&mut self) {
-        if self.client.shared.streams().remove(&self.id).is_some() {
+        if self.client.shared.streams().open.remove(&self.id).is_some() {
             let _ = self
                 .client
                 .shared
@@ -353,7 +383,21 @@ async fn dispatch<F: Flow>(
                 first_line,
                 messages,
             } => {
-                if let Some(tx) = shared.streams().get(&stream) {
+                if let Some(tx) = shared.streams().open.get(&stream) {
+                    let _ = tx.send(Delivery::Batch {
+                        first_line,
+                        messages,
+                    });
+                }
+            }
+            Frame::Lines {
+                stream,
+                first_line,
+                crlf,
+                data,
+            } => {
+                if let Some(tx) = shared.streams().open.get(&stream) {
+                    let messages = protocol::split_lines(data, crlf);
                     let _ = tx.send(Delivery::Batch {
                         first_line,
                         messages,
@@ -361,10 +405,10 @@ async fn dispatch<F: Flow>(
                 }
             }
             Frame::End { stream } => {
-                shared.streams().remove(&stream);
+                shared.streams().open.remove(&stream);
             }
             Frame::StreamError { stream, failure } => {
-                if let Some(tx) = shared.streams().remove(&stream) {
+                if let Some(tx) = shared.streams().open.remove(&stream) {
                     let _ = tx.send(Delivery::Failed(match failure {
                         StreamFailure::FileNotFound(name) => Error::FileNotFound(name),
                         StreamFailure::Unknown(text) => Error::Unknown(text),
@@ -379,9 +423,7 @@ async fn dispatch<F: Flow>(
         }
     };
     tracing::debug!(error = %failure, "file client connection ended");
-    for (_, tx) in shared.streams().drain() {
-        let _ = tx.send(Delivery::Failed(failure.clone()));
-    }
+    shared.end_all(failure, true);
 }
 
 /// Writes requests as they come, several at once when they queue up.
@@ -442,7 +484,7 @@ fn transport(what: &str, e: flow::Error) -> Error {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("streams", &self.shared.streams().len())
+            .field("streams", &self.shared.streams().open.len())
             .finish()
     }
 }

@@ -29,6 +29,7 @@ const REFUSED: u8 = 0x82;
 const MESSAGES: u8 = 0x83;
 const END: u8 = 0x84;
 const STREAM_ERROR: u8 = 0x85;
+const LINES: u8 = 0x86;
 
 /// Where a stream starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,15 @@ pub(crate) enum Frame {
         first_line: u64,
         messages: Vec<Bytes>,
     },
+    /// Consecutive messages as they are on disk: lines, each ending with `\n` (or `\r\n`
+    /// when `crlf`), the first with line `first_line`. Catching up from disk sends these:
+    /// the server copies the file's bytes once and never looks at each line.
+    Lines {
+        stream: u32,
+        first_line: u64,
+        crlf: bool,
+        data: Bytes,
+    },
     End {
         stream: u32,
     },
@@ -107,17 +117,29 @@ pub(crate) fn codec(max_frame: usize) -> LengthDelimitedCodec {
 
 /// Appends `frame`, with its length prefix, to `out`.
 pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
-    if let Frame::Messages {
-        stream,
-        first_line,
-        messages,
-    } = frame
-    {
-        let mut batch = MessagesEncoder::start(out, *stream, *first_line);
-        for message in messages {
-            batch.push(out, message);
+    match frame {
+        Frame::Messages {
+            stream,
+            first_line,
+            messages,
+        } => {
+            let open = begin_messages(out, *stream, *first_line);
+            for message in messages {
+                push_message(out, message);
+            }
+            return open.finish(out);
         }
-        return batch.finish(out);
+        Frame::Lines {
+            stream,
+            first_line,
+            crlf,
+            data,
+        } => {
+            let open = begin_lines(out, *stream, *first_line, *crlf);
+            out.extend_from_slice(data);
+            return open.finish(out);
+        }
+        _ => {}
     }
     let start = out.len();
     out.put_u32(0);
@@ -165,7 +187,7 @@ pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
             out.put_u8(REFUSED);
             out.put_slice(reason.as_bytes());
         }
-        Frame::Messages { .. } => unreachable!("encoded above"),
+        Frame::Messages { .. } | Frame::Lines { .. } => unreachable!("encoded above"),
         Frame::End { stream } => {
             out.put_u8(END);
             out.put_u32(*stream);
@@ -185,31 +207,71 @@ pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
-/// Builds a `Messages` frame in place, one message at a time, without a `Vec` between.
+/// A frame being written in place into an output buffer: its length is filled in by
+/// [`finish`](OpenFrame::finish).
 #[derive(Debug)]
-pub(crate) struct MessagesEncoder {
-    start: usize,
+#[must_use = "a frame must be finished"]
+pub(crate) struct OpenFrame {
+    pub(crate) start: usize,
 }
 
-impl MessagesEncoder {
-    pub(crate) fn start(out: &mut BytesMut, stream: u32, first_line: u64) -> Self {
+impl OpenFrame {
+    fn begin(out: &mut BytesMut, kind: u8) -> Self {
         let start = out.len();
         out.put_u32(0);
-        out.put_u8(MESSAGES);
-        out.put_u32(stream);
-        out.put_u64(first_line);
-        MessagesEncoder { start }
-    }
-
-    pub(crate) fn push(&mut self, out: &mut BytesMut, message: &[u8]) {
-        out.put_u32(message.len() as u32);
-        out.put_slice(message);
+        out.put_u8(kind);
+        OpenFrame { start }
     }
 
     pub(crate) fn finish(self, out: &mut BytesMut) {
         let len = (out.len() - self.start - 4) as u32;
         out[self.start..self.start + 4].copy_from_slice(&len.to_be_bytes());
     }
+}
+
+/// Starts a `Messages` frame; add messages with [`push_message`].
+pub(crate) fn begin_messages(out: &mut BytesMut, stream: u32, first_line: u64) -> OpenFrame {
+    let open = OpenFrame::begin(out, MESSAGES);
+    out.put_u32(stream);
+    out.put_u64(first_line);
+    open
+}
+
+pub(crate) fn push_message(out: &mut BytesMut, message: &[u8]) {
+    out.put_u32(message.len() as u32);
+    out.put_slice(message);
+}
+
+/// Starts a `Lines` frame; append whole lines after it.
+pub(crate) fn begin_lines(
+    out: &mut BytesMut,
+    stream: u32,
+    first_line: u64,
+    crlf: bool,
+) -> OpenFrame {
+    let open = OpenFrame::begin(out, LINES);
+    out.put_u32(stream);
+    out.put_u64(first_line);
+    out.put_u8(u8::from(crlf));
+    open
+}
+
+/// The messages of a `Lines` frame's data, without their line endings.
+#[cfg(any(feature = "client", feature = "server"))]
+pub(crate) fn split_lines(mut data: Bytes, crlf: bool) -> Vec<Bytes> {
+    let mut lines = Vec::with_capacity(data.len() / 64 + 1);
+    while !data.is_empty() {
+        let end = memchr::memchr(b'\n', &data).unwrap_or(data.len());
+        let mut line = data.split_to(end);
+        if !data.is_empty() {
+            data.advance(1);
+        }
+        if crlf && line.last() == Some(&b'\r') {
+            line.truncate(line.len() - 1);
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// Takes the next whole frame out of `buf`, if there is one.
@@ -309,6 +371,22 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
                 messages,
             });
         }
+        LINES => {
+            need(&body, 13)?;
+            let stream = body.get_u32();
+            let first_line = body.get_u64();
+            let crlf = match body.get_u8() {
+                0 => false,
+                1 => true,
+                _ => return Err(Malformed("unknown line ending")),
+            };
+            return Ok(Frame::Lines {
+                stream,
+                first_line,
+                crlf,
+                data: body,
+            });
+        }
         END => {
             need(&body, 4)?;
             Frame::End {
@@ -375,6 +453,18 @@ mod tests {
                     stream,
                     first_line,
                     messages: messages.into_iter().map(Bytes::from).collect(),
+                }),
+            (
+                any::<u32>(),
+                any::<u64>(),
+                any::<bool>(),
+                prop::collection::vec(any::<u8>(), 0..200)
+            )
+                .prop_map(|(stream, first_line, crlf, data)| Frame::Lines {
+                    stream,
+                    first_line,
+                    crlf,
+                    data: Bytes::from(data)
                 }),
             any::<u32>().prop_map(|stream| Frame::End { stream }),
             (any::<u32>(), any::<bool>(), text).prop_map(|(stream, missing, text)| {

@@ -39,8 +39,10 @@ fn serve_stdin_feeds_read_tail_from_and_json() {
     }
     let reader = run(&["read", &address, "app"]);
     let from = run(&["read", &address, "app", "--from", "20", "--json"]);
-    // The reader sees the first lines: it is connected.
+    // Both readers see their first lines: they are connected and their requests served.
     assert_eq!(reader.line(), "message 0");
+    let from_first = from.line();
+    assert!(from_first.contains("\"line\":20"), "{from_first}");
     let tail = run(&["tail", &address, "app"]);
     let tail_first = sync_follower(&mut server, &tail, &mut written);
     let tail_start = written
@@ -72,6 +74,7 @@ fn serve_stdin_feeds_read_tail_from_and_json() {
 
     let (status, json, err) = from.finish();
     assert!(status.success(), "read --from: {status}, stderr: {err}");
+    let json: Vec<String> = std::iter::once(from_first).chain(json).collect();
     assert_eq!(json.len(), written.len() - 20);
     for (i, text) in json.iter().enumerate() {
         let value: serde_json::Value = serde_json::from_str(text).expect("one JSON object a line");

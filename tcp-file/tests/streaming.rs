@@ -43,6 +43,12 @@ async fn collect(stream: &mut MessageStream) -> Vec<(u64, String)> {
     all
 }
 
+/// A message of about 100 bytes: 100,000 of them overflow the in-memory window, so late
+/// readers start on disk and switch to live messages.
+fn padded(i: u64) -> String {
+    format!("message {i:>8} {}", "x".repeat(83))
+}
+
 fn numbered(range: std::ops::Range<u64>) -> Vec<(u64, String)> {
     range.map(|i| (i, format!("message {i}"))).collect()
 }
@@ -62,8 +68,7 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
             let mut stream = client.read("log", StreamOptions::new());
             readers.push(tokio::spawn(async move { collect(&mut stream).await }));
         }
-        file.write_message(format!("message {i}").as_bytes())
-            .expect("write");
+        file.write_message(padded(i).as_bytes()).expect("write");
         if i % 1000 == 0 {
             tokio::task::yield_now().await;
         }
@@ -74,8 +79,9 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
     for reader in readers {
         let got = timeout(LIMIT, reader).await.expect("reader").expect("task");
         assert_eq!(got.len() as u64, TOTAL);
+        let expected: Vec<(u64, String)> = (0..TOTAL).map(|i| (i, padded(i))).collect();
         assert!(
-            got == numbered(0..TOTAL),
+            got == expected,
             "a reader got a gap, a duplicate or a wrong order"
         );
     }
@@ -347,6 +353,10 @@ async fn append_terminates_a_last_line_without_newline_and_counts_it() {
         .open_file("log", &path, FileOptions::new().append(true))
         .expect_err("open twice");
     assert!(err.to_string().contains("open already"), "{err}");
+    let err = server
+        .open_file("other", &path, FileOptions::new().append(true))
+        .expect_err("one path, one writer");
+    assert!(err.to_string().contains("\"log\" is open already"), "{err}");
     file.close_with(false).await.expect("close");
     assert_eq!(
         std::fs::read_to_string(&path).expect("read"),
@@ -478,5 +488,61 @@ async fn read_from_a_line_deep_in_a_file_on_disk_uses_the_index() {
             "read_from({start}) got {} lines",
             got.len()
         );
+    }
+}
+
+#[tokio::test]
+async fn disconnect_ends_live_streams_and_later_reads_fail_at_once() {
+    let dir = temp_dir("disconnect");
+    let server = Server::new();
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
+    file.write_message(b"one").expect("write");
+    let client = connect(&server).await;
+    let mut live = client.read("log", StreamOptions::new());
+    assert_eq!(
+        next(&mut live).await.expect("item").expect("one").bytes,
+        "one"
+    );
+    let other = client.clone();
+    client.disconnect().await;
+    assert!(
+        next(&mut live).await.is_none(),
+        "a live stream must end at disconnect"
+    );
+    match next(&mut other.read("log", StreamOptions::new())).await {
+        Some(Err(Error::Transport(e))) => assert!(e.to_string().contains("disconnected"), "{e}"),
+        item => panic!("expected a transport error, got {item:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_lost_connection_fails_live_streams_and_later_reads() {
+    let dir = temp_dir("lost");
+    let server = Server::new();
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
+    file.write_message(b"one").expect("write");
+    let (client_end, server_end) = flow::pair(64 * 1024);
+    let serving = server.clone();
+    let connection = tokio::spawn(async move { serving.serve_flow(server_end, "doomed").await });
+    let client = Client::over(client_end).await.expect("handshake");
+    let mut live = client.read("log", StreamOptions::new());
+    assert_eq!(
+        next(&mut live).await.expect("item").expect("one").bytes,
+        "one"
+    );
+    // The server side goes away: its end of the pair is dropped with the task.
+    connection.abort();
+    match next(&mut live).await {
+        Some(Err(Error::Transport(_))) => {}
+        item => panic!("expected a transport error, got {item:?}"),
+    }
+    assert!(next(&mut live).await.is_none());
+    match next(&mut client.read("log", StreamOptions::new())).await {
+        Some(Err(Error::Transport(_))) => {}
+        item => panic!("a read on a dead connection must fail at once, got {item:?}"),
     }
 }

@@ -68,3 +68,43 @@ async fn auth_refusal_disconnects_at_once() {
         other => panic!("expected a refused connection, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_panicking_auth_costs_one_connection_not_the_server() {
+    let server = Server::new();
+    let path = std::env::temp_dir().join(format!("tcp-file-auth-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let file = server
+        .open_file("log", &path, FileOptions::new())
+        .expect("open");
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let listening = server
+        .serve(localhost(), move |_| {
+            assert!(
+                !first.swap(false, std::sync::atomic::Ordering::SeqCst),
+                "auth panics once"
+            );
+            true
+        })
+        .await
+        .expect("serve");
+    let target = WhereToConnect::inet_address(([127, 0, 0, 1], listening.listening_on()).into());
+    assert!(
+        timeout(LIMIT, Client::connect(&target))
+            .await
+            .expect("first connect timed out")
+            .is_err()
+    );
+    let client = timeout(LIMIT, Client::connect(&target))
+        .await
+        .expect("second connect timed out")
+        .expect("the server still serves");
+    let mut stream = client.read("log", StreamOptions::new());
+    file.write_message(b"alive").expect("write");
+    let message = timeout(LIMIT, stream.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("message");
+    assert_eq!(message.bytes, "alive");
+}

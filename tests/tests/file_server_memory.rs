@@ -5,7 +5,6 @@
 //! start reading.
 
 use std::io::{BufRead, BufReader, Write};
-use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -186,6 +185,13 @@ async fn stalled_clients_do_not_grow_the_server() {
             MESSAGES
         );
     }
+    // Catching up from disk, five at once, stays bounded too.
+    let peak_after_catch_up = peak_rss_bytes(pid);
+    assert!(
+        peak_after_catch_up < 64 << 20,
+        "the server's resident memory peaked at {} MiB while stalled clients caught up",
+        peak_after_catch_up >> 20
+    );
     drop(stdin);
     let status = child.0.wait().expect("wait");
     assert!(status.success(), "server child: {status}");
@@ -227,6 +233,22 @@ fn memory_server_child() {
             .await
             .expect("stdin task")
             .expect("read go");
+        // Start once all 20 streams are open, so the stalled ones are stalled throughout.
+        let deadline = std::time::Instant::now() + LIMIT;
+        while server
+            .debug_snapshot()
+            .connections
+            .iter()
+            .map(|c| c.streams)
+            .sum::<usize>()
+            < 20
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the clients' streams never opened"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let message = vec![b'm'; MESSAGE_SIZE];
         for i in 0..MESSAGES {
             file.write_message(&message).expect("write");

@@ -2,6 +2,7 @@
 //! sender that pulls messages from the logs as fast as the socket takes them.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,7 +20,7 @@ pub(crate) const MAX_STREAMS: usize = 1024;
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender writes up to about this much at once.
-const WRITE_BATCH: usize = 128 * 1024;
+pub(crate) const WRITE_BATCH: usize = 128 * 1024;
 
 /// The server's view of one connection, shared with `debug_snapshot`.
 #[derive(Debug)]
@@ -261,7 +262,7 @@ async fn send<F: Flow>(
 fn fill(connection: &Connection, out: &mut BytesMut, after: &mut u32) {
     let mut streams = connection.lock();
     let ids: Vec<u32> = streams
-        .range(after.wrapping_add(1)..)
+        .range((Bound::Excluded(*after), Bound::Unbounded))
         .chain(streams.range(..=*after))
         .map(|(id, _)| *id)
         .collect();

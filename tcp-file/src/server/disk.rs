@@ -7,10 +7,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 
-use crate::protocol::{MAX_MESSAGE, MessagesEncoder};
-use crate::server::log::{Cursor, DiskWait, INDEX_EVERY, Log, Status};
+use crate::protocol::{self, MAX_MESSAGE};
+use crate::server::log::{Cursor, DiskWait, INDEX_EVERY, Log, LogState, Status};
 use crate::server::options::{LineEnding, SyncPolicy};
 
 /// The disk thread writes at once when this much is pending...
@@ -95,9 +95,9 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                 if state.status == Status::Closed || state.disk_error.is_some() {
                     if unsynced && sync != SyncPolicy::Never && state.disk_error.is_none() {
                         drop(state);
-                        let _ = file.sync_data();
+                        let synced = file.sync_data();
                         state = log.lock();
-                        state.synced_lines = state.disk_lines;
+                        record_sync(&log.name, &mut state, synced);
                     }
                     if state.disk_error.is_none() {
                         // All on disk: a closed file is served from there.
@@ -132,10 +132,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                         last_sync = Instant::now();
                         unsynced = false;
                         state = log.lock();
-                        match synced {
-                            Ok(()) => state.synced_lines = state.disk_lines,
-                            Err(e) => state.disk_error = Some(Arc::new(e)),
-                        }
+                        record_sync(&log.name, &mut state, synced);
                     }
                 }
             }
@@ -149,8 +146,19 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
         };
         let mut result = file.write_all(&batch);
         batch.clear();
-        if result.is_ok() && sync == SyncPolicy::Always {
+        if batch.capacity() > 4 * DISK_BATCH {
+            // A burst made it large: do not keep that memory for ever.
+            batch = BytesMut::new();
+        }
+        let sync_due = match sync {
+            SyncPolicy::Never => false,
+            SyncPolicy::Always => true,
+            // Also under a writer that never lets this thread go idle.
+            SyncPolicy::Interval(every) => last_sync.elapsed() >= every,
+        };
+        if result.is_ok() && sync_due {
             result = file.sync_data();
+            last_sync = Instant::now();
         }
         unsynced = true;
         {
@@ -158,11 +166,12 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
             match result {
                 Ok(()) => {
                     state.disk_lines += lines;
-                    if sync == SyncPolicy::Always {
+                    if sync_due {
                         state.synced_lines = state.disk_lines;
                         unsynced = false;
                     }
-                    state.evict();
+                    // No eviction here: the writer evicts on its next message, so memory is
+                    // freed by the thread that allocated it.
                 }
                 Err(e) => {
                     tracing::error!(file = %log.name, path = %log.path.display(), error = %e, "disk write failed");
@@ -174,8 +183,21 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
     }
 }
 
-/// Encodes messages read back from disk, from the cursor up to (not including) line
-/// `until.0`, which starts at byte `until.1`. Returns how many were encoded.
+/// Records the outcome of an `fsync`: progress, or the error that stops the file.
+fn record_sync(name: &str, state: &mut LogState, synced: io::Result<()>) {
+    match synced {
+        Ok(()) => state.synced_lines = state.disk_lines,
+        Err(e) => {
+            tracing::error!(file = %name, error = %e, "disk sync failed");
+            state.disk_error = Some(Arc::new(e));
+        }
+    }
+}
+
+/// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,
+/// which starts at byte `until.1`: at most `max_messages` lines in one `Lines` frame of
+/// about `max_bytes` (more for a single longer line). The file's bytes are read straight
+/// into `out`; lines are only counted. Returns how many were sent.
 pub(crate) fn pull_disk(
     log: &Log,
     cursor: &mut Cursor,
@@ -185,63 +207,121 @@ pub(crate) fn pull_disk(
     max_messages: u32,
     max_bytes: usize,
 ) -> io::Result<u32> {
-    let (until_line, until_offset) = until;
-    if cursor.file.is_none() {
-        cursor.file = Some(File::open(&log.path)?);
-    }
-    let Some(file) = cursor.file.as_ref() else {
-        return Ok(0);
+    let file = match cursor.file.take() {
+        Some(file) => file,
+        None => File::open(&log.path)?,
     };
-    let buf = &mut cursor.disk_buf;
-    let frame_start = out.len();
-    let mut batch = MessagesEncoder::start(out, stream, cursor.next);
-    let mut sent = 0u32;
-    let mut bytes = 0usize;
-    let mut chunk = 256 * 1024;
-    while cursor.scan_line < until_line && sent < max_messages && bytes < max_bytes {
-        let want = chunk.min((until_offset - cursor.scan_offset) as usize);
-        buf.resize(want, 0);
-        file.read_exact_at(buf, cursor.scan_offset)?;
-        let mut pos = 0;
-        while cursor.scan_line < until_line && sent < max_messages && bytes < max_bytes {
-            let rest = &buf[pos..];
-            let (line, consumed) = match memchr::memchr(b'\n', rest) {
-                Some(nl) => (&rest[..nl], nl + 1),
-                // The file's last line, without a newline.
-                None if cursor.scan_offset + want as u64 == until_offset && !rest.is_empty() => {
-                    (rest, rest.len())
-                }
-                None => break,
-            };
-            let line = match log.ending {
-                LineEnding::CrLf => line.strip_suffix(b"\r").unwrap_or(line),
-                LineEnding::Lf => line,
-            };
-            if cursor.scan_line >= cursor.next {
-                batch.push(out, line);
-                bytes += line.len() + 4;
-                sent += 1;
-                cursor.next += 1;
+    let result = pull_lines(
+        log,
+        &file,
+        cursor,
+        until,
+        stream,
+        out,
+        max_messages,
+        max_bytes,
+    );
+    cursor.file = Some(file);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pull_lines(
+    log: &Log,
+    file: &File,
+    cursor: &mut Cursor,
+    until: (u64, u64),
+    stream: u32,
+    out: &mut BytesMut,
+    max_messages: u32,
+    max_bytes: usize,
+) -> io::Result<u32> {
+    let (until_line, until_offset) = until;
+    skip_to_next(file, cursor, until)?;
+    if cursor.scan_line >= until_line || max_messages == 0 {
+        return Ok(0);
+    }
+    let available = (until_offset - cursor.scan_offset) as usize;
+    let line_limit = u64::from(max_messages).min(until_line - cursor.scan_line);
+    let mut want = max_bytes.clamp(1, available);
+    loop {
+        let frame = protocol::begin_lines(out, stream, cursor.next, log.ending == LineEnding::CrLf);
+        let data = out.len();
+        out.resize(data + want, 0);
+        file.read_exact_at(&mut out[data..], cursor.scan_offset)?;
+        let mut lines = 0;
+        let mut end = 0;
+        for newline in memchr::memchr_iter(b'\n', &out[data..]) {
+            lines += 1;
+            end = newline + 1;
+            if lines == line_limit {
+                break;
             }
-            cursor.scan_line += 1;
-            cursor.scan_offset += consumed as u64;
-            pos += consumed;
         }
-        if pos == 0 {
-            // A line longer than the chunk: read more at once.
-            if chunk > MAX_MESSAGE + 2 {
+        let mut consumed = end;
+        if lines == 0 {
+            if want == available {
+                // The file's last line, without a newline: send it terminated.
+                out.put_u8(b'\n');
+                lines = 1;
+                consumed = want;
+                end = want + 1;
+            } else if want > MAX_MESSAGE + 2 {
+                out.truncate(frame.start);
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "a line longer than the message limit",
                 ));
+            } else {
+                // A line longer than what was read: read more at once.
+                out.truncate(frame.start);
+                want = (want * 2).min(available);
+                continue;
             }
-            chunk *= 2;
         }
+        out.truncate(data + end);
+        frame.finish(out);
+        cursor.scan_offset += consumed as u64;
+        cursor.scan_line += lines;
+        cursor.next = cursor.scan_line;
+        return Ok(lines as u32);
     }
-    if sent == 0 {
-        out.truncate(frame_start);
-    } else {
-        batch.finish(out);
+}
+
+/// Moves the cursor's scan position forward to its next line, reading and counting the
+/// lines between (after `read_from` started at an index entry before the line asked for).
+fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Result<()> {
+    let (until_line, until_offset) = until;
+    let mut chunk = 256 * 1024;
+    while cursor.scan_line < cursor.next.min(until_line) {
+        let available = (until_offset - cursor.scan_offset) as usize;
+        let want = chunk.min(available);
+        let buf = &mut cursor.disk_buf;
+        buf.resize(want, 0);
+        file.read_exact_at(buf, cursor.scan_offset)?;
+        let mut skipped = 0;
+        for newline in memchr::memchr_iter(b'\n', buf) {
+            cursor.scan_line += 1;
+            skipped = newline + 1;
+            if cursor.scan_line == cursor.next {
+                break;
+            }
+        }
+        if skipped == 0 {
+            if want == available {
+                // Only the last line, without a newline, is left.
+                cursor.scan_line += 1;
+                skipped = want;
+            } else if want > MAX_MESSAGE + 2 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a line longer than the message limit",
+                ));
+            } else {
+                chunk *= 2;
+            }
+        }
+        cursor.scan_offset += skipped as u64;
     }
-    Ok(sent)
+    Ok(())
 }

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::error::FileError;
-use crate::protocol::MessagesEncoder;
+use crate::protocol;
 use crate::server::disk::DiskScan;
 use crate::server::options::LineEnding;
 
@@ -227,7 +227,7 @@ impl Log {
         self.lock().subscribers.retain(|w| !Arc::ptr_eq(w, wake));
     }
 
-    /// A cursor at line `line` (clamped to the end), or at the end for a tail.
+    /// A cursor at line `line` (one not written yet is waited for), or at the end for a tail.
     pub(crate) fn cursor(&self, line: Option<u64>) -> Cursor {
         let state = self.lock();
         let next = line.unwrap_or(state.lines);
@@ -376,21 +376,21 @@ impl Log {
     ) -> u32 {
         cursor.leave_disk();
         let start = state.window_start();
-        let mut batch = MessagesEncoder::start(out, stream, cursor.next);
+        let frame = protocol::begin_messages(out, stream, cursor.next);
         let mut sent = 0;
         let mut bytes = 0;
         for entry in state.window.range((cursor.next - start) as usize..) {
             if sent == max_messages || (sent > 0 && bytes + entry.message.len() > max_bytes) {
                 break;
             }
-            batch.push(out, &entry.message);
+            protocol::push_message(out, &entry.message);
             bytes += entry.message.len() + 4;
             sent += 1;
             cursor.next += 1;
             cursor.scan_line = cursor.next;
             cursor.scan_offset = entry.offset + (entry.message.len() + self.ending.len()) as u64;
         }
-        batch.finish(out);
+        frame.finish(out);
         sent
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::BytesMut;
 use flow::{Flow, FlowExt, IoFlow, Read};
-use tcp_server::{ServerOptions, WhereToListen};
+use tcp_server::{OnHandlerError, ServerOptions, WhereToListen};
 
 use crate::error::FileError;
 use crate::server::connection::Connection;
@@ -60,6 +60,8 @@ pub(crate) struct ServerInner {
     pub(crate) connections: Mutex<BTreeMap<u64, Arc<Connection>>>,
     pub(crate) next_connection: AtomicU64,
     serving: AtomicBool,
+    /// Held while a file is opened: two opens of one name or one path never interleave.
+    opening: Mutex<()>,
 }
 
 impl ServerInner {
@@ -81,7 +83,7 @@ impl ServerInner {
 ///
 /// Memory stays bounded whatever clients do: each file keeps about 4 MiB of recent
 /// messages in memory, a reader that falls behind continues from disk, and a client that
-/// stops reading costs its socket buffers and one 64 KiB batch.
+/// stops reading costs its socket buffers and one 128 KiB batch.
 #[derive(Debug, Clone, Default)]
 pub struct Server {
     pub(crate) inner: Arc<ServerInner>,
@@ -106,7 +108,11 @@ impl Server {
         path: impl AsRef<Path>,
         options: FileOptions,
     ) -> Result<FileHandle, FileError> {
-        let path = path.as_ref().to_path_buf();
+        let _opening = self
+            .inner
+            .opening
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(log) = self.inner.registry.get(name) {
             if log.lock().status == Status::Open {
                 return Err(FileError::AlreadyOpen(name.to_string()));
@@ -116,7 +122,15 @@ impl Server {
             .read(true)
             .append(true)
             .create(true)
-            .open(&path)?;
+            .open(path.as_ref())?;
+        // One path, one writer: two disk threads appending to one file would interleave.
+        let path = std::fs::canonicalize(path.as_ref())?;
+        let open_elsewhere = self.inner.registry.lock().values().find_map(|l| {
+            (l.path == path && l.lock().status == Status::Open).then(|| l.name.clone())
+        });
+        if let Some(other) = open_elsewhere {
+            return Err(FileError::AlreadyOpen(other));
+        }
         let mut scan = disk::scan(&mut file)?;
         if scan.bytes > 0 && !options.append {
             return Err(FileError::NotEmpty(path));
@@ -133,16 +147,10 @@ impl Server {
             scan,
             Status::Open,
         ));
-        {
-            let mut files = self.inner.registry.lock();
-            if files
-                .get(name)
-                .is_some_and(|l| l.lock().status == Status::Open)
-            {
-                return Err(FileError::AlreadyOpen(name.to_string()));
-            }
-            files.insert(name.to_string(), log.clone());
-        }
+        self.inner
+            .registry
+            .lock()
+            .insert(name.to_string(), log.clone());
         let disk_log = log.clone();
         let sync = options.sync;
         std::thread::Builder::new()
@@ -226,14 +234,19 @@ impl Server {
             return Err(FileError::AlreadyServing);
         }
         let inner = self.inner.clone();
-        let listening = tcp_server::Server::create_sock(
-            where_to_listen,
-            ServerOptions::default(),
-            move |peer, stream| {
+        let auth = Arc::new(auth);
+        // One connection's failure (a panic in `auth`, say) never stops the file server.
+        let options =
+            ServerOptions::default().on_handler_error(OnHandlerError::call(|peer, error| {
+                tracing::error!(?peer, %error, "a file server connection failed");
+            }));
+        let listening =
+            tcp_server::Server::create_sock(where_to_listen, options, move |peer, stream| {
                 let inner = inner.clone();
-                let allowed = auth(&peer);
+                let auth = auth.clone();
+                // `auth` runs in the connection's task, not in the accept loop.
                 async move {
-                    if allowed {
+                    if auth(&peer) {
                         crate::set_no_delay(&stream);
                         dispatch(inner, IoFlow::new(stream), format!("{peer:?}")).await;
                     } else {
@@ -241,9 +254,8 @@ impl Server {
                     }
                     Ok::<(), std::convert::Infallible>(())
                 }
-            },
-        )
-        .await;
+            })
+            .await;
         listening.map_err(|e| {
             self.inner.serving.store(false, Ordering::Release);
             FileError::Listen(std::sync::Arc::new(e))

@@ -15,14 +15,13 @@ use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
 
 use crate::protocol::{self, Frame};
 use crate::server::ServerInner;
+use crate::server::connection::WRITE_BATCH;
 use crate::server::log::{Log, Pulled, Wake};
 
 /// The longest request line, newline included.
 pub(crate) const MAX_REQUEST_LINE: usize = 4096;
 /// How long a client may take to send its request line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The sender writes up to about this much at once.
-const WRITE_BATCH: usize = 64 * 1024;
 
 /// A parsed request: the name and where to start (`None` for a tail).
 #[derive(Debug, PartialEq, Eq)]
@@ -189,14 +188,22 @@ async fn send<F: Flow>(
     }
 }
 
-/// Appends the messages of one encoded `Messages` frame to `out`, each as a line.
+/// Appends the messages of one frame encoded by `Log::pull` to `out`, each as a line.
 fn lines(frame: Bytes, out: &mut BytesMut) {
-    // The frame was encoded by `Log::pull` a moment ago: it always decodes.
-    if let Ok(Frame::Messages { messages, .. }) = protocol::decode(frame.slice(4..)) {
-        for message in messages {
-            out.extend_from_slice(&message);
-            out.extend_from_slice(b"\n");
-        }
+    // The frame was encoded a moment ago: it always decodes.
+    let messages = match protocol::decode(frame.slice(4..)) {
+        Ok(Frame::Messages { messages, .. }) => messages,
+        Ok(Frame::Lines {
+            data, crlf: false, ..
+        }) => return out.extend_from_slice(&data),
+        Ok(Frame::Lines {
+            data, crlf: true, ..
+        }) => protocol::split_lines(data, true),
+        _ => return,
+    };
+    for message in messages {
+        out.extend_from_slice(&message);
+        out.extend_from_slice(b"\n");
     }
 }
 
