@@ -1,6 +1,6 @@
 //! The client: many message streams multiplexed over one connection.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -70,14 +70,53 @@ impl StreamOptions {
 
 type Item = Result<Message, Error>;
 
-/// What the connection's reader hands a stream: the messages of one frame at once, or the
+/// What the connection's reader hands a stream: one frame's messages at once, or the
 /// error that ends it.
 enum Delivery {
-    Batch {
-        first_line: u64,
-        messages: Vec<Bytes>,
-    },
+    Batch(Unread),
     Failed(Error),
+}
+
+/// Messages received and not yet taken, still in the frame they came in. They are cut
+/// out by the stream's consumer, so the reference counts of the frame's buffer are only
+/// ever touched by one thread.
+enum Unread {
+    None,
+    Messages {
+        first_line: u64,
+        body: Bytes,
+    },
+    Lines {
+        first_line: u64,
+        data: Bytes,
+        crlf: bool,
+    },
+}
+
+impl Unread {
+    /// The next message and its line number.
+    fn next(&mut self) -> Option<(u64, Bytes)> {
+        let (line, message) = match self {
+            Unread::None => return None,
+            Unread::Messages { first_line, body } => (first_line, protocol::next_message(body)),
+            Unread::Lines {
+                first_line,
+                data,
+                crlf,
+            } => (first_line, protocol::next_line(data, *crlf)),
+        };
+        match message {
+            Some(message) => {
+                let number = *line;
+                *line += 1;
+                Some((number, message))
+            }
+            None => {
+                *self = Unread::None;
+                None
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -259,8 +298,7 @@ impl Client {
         MessageStream {
             id,
             rx,
-            queue: VecDeque::new(),
-            next_line: 0,
+            unread: Unread::None,
             client: self.clone(),
             window: options.pushes_back,
             taken: 0,
@@ -285,9 +323,7 @@ impl Client {
 pub struct MessageStream {
     id: u32,
     rx: mpsc::UnboundedReceiver<Delivery>,
-    /// Messages received and not yet taken, the first with line `next_line`.
-    queue: VecDeque<Bytes>,
-    next_line: u64,
+    unread: Unread,
     client: Client,
     window: Option<u32>,
     taken: u32,
@@ -311,12 +347,8 @@ impl Stream for MessageStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(bytes) = this.queue.pop_front() {
-                let message = Message {
-                    line: this.next_line,
-                    bytes,
-                };
-                this.next_line += 1;
+            if let Some((line, bytes)) = this.unread.next() {
+                let message = Message { line, bytes };
                 if let Some(window) = this.window {
                     this.taken += 1;
                     if this.taken >= window / 2 {
@@ -330,13 +362,7 @@ impl Stream for MessageStream {
                 return Poll::Ready(Some(Ok(message)));
             }
             match std::task::ready!(this.rx.poll_recv(cx)) {
-                Some(Delivery::Batch {
-                    first_line,
-                    messages,
-                }) => {
-                    this.next_line = first_line;
-                    this.queue = VecDeque::from(messages);
-                }
+                Some(Delivery::Batch(unread)) => this.unread = unread,
                 Some(Delivery::Failed(e)) => {
                     this.ended = true;
                     return Poll::Ready(Some(Err(e)));
@@ -381,13 +407,10 @@ async fn dispatch<F: Flow>(
             Frame::Messages {
                 stream,
                 first_line,
-                messages,
+                body,
             } => {
                 if let Some(tx) = shared.streams().open.get(&stream) {
-                    let _ = tx.send(Delivery::Batch {
-                        first_line,
-                        messages,
-                    });
+                    let _ = tx.send(Delivery::Batch(Unread::Messages { first_line, body }));
                 }
             }
             Frame::Lines {
@@ -397,11 +420,11 @@ async fn dispatch<F: Flow>(
                 data,
             } => {
                 if let Some(tx) = shared.streams().open.get(&stream) {
-                    let messages = protocol::split_lines(data, crlf);
-                    let _ = tx.send(Delivery::Batch {
+                    let _ = tx.send(Delivery::Batch(Unread::Lines {
                         first_line,
-                        messages,
-                    });
+                        data,
+                        crlf,
+                    }));
                 }
             }
             Frame::End { stream } => {

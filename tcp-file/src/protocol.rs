@@ -72,11 +72,13 @@ pub(crate) enum Frame {
     Refused {
         reason: String,
     },
-    /// Consecutive messages of one stream, the first with line `first_line`.
+    /// Consecutive messages of one stream, the first with line `first_line`: `body` is
+    /// each message's 4-byte length and bytes, checked when decoded; take them out with
+    /// [`next_message`].
     Messages {
         stream: u32,
         first_line: u64,
-        messages: Vec<Bytes>,
+        body: Bytes,
     },
     /// Consecutive messages as they are on disk: lines, each ending with `\n` (or `\r\n`
     /// when `crlf`), the first with line `first_line`. Catching up from disk sends these:
@@ -121,12 +123,10 @@ pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
         Frame::Messages {
             stream,
             first_line,
-            messages,
+            body,
         } => {
             let open = begin_messages(out, *stream, *first_line);
-            for message in messages {
-                push_message(out, message);
-            }
+            out.extend_from_slice(body);
             return open.finish(out);
         }
         Frame::Lines {
@@ -256,22 +256,29 @@ pub(crate) fn begin_lines(
     open
 }
 
-/// The messages of a `Lines` frame's data, without their line endings.
-#[cfg(any(feature = "client", feature = "server"))]
-pub(crate) fn split_lines(mut data: Bytes, crlf: bool) -> Vec<Bytes> {
-    let mut lines = Vec::with_capacity(data.len() / 64 + 1);
-    while !data.is_empty() {
-        let end = memchr::memchr(b'\n', &data).unwrap_or(data.len());
-        let mut line = data.split_to(end);
-        if !data.is_empty() {
-            data.advance(1);
-        }
-        if crlf && line.last() == Some(&b'\r') {
-            line.truncate(line.len() - 1);
-        }
-        lines.push(line);
+/// Takes the next message out of a checked `Messages` body.
+pub(crate) fn next_message(body: &mut Bytes) -> Option<Bytes> {
+    if body.len() < 4 {
+        return None;
     }
-    lines
+    let len = body.get_u32() as usize;
+    Some(body.split_to(len.min(body.len())))
+}
+
+/// Takes the next line out of a `Lines` frame's data, without its line ending.
+pub(crate) fn next_line(data: &mut Bytes, crlf: bool) -> Option<Bytes> {
+    if data.is_empty() {
+        return None;
+    }
+    let end = memchr::memchr(b'\n', data).unwrap_or(data.len());
+    let mut line = data.split_to(end);
+    if !data.is_empty() {
+        data.advance(1);
+    }
+    if crlf && line.last() == Some(&b'\r') {
+        line.truncate(line.len() - 1);
+    }
+    Some(line)
 }
 
 /// Takes the next whole frame out of `buf`, if there is one.
@@ -358,17 +365,22 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
             need(&body, 12)?;
             let stream = body.get_u32();
             let first_line = body.get_u64();
-            let mut messages = Vec::new();
-            while body.has_remaining() {
-                need(&body, 4)?;
-                let len = body.get_u32() as usize;
-                need(&body, len)?;
-                messages.push(body.split_to(len));
+            // Check the lengths now, so that taking the messages out later cannot fail.
+            let mut rest = &body[..];
+            while !rest.is_empty() {
+                if rest.len() < 4 {
+                    return Err(Malformed("frame too short"));
+                }
+                let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                if rest.len() - 4 < len {
+                    return Err(Malformed("frame too short"));
+                }
+                rest = &rest[4 + len..];
             }
             return Ok(Frame::Messages {
                 stream,
                 first_line,
-                messages,
+                body,
             });
         }
         LINES => {
@@ -449,10 +461,16 @@ mod tests {
                 any::<u64>(),
                 prop::collection::vec(prop::collection::vec(any::<u8>(), 0..50), 0..10)
             )
-                .prop_map(|(stream, first_line, messages)| Frame::Messages {
-                    stream,
-                    first_line,
-                    messages: messages.into_iter().map(Bytes::from).collect(),
+                .prop_map(|(stream, first_line, messages)| {
+                    let mut body = BytesMut::new();
+                    for message in &messages {
+                        push_message(&mut body, message);
+                    }
+                    Frame::Messages {
+                        stream,
+                        first_line,
+                        body: body.freeze(),
+                    }
                 }),
             (
                 any::<u32>(),

@@ -191,19 +191,27 @@ async fn send<F: Flow>(
 /// Appends the messages of one frame encoded by `Log::pull` to `out`, each as a line.
 fn lines(frame: Bytes, out: &mut BytesMut) {
     // The frame was encoded a moment ago: it always decodes.
-    let messages = match protocol::decode(frame.slice(4..)) {
-        Ok(Frame::Messages { messages, .. }) => messages,
+    match protocol::decode(frame.slice(4..)) {
+        Ok(Frame::Messages { mut body, .. }) => {
+            while let Some(message) = protocol::next_message(&mut body) {
+                out.extend_from_slice(&message);
+                out.extend_from_slice(b"\n");
+            }
+        }
         Ok(Frame::Lines {
             data, crlf: false, ..
-        }) => return out.extend_from_slice(&data),
+        }) => out.extend_from_slice(&data),
         Ok(Frame::Lines {
-            data, crlf: true, ..
-        }) => protocol::split_lines(data, true),
-        _ => return,
-    };
-    for message in messages {
-        out.extend_from_slice(&message);
-        out.extend_from_slice(b"\n");
+            mut data,
+            crlf: true,
+            ..
+        }) => {
+            while let Some(line) = protocol::next_line(&mut data, true) {
+                out.extend_from_slice(&line);
+                out.extend_from_slice(b"\n");
+            }
+        }
+        _ => {}
     }
 }
 
