@@ -9,13 +9,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 use tokio_util::codec::LengthDelimitedCodec;
 
 use crate::error::{Error, TransportError};
-use crate::protocol::{self, Frame, MAX_SERVER_FRAME, Start, StreamFailure, VERSION};
+use crate::protocol::{
+    self, Frame, MAX_SERVER_FRAME, ReadFrameError, Start, StreamFailure, VERSION,
+};
 
 /// The flow-control window of a stream unless set otherwise, in messages.
 const DEFAULT_WINDOW: u32 = 8192;
@@ -481,23 +483,12 @@ async fn next_frame<F: Flow>(
     codec: &mut LengthDelimitedCodec,
     buf: &mut BytesMut,
 ) -> Result<Option<Frame>, Error> {
-    loop {
-        match protocol::next_frame(codec, buf) {
-            Ok(Some(frame)) => return Ok(Some(frame)),
-            Ok(None) => {}
-            Err(e) => return Err(Error::Transport(TransportError::new(e.to_string()))),
-        }
-        match reader.read().await {
-            Ok(Read::Data(bytes)) => buf.extend_from_slice(&bytes),
-            Ok(Read::Eof) if buf.is_empty() => return Ok(None),
-            Ok(Read::Eof) => {
-                return Err(Error::Transport(TransportError::new(
-                    "the connection ended inside a frame",
-                )));
-            }
-            Err(e) => return Err(transport("reading from the server failed", e)),
-        }
-    }
+    protocol::read_frame(reader, codec, buf)
+        .await
+        .map_err(|e| match e {
+            ReadFrameError::Flow(e) => transport("reading from the server failed", e),
+            other => Error::Transport(TransportError::new(other.to_string())),
+        })
 }
 
 fn transport(what: &str, e: flow::Error) -> Error {

@@ -237,6 +237,7 @@ pub(crate) fn begin_messages(out: &mut BytesMut, stream: u32, first_line: u64) -
     open
 }
 
+#[cfg(feature = "server")]
 pub(crate) fn push_message(out: &mut BytesMut, message: &[u8]) {
     out.put_u32(message.len() as u32);
     out.put_slice(message);
@@ -294,6 +295,47 @@ pub(crate) fn next_frame(
         Ok(Some(frame)) => decode(frame.freeze()).map(Some),
         Ok(None) => Ok(None),
         Err(_) => Err(Malformed("frame longer than the limit")),
+    }
+}
+
+/// Why [`read_frame`] got no frame.
+#[derive(Debug)]
+pub(crate) enum ReadFrameError {
+    /// A frame broke the limit or did not decode.
+    Malformed(Malformed),
+    /// The peer closed its side in the middle of a frame.
+    Truncated,
+    /// The flow failed.
+    Flow(flow::Error),
+}
+
+impl std::fmt::Display for ReadFrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadFrameError::Malformed(e) => e.fmt(f),
+            ReadFrameError::Truncated => f.write_str("the connection ended inside a frame"),
+            ReadFrameError::Flow(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Reads from `reader` until `buf` holds a whole frame, and takes it out; `Ok(None)` when
+/// the peer closed its side between frames.
+pub(crate) async fn read_frame<F: flow::Flow>(
+    reader: &mut flow::ReadHalf<F>,
+    codec: &mut LengthDelimitedCodec,
+    buf: &mut BytesMut,
+) -> Result<Option<Frame>, ReadFrameError> {
+    loop {
+        if let Some(frame) = next_frame(codec, buf).map_err(ReadFrameError::Malformed)? {
+            return Ok(Some(frame));
+        }
+        match reader.read().await {
+            Ok(flow::Read::Data(bytes)) => buf.extend_from_slice(&bytes),
+            Ok(flow::Read::Eof) if buf.is_empty() => return Ok(None),
+            Ok(flow::Read::Eof) => return Err(ReadFrameError::Truncated),
+            Err(e) => return Err(ReadFrameError::Flow(e)),
+        }
     }
 }
 

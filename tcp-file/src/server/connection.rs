@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use tokio_util::codec::LengthDelimitedCodec;
 
-use crate::protocol::{self, Frame, MAX_CLIENT_FRAME, Start, StreamFailure, VERSION};
+use crate::protocol::{
+    self, Frame, MAX_CLIENT_FRAME, ReadFrameError, Start, StreamFailure, VERSION,
+};
 use crate::server::ServerInner;
 use crate::server::log::{Cursor, Log, Pulled, Wake};
 
@@ -129,26 +131,19 @@ pub(crate) async fn serve<F: Flow>(
     let _ = writer.shutdown().await;
 }
 
+/// The next request: a broken frame is a violation, a failed read the client's leaving.
 async fn next_frame<F: Flow>(
     reader: &mut ReadHalf<F>,
     codec: &mut LengthDelimitedCodec,
     buf: &mut BytesMut,
 ) -> Result<Option<Frame>, Violation> {
-    loop {
-        match protocol::next_frame(codec, buf) {
-            Ok(Some(frame)) => return Ok(Some(frame)),
-            Ok(None) => {}
-            Err(e) => return Err(Violation(e.to_string())),
+    match protocol::read_frame(reader, codec, buf).await {
+        Ok(frame) => Ok(frame),
+        Err(ReadFrameError::Flow(e)) => {
+            tracing::debug!(error = %e, "connection read failed");
+            Ok(None)
         }
-        match reader.read().await {
-            Ok(Read::Data(bytes)) => buf.extend_from_slice(&bytes),
-            Ok(Read::Eof) if buf.is_empty() => return Ok(None),
-            Ok(Read::Eof) => return Err(Violation("connection ended inside a frame".into())),
-            Err(e) => {
-                tracing::debug!(error = %e, "connection read failed");
-                return Ok(None);
-            }
-        }
+        Err(e) => Err(Violation(e.to_string())),
     }
 }
 

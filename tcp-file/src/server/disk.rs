@@ -142,6 +142,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
             // Swap buffers: the writer appends to the one written last time, which keeps
             // its capacity, so neither side allocates.
             std::mem::swap(&mut state.pending, &mut batch);
+            state.writing = batch.len();
             lines
         };
         let mut result = file.write_all(&batch);
@@ -163,6 +164,8 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
         unsynced = true;
         {
             let mut state = log.lock();
+            state.writing = 0;
+            log.disk_room.notify_all();
             match result {
                 Ok(()) => {
                     state.disk_lines += lines;

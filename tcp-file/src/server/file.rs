@@ -18,6 +18,14 @@ use crate::server::options::SyncPolicy;
 /// Writes go to memory and to a disk thread at once; readers get them as soon as they are
 /// written, [`flushed`](FileHandle::flushed) says when they are on disk.
 ///
+/// Writing never waits for readers. It waits for the disk only when more than 8 MiB are
+/// not written yet (lines are kept in memory until they are on disk, so a disk that falls
+/// far behind would otherwise grow memory without limit): then `write_message` blocks the
+/// calling thread until the disk has caught up half of that.
+///
+/// A line accepted in memory is sent to readers even if writing it to disk fails later;
+/// the failure then reaches writers, `flushed` and, after the lines they were sent, readers.
+///
 /// Dropping the handle closes the file as [`close`](FileHandle::close) does, without
 /// waiting.
 pub struct FileHandle {

@@ -16,6 +16,8 @@ use crate::server::options::LineEnding;
 
 /// Bytes of recent messages kept in memory; older ones are read back from disk.
 pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+/// Past this many bytes waiting for the disk, writers wait (see `Log::wait_for_disk`).
+const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;
 /// Copied messages are stored in chunks of this size.
 const ARENA_CHUNK: usize = 64 * 1024;
 /// One index entry (a byte offset) every this many lines, for `read_from`.
@@ -72,6 +74,8 @@ pub(crate) struct LogState {
     pub(crate) index: Vec<u64>,
     /// Bytes for the disk thread, and how many lines they end.
     pub(crate) pending: BytesMut,
+    /// Bytes the disk thread took and is writing now.
+    pub(crate) writing: usize,
     pub(crate) pending_lines: u64,
     pub(crate) disk_lines: u64,
     pub(crate) synced_lines: u64,
@@ -94,6 +98,8 @@ pub(crate) struct Log {
     pub(crate) state: Mutex<LogState>,
     /// Wakes the disk thread.
     pub(crate) disk_signal: Condvar,
+    /// Wakes a writer waiting for the disk to catch up.
+    pub(crate) disk_room: Condvar,
     /// Woken when the disk makes progress or fails: `flushed` waits on it.
     pub(crate) disk_progress: Notify,
 }
@@ -118,6 +124,7 @@ impl Log {
                 window_bytes: 0,
                 index: scan.index,
                 pending: BytesMut::new(),
+                writing: 0,
                 pending_lines: 0,
                 disk_lines: scan.lines,
                 synced_lines: scan.lines,
@@ -129,6 +136,7 @@ impl Log {
                 arena: BytesMut::new(),
             }),
             disk_signal: Condvar::new(),
+            disk_room: Condvar::new(),
             disk_progress: Notify::new(),
         }
     }
@@ -192,6 +200,26 @@ impl Log {
         // Cheap when a reader's sender is busy: `wake` is one atomic load then.
         for wake in &state.subscribers {
             wake.wake();
+        }
+        if state.pending.len() + state.writing > DISK_LAG_LIMIT {
+            self.wait_for_disk(state);
+        }
+    }
+
+    /// Holds the writer while more than [`DISK_LAG_LIMIT`] bytes wait for the disk: the
+    /// window keeps every line until it is on disk, so a disk that falls behind would
+    /// otherwise grow memory without limit.
+    fn wait_for_disk(&self, mut state: MutexGuard<'_, LogState>) {
+        tracing::debug!(file = %self.name, "writer waits for the disk to catch up");
+        self.wake_disk(&mut state, true);
+        while state.pending.len() + state.writing > DISK_LAG_LIMIT / 2 && state.disk_error.is_none()
+        {
+            let (waited, _) = self
+                .disk_room
+                .wait_timeout(state, std::time::Duration::from_millis(100))
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = waited;
+            self.wake_disk(&mut state, true);
         }
     }
 
