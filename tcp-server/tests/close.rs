@@ -203,7 +203,11 @@ async fn close_false_leaves_connections_open() {
     .unwrap();
     let address = *server.listening_on_address();
     let mut client = TcpStream::connect(address).await.unwrap();
-    eventually("the connection", PATIENCE, || server.num_connections() == 1).await;
+    // One echo: the handler has started (one that has not when the server closes never
+    // does).
+    client.write_all(b"x").await.unwrap();
+    let mut one = [0u8; 1];
+    client.read_exact(&mut one).await.unwrap();
     tokio::time::timeout(PATIENCE, server.close(false))
         .await
         .unwrap()
@@ -229,14 +233,17 @@ async fn close_false_leaves_connections_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_true_waits_for_a_handler_that_holds_its_socket() {
     let (release, released) = tokio::sync::watch::channel(false);
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let server = Server::create_sock(
         localhost(),
         ServerOptions::default(),
         move |_, stream: TcpStream| {
             let mut released = released.clone();
+            let started_tx = started_tx.clone();
             async move {
                 // Ignores its socket entirely until told to let go.
                 let _stream = stream;
+                let _ = started_tx.send(());
                 released
                     .wait_for(|r| *r)
                     .await
@@ -250,7 +257,12 @@ async fn close_true_waits_for_a_handler_that_holds_its_socket() {
     let mut client = TcpStream::connect(*server.listening_on_address())
         .await
         .unwrap();
-    eventually("the connection", PATIENCE, || server.num_connections() == 1).await;
+    // Close once the handler runs: a connection whose handler has not started when the
+    // server closes never gets one, and its socket is dropped at once.
+    tokio::time::timeout(PATIENCE, started.recv())
+        .await
+        .unwrap()
+        .unwrap();
     let closed = tokio::spawn(server.close(true));
     // The socket is shut down at once: the client sees the end.
     let mut rest = Vec::new();
