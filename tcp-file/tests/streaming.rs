@@ -20,6 +20,16 @@ fn temp_dir(test: &str) -> PathBuf {
     dir
 }
 
+/// A fresh server with one file open for writing, served as "log".
+fn log_file(test: &str) -> (PathBuf, Server, tcp_file::FileHandle) {
+    let dir = temp_dir(test);
+    let server = Server::new();
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
+    (dir, server, file)
+}
+
 async fn connect(server: &Server) -> Client {
     let (client_end, server_end) = flow::pair(256 * 1024);
     let serving = server.clone();
@@ -56,11 +66,7 @@ fn numbered(range: std::ops::Range<u64>) -> Vec<(u64, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_readers_started_at_different_moments_each_get_every_line_once() {
     const TOTAL: u64 = 100_000;
-    let dir = temp_dir("twenty");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("twenty");
     let client = connect(&server).await;
     let mut readers = Vec::new();
     for i in 0..TOTAL {
@@ -89,11 +95,7 @@ async fn twenty_readers_started_at_different_moments_each_get_every_line_once() 
 
 #[tokio::test]
 async fn tail_gets_only_what_comes_after_the_request() {
-    let dir = temp_dir("tail");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("tail");
     file.write_message(b"before").expect("write");
     let client = connect(&server).await;
     let mut tail = client.tail("log", StreamOptions::new());
@@ -114,11 +116,7 @@ async fn tail_gets_only_what_comes_after_the_request() {
 
 #[tokio::test]
 async fn read_from_resumes_after_a_disconnect_with_no_gap() {
-    let dir = temp_dir("resume");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("resume");
     for i in 0..5000 {
         file.write_message(format!("message {i}").as_bytes())
             .expect("write");
@@ -232,11 +230,7 @@ async fn a_stream_never_read_does_not_stop_another_on_the_same_connection() {
 
 #[tokio::test]
 async fn close_ends_streams_after_the_last_message_and_stop_serving_keeps_them() {
-    let dir = temp_dir("close");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("close");
     file.write_message(b"one").expect("write");
     let client = connect(&server).await;
     let mut before = client.read("log", StreamOptions::new());
@@ -262,11 +256,7 @@ async fn close_ends_streams_after_the_last_message_and_stop_serving_keeps_them()
 
 #[tokio::test]
 async fn a_file_closed_without_stopping_is_served_like_a_static_file() {
-    let dir = temp_dir("closed-static");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("closed-static");
     file.write_message(b"kept").expect("write");
     file.close_with(false).await.expect("close");
     let client = connect(&server).await;
@@ -400,11 +390,7 @@ async fn messages_with_an_inner_newline_are_refused_and_nothing_is_written() {
 
 #[tokio::test]
 async fn unknown_and_hostile_names_are_just_not_found() {
-    let dir = temp_dir("names");
-    let server = Server::new();
-    let _file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (dir, server, _file) = log_file("names");
     let client = connect(&server).await;
     let log_path = dir.join("log").display().to_string();
     for name in [
@@ -500,11 +486,7 @@ async fn read_from_a_line_deep_in_a_file_on_disk_uses_the_index() {
 
 #[tokio::test]
 async fn disconnect_ends_live_streams_and_later_reads_fail_at_once() {
-    let dir = temp_dir("disconnect");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("disconnect");
     file.write_message(b"one").expect("write");
     let client = connect(&server).await;
     let mut live = client.read("log", StreamOptions::new());
@@ -526,11 +508,7 @@ async fn disconnect_ends_live_streams_and_later_reads_fail_at_once() {
 
 #[tokio::test]
 async fn a_lost_connection_fails_live_streams_and_later_reads() {
-    let dir = temp_dir("lost");
-    let server = Server::new();
-    let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
-        .expect("open");
+    let (_dir, server, file) = log_file("lost");
     file.write_message(b"one").expect("write");
     let (client_end, server_end) = flow::pair(64 * 1024);
     let serving = server.clone();

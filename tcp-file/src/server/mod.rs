@@ -295,7 +295,8 @@ impl Server {
                         connection: connection.id,
                         stream: *id,
                         next_line: stream.cursor.next,
-                        lag: 0,
+                        // The same lock order as the sender's: connection, then log.
+                        lag: log.lock().lines.saturating_sub(stream.cursor.next),
                         credit: (stream.credit != u32::MAX).then_some(stream.credit),
                     });
             }
@@ -305,10 +306,7 @@ impl Server {
             .iter()
             .map(|log| {
                 let state = log.lock();
-                let mut file_readers = readers.remove(&Arc::as_ptr(log)).unwrap_or_default();
-                for reader in &mut file_readers {
-                    reader.lag = state.lines.saturating_sub(reader.next_line);
-                }
+                let file_readers = readers.remove(&Arc::as_ptr(log)).unwrap_or_default();
                 FileSnapshot {
                     name: log.name.clone(),
                     path: log.path.display().to_string(),
