@@ -31,3 +31,38 @@ pub fn outside_tool(name: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// A file server for one test: a fresh directory under the system's temporary one, a
+/// [`tcp_file::Server`] with `name` open for writing there (as `DIR/NAME`), listening on
+/// 127.0.0.1 on a port the OS chooses.
+///
+/// # Panics
+///
+/// When the directory, the file or the listening socket cannot be made.
+pub async fn serve_one_file(
+    test: &str,
+    name: &str,
+) -> (
+    PathBuf,
+    tcp_file::Server,
+    tcp_file::FileHandle,
+    tcp_server::Server<flow::Inet>,
+) {
+    use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+
+    let dir = std::env::temp_dir().join(format!("tcp-file-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the test's directory");
+    let server = tcp_file::Server::new();
+    let file = server
+        .open_file(name, dir.join(name), tcp_file::FileOptions::new())
+        .expect("open the file");
+    let listening = server
+        .serve(
+            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+            |_| true,
+        )
+        .await
+        .expect("listen");
+    (dir, server, file, listening)
+}

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use tcp_file::{Client, StreamOptions};
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -23,20 +22,7 @@ async fn lines_of(client: &Client, name: &str) -> Vec<(u64, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_unix_and_in_memory_clients_read_the_same_file() {
-    let dir = std::env::temp_dir().join(format!("tcp-file-composed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let server = Server::new();
-    let file = server
-        .open_file("events", dir.join("events.log"), FileOptions::new())
-        .expect("open");
-    let listening = server
-        .serve(
-            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
-            |_| true,
-        )
-        .await
-        .expect("serve");
+    let (dir, server, file, listening) = tests::serve_one_file("composed", "events").await;
 
     let tcp = Client::connect(&WhereToConnect::inet_address(
         ([127, 0, 0, 1], listening.listening_on()).into(),
@@ -76,7 +62,7 @@ async fn tcp_unix_and_in_memory_clients_read_the_same_file() {
         );
     }
     assert_eq!(
-        std::fs::read_to_string(dir.join("events.log"))
+        std::fs::read_to_string(dir.join("events"))
             .expect("file")
             .lines()
             .count(),

@@ -12,8 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use flow::{Flow, Read, Shutdown, TcpFlow};
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use tcp_file::{Client, StreamOptions};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -213,20 +212,7 @@ fn memory_server_child() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let dir = std::env::temp_dir().join(format!("tcp-file-memory-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let server = Server::new();
-        let file = server
-            .open_file("log", dir.join("log"), FileOptions::new())
-            .expect("open");
-        let listening = server
-            .serve(
-                WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
-                |_| true,
-            )
-            .await
-            .expect("serve");
+        let (dir, server, file, listening) = tests::serve_one_file("memory", "log").await;
         println!("listening on port {}", listening.listening_on());
         let mut input = String::new();
         tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut input).map(|_| input))
