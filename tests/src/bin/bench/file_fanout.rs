@@ -117,12 +117,7 @@ async fn ours_round(clients: usize) -> Result<f64, BenchError> {
     let elapsed = start.elapsed();
 
     let (file, written) = before("our writer", deadline, writer).await???;
-    readers.abort_all();
-    while let Some(result) = readers.join_next().await {
-        if let Ok(Err(e)) = result {
-            return Err(format!("a tcp-file client failed: {e}").into());
-        }
-    }
+    reap(readers, "a tcp-file client").await?;
     check(delivered, written, clients)?;
     before("closing our file", deadline, file.close()).await??;
     ours.close(deadline).await?;
@@ -171,16 +166,26 @@ async fn bare_round(clients: usize) -> Result<f64, BenchError> {
     let elapsed = start.elapsed();
 
     let (publisher, written) = before("the bare writer", deadline, writer).await???;
-    readers.abort_all();
-    while let Some(result) = readers.join_next().await {
-        if let Ok(Err(e)) = result {
-            return Err(format!("a bare client failed: {e}").into());
-        }
-    }
+    reap(readers, "a bare client").await?;
     check(delivered, written, clients)?;
     publisher.finish()?;
     drop(bare);
     Ok(delivered as f64 / elapsed.as_secs_f64())
+}
+
+/// Stops the clients (what is in flight is not counted) and reports the first one that
+/// failed.
+async fn reap<E: std::fmt::Display + 'static>(
+    mut readers: JoinSet<Result<u64, E>>,
+    who: &str,
+) -> Result<(), BenchError> {
+    readers.abort_all();
+    while let Some(result) = readers.join_next().await {
+        if let Ok(Err(e)) = result {
+            return Err(format!("{who} failed: {e}").into());
+        }
+    }
+    Ok(())
 }
 
 fn check(delivered: u64, written: u64, clients: usize) -> Result<(), BenchError> {
