@@ -214,6 +214,7 @@ pub(crate) fn pull_disk(
         Some(file) => file,
         None => File::open(&log.path)?,
     };
+    // The file is taken out of the cursor while the cursor moves on.
     let result = pull_lines(
         log,
         &file,
@@ -221,14 +222,13 @@ pub(crate) fn pull_disk(
         until,
         stream,
         out,
-        max_messages,
-        max_bytes,
+        (max_messages, max_bytes),
     );
     cursor.file = Some(file);
     result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// As [`pull_disk`], with the file at hand, and the limits as one pair.
 fn pull_lines(
     log: &Log,
     file: &File,
@@ -236,8 +236,7 @@ fn pull_lines(
     until: (u64, u64),
     stream: u32,
     out: &mut BytesMut,
-    max_messages: u32,
-    max_bytes: usize,
+    (max_messages, max_bytes): (u32, usize),
 ) -> io::Result<u32> {
     let (until_line, until_offset) = until;
     skip_to_next(file, cursor, until)?;

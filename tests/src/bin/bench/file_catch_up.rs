@@ -26,7 +26,7 @@ const ROUNDS: usize = 3;
 const LIMIT: Duration = Duration::from_secs(30);
 const NAME: &str = "big";
 
-/// Flow control on with the default window (1,024 messages): what a user gets, and the
+/// Flow control on with the default window (8,192 messages): what a user gets, and the
 /// bounded-memory setting.
 fn stream_options() -> StreamOptions {
     StreamOptions::new()
