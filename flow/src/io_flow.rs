@@ -74,7 +74,9 @@ pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
 /// adapter for anything else (a TLS stream, a child's pipes joined with
 /// `tokio::io::join`).
 ///
-/// Reads hand out chunks of one reusable buffer (no copy once read). While
+/// Reads hand out chunks of one buffer (no copy once read); a read that leaves too little
+/// room for the next hands over the whole buffer, which the caller then owns alone
+/// (`Bytes::try_into_mut` succeeds, so a framing layer can work in it without a copy). While
 /// [`close`](crate::FlowExt::close) waits for the peer, data that arrives is kept for later
 /// reads, up to the [close buffer limit](IoFlow::set_close_buffer_limit).
 ///
@@ -156,6 +158,12 @@ where
             Ok(0) => {
                 self.read_end = Some(Ok(()));
                 Ok(Read::Eof)
+            }
+            // Too little room for another read: the buffer would be left behind anyway, so
+            // it goes whole, and the reader owns it alone (it can be made mutable again
+            // without a copy).
+            Ok(_) if self.read_buf.capacity() - self.read_buf.len() < self.read_size => {
+                Ok(Read::Data(std::mem::take(&mut self.read_buf).freeze()))
             }
             Ok(_) => Ok(Read::Data(self.read_buf.split().freeze())),
             Err(e) => {

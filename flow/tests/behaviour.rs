@@ -335,3 +335,20 @@ async fn close_gives_up_past_its_buffer_limit() {
     };
     assert!(!first.is_empty());
 }
+
+#[tokio::test]
+async fn a_read_hands_over_a_buffer_the_reader_owns_alone() {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    let mut a = UnixFlow::from(a);
+    let mut b = UnixFlow::from(b);
+    b.write(Bytes::from(vec![3u8; 1000])).await.expect("write");
+    let Read::Data(bytes) = timeout(LIMIT, a.read()).await.expect("read").expect("read") else {
+        panic!("eof instead of data");
+    };
+    // Owned alone, it becomes mutable again in place: a framing layer can cut frames out of
+    // it and keep the rest without copying.
+    let at = bytes.as_ptr();
+    let bytes = bytes.try_into_mut().expect("the read's buffer is shared");
+    assert_eq!(bytes.as_ptr(), at);
+    assert_eq!(&bytes[..], &[3u8; 1000][..]);
+}

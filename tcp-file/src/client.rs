@@ -8,21 +8,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use futures_core::Stream;
 use tokio::sync::mpsc;
-use tokio_util::codec::LengthDelimitedCodec;
 
 use crate::error::{Error, TransportError};
 use crate::protocol::{
-    self, Frame, MAX_SERVER_FRAME, ReadFrameError, Start, StreamFailure, VERSION,
+    self, Frame, FrameReader, Layout, MAX_SERVER_FRAME, ReadFrameError, Start, StreamFailure,
+    VERSION,
 };
 
 /// The flow-control window of a stream unless set otherwise, in messages.
 const DEFAULT_WINDOW: u32 = 8192;
 /// How long the server may take to answer the hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What one read of a TCP connection asks for: the frames that arrive whole in one read
+/// are cut out of its buffer without a copy, so big reads copy little.
+const READ_SIZE: usize = 256 * 1024;
 
 /// One message of a file: its line number (from 0) and its bytes, without the newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,55 +73,101 @@ impl StreamOptions {
     }
 }
 
-type Item = Result<Message, Error>;
-
-/// What the connection's reader hands a stream: one frame's messages at once, or the
-/// error that ends it.
-enum Delivery {
-    Batch(Unread),
-    Failed(Error),
+/// One message seen in place in a [`Batch`], from [`Batch::iter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef<'a> {
+    /// The line number, counted from 0.
+    pub line: u64,
+    /// The message, without its line ending.
+    pub bytes: &'a [u8],
 }
 
-/// Messages received and not yet taken, still in the frame they came in. They are cut
-/// out by the stream's consumer, so the reference counts of the frame's buffer are only
-/// ever touched by one thread.
-enum Unread {
-    None,
-    Messages {
-        first_line: u64,
-        body: Bytes,
-    },
-    Lines {
-        first_line: u64,
-        data: Bytes,
-        crlf: bool,
-    },
+/// Consecutive messages of one stream, in order, as they arrived together: what
+/// [`MessageStream::next_batch`] gives. As an iterator it gives owned [`Message`]s;
+/// [`iter`](Batch::iter) shows them in place, without touching the buffer's reference
+/// count, the fastest way through a stream.
+#[derive(Clone)]
+pub struct Batch {
+    /// The line of the first message in `data`.
+    first_line: u64,
+    layout: Layout,
+    data: Bytes,
 }
 
-impl Unread {
-    /// The next message and its line number.
-    fn next(&mut self) -> Option<(u64, Bytes)> {
-        let (line, message) = match self {
-            Unread::None => return None,
-            Unread::Messages { first_line, body } => (first_line, protocol::next_message(body)),
-            Unread::Lines {
-                first_line,
-                data,
-                crlf,
-            } => (first_line, protocol::next_line(data, *crlf)),
-        };
-        match message {
-            Some(message) => {
-                let number = *line;
-                *line += 1;
-                Some((number, message))
-            }
-            None => {
-                *self = Unread::None;
-                None
-            }
+impl Batch {
+    /// The line number of the batch's first message not taken yet.
+    pub fn first_line(&self) -> u64 {
+        self.first_line
+    }
+
+    /// The batch holds no message (never so for a batch from
+    /// [`next_batch`](MessageStream::next_batch)).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The messages of the batch, in place.
+    pub fn iter(&self) -> BatchIter<'_> {
+        BatchIter {
+            line: self.first_line,
+            layout: self.layout,
+            data: &self.data,
         }
     }
+}
+
+impl Iterator for Batch {
+    type Item = Message;
+
+    fn next(&mut self) -> Option<Message> {
+        let (message, used) = protocol::split_next(&self.data, self.layout)?;
+        let message = Message {
+            line: self.first_line,
+            bytes: self.data.slice_ref(message),
+        };
+        self.data.advance(used);
+        self.first_line += 1;
+        Some(message)
+    }
+}
+
+impl<'a> IntoIterator for &'a Batch {
+    type Item = MessageRef<'a>;
+    type IntoIter = BatchIter<'a>;
+
+    fn into_iter(self) -> BatchIter<'a> {
+        self.iter()
+    }
+}
+
+/// The messages of a [`Batch`], in place: from [`Batch::iter`].
+#[derive(Debug, Clone)]
+pub struct BatchIter<'a> {
+    line: u64,
+    layout: Layout,
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for BatchIter<'a> {
+    type Item = MessageRef<'a>;
+
+    fn next(&mut self) -> Option<MessageRef<'a>> {
+        let (bytes, used) = protocol::split_next(self.data, self.layout)?;
+        let message = MessageRef {
+            line: self.line,
+            bytes,
+        };
+        self.data = &self.data[used..];
+        self.line += 1;
+        Some(message)
+    }
+}
+
+/// What the connection's reader hands a stream: one frame's messages at once (and how
+/// many the server says there are, for flow control), or the error that ends it.
+enum Delivery {
+    Batch { batch: Batch, count: u32 },
+    Failed(Error),
 }
 
 struct Shared {
@@ -189,7 +238,9 @@ impl Client {
             .await
             .map_err(|e| Error::Transport(TransportError::with_source("cannot connect", e)))?;
         crate::set_no_delay(&stream);
-        Client::over(flow::IoFlow::new(stream)).await
+        let mut flow = flow::IoFlow::new(stream);
+        flow.set_read_size(READ_SIZE);
+        Client::over(flow).await
     }
 
     /// Speaks the protocol over `flow`: sends the hello and waits for the server's answer.
@@ -207,16 +258,12 @@ impl Client {
             .write(out.freeze())
             .await
             .map_err(|e| transport("sending the hello failed", e))?;
-        let mut codec = protocol::codec(MAX_SERVER_FRAME);
-        let mut buf = BytesMut::new();
-        let answer = tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            next_frame(&mut reader, &mut codec, &mut buf),
-        )
-        .await
-        .map_err(|_| {
-            Error::Transport(TransportError::new("no answer to the hello within 10 s"))
-        })??;
+        let mut frames = FrameReader::new(MAX_SERVER_FRAME, BytesMut::new());
+        let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut frames))
+            .await
+            .map_err(|_| {
+                Error::Transport(TransportError::new("no answer to the hello within 10 s"))
+            })??;
         match answer {
             Some(Frame::Welcome { version: VERSION }) => {}
             Some(Frame::Refused { reason }) => {
@@ -241,7 +288,7 @@ impl Client {
             streams: Mutex::new(Streams::default()),
             next_stream: AtomicU32::new(1),
         });
-        let reader = tokio::spawn(dispatch(shared.clone(), reader, codec, buf));
+        let reader = tokio::spawn(dispatch(shared.clone(), reader, frames));
         tokio::spawn(send_requests(requests, writer));
         Ok(Client {
             shared,
@@ -300,7 +347,7 @@ impl Client {
         MessageStream {
             id,
             rx,
-            unread: Unread::None,
+            unread: None,
             client: self.clone(),
             window: options.pushes_back,
             taken: 0,
@@ -321,13 +368,16 @@ impl Client {
 }
 
 /// A stream of one file's messages, from [`Client::read`], [`Client::read_from`] or
-/// [`Client::tail`]. Each item is a [`Message`] or, last, an [`Error`].
+/// [`Client::tail`]. Each item is a [`Message`] or, last, an [`Error`]; or take them a
+/// [`Batch`] at a time with [`next_batch`](MessageStream::next_batch).
 pub struct MessageStream {
     id: u32,
     rx: mpsc::UnboundedReceiver<Delivery>,
-    unread: Unread,
+    /// The batch being taken apart by `next`.
+    unread: Option<Batch>,
     client: Client,
     window: Option<u32>,
+    /// Messages received since credit was last given back.
     taken: u32,
     ended: bool,
 }
@@ -338,41 +388,84 @@ impl MessageStream {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn next(&mut self) -> Option<Item> {
+    pub async fn next(&mut self) -> Option<Result<Message, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The next messages that arrived together (the rest of a batch that
+    /// [`next`](MessageStream::next) started on comes first), or the error that ends the
+    /// stream, or `None` once it ended. A batch is never empty. Mixing it with `next` is
+    /// fine: no message is given twice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn total(mut stream: tcp_file::MessageStream) -> Result<u64, tcp_file::Error> {
+    /// let mut bytes = 0;
+    /// while let Some(batch) = stream.next_batch().await {
+    ///     for message in &batch? {
+    ///         bytes += message.bytes.len() as u64;
+    ///     }
+    /// }
+    /// # Ok(bytes)
+    /// # }
+    /// # let _ = total;
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn next_batch(&mut self) -> Option<Result<Batch, Error>> {
+        std::future::poll_fn(|cx| self.poll_next_batch(cx)).await
+    }
+
+    fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Batch, Error>>> {
+        if let Some(batch) = self.unread.take().filter(|b| !b.is_empty()) {
+            return Poll::Ready(Some(Ok(batch)));
+        }
+        match std::task::ready!(self.rx.poll_recv(cx)) {
+            Some(Delivery::Batch { batch, count }) => {
+                self.received(count);
+                Poll::Ready(Some(Ok(batch)))
+            }
+            Some(Delivery::Failed(e)) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            None => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    /// Gives the server credit back once half the window was received.
+    fn received(&mut self, count: u32) {
+        let Some(window) = self.window else { return };
+        self.taken = self.taken.saturating_add(count);
+        if self.taken >= window / 2 {
+            let _ = self.client.shared.outgoing.send(Frame::Credit {
+                stream: self.id,
+                messages: self.taken,
+            });
+            self.taken = 0;
+        }
     }
 }
 
 impl Stream for MessageStream {
-    type Item = Item;
+    type Item = Result<Message, Error>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some((line, bytes)) = this.unread.next() {
-                let message = Message { line, bytes };
-                if let Some(window) = this.window {
-                    this.taken += 1;
-                    if this.taken >= window / 2 {
-                        let _ = this.client.shared.outgoing.send(Frame::Credit {
-                            stream: this.id,
-                            messages: this.taken,
-                        });
-                        this.taken = 0;
-                    }
-                }
+            if let Some(message) = this.unread.as_mut().and_then(Iterator::next) {
                 return Poll::Ready(Some(Ok(message)));
             }
-            match std::task::ready!(this.rx.poll_recv(cx)) {
-                Some(Delivery::Batch(unread)) => this.unread = unread,
-                Some(Delivery::Failed(e)) => {
-                    this.ended = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                None => {
-                    this.ended = true;
-                    return Poll::Ready(None);
-                }
+            match std::task::ready!(this.poll_next_batch(cx)) {
+                Some(Ok(batch)) => this.unread = Some(batch),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
             }
         }
     }
@@ -391,14 +484,9 @@ impl Drop for MessageStream {
 }
 
 /// Reads the server's frames and hands each stream its items.
-async fn dispatch<F: Flow>(
-    shared: Arc<Shared>,
-    mut reader: ReadHalf<F>,
-    mut codec: LengthDelimitedCodec,
-    mut buf: BytesMut,
-) {
+async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut frames: FrameReader) {
     let failure = loop {
-        let frame = match next_frame(&mut reader, &mut codec, &mut buf).await {
+        let frame = match next_frame(&mut reader, &mut frames).await {
             Ok(Some(frame)) => frame,
             Ok(None) => {
                 break Error::Transport(TransportError::new("the server closed the connection"));
@@ -406,27 +494,20 @@ async fn dispatch<F: Flow>(
             Err(e) => break e,
         };
         match frame {
-            Frame::Messages {
+            Frame::Batch {
                 stream,
                 first_line,
-                body,
-            } => {
-                if let Some(tx) = shared.streams().open.get(&stream) {
-                    let _ = tx.send(Delivery::Batch(Unread::Messages { first_line, body }));
-                }
-            }
-            Frame::Lines {
-                stream,
-                first_line,
-                crlf,
+                count,
+                layout,
                 data,
             } => {
                 if let Some(tx) = shared.streams().open.get(&stream) {
-                    let _ = tx.send(Delivery::Batch(Unread::Lines {
+                    let batch = Batch {
                         first_line,
+                        layout,
                         data,
-                        crlf,
-                    }));
+                    };
+                    let _ = tx.send(Delivery::Batch { batch, count });
                 }
             }
             Frame::End { stream } => {
@@ -480,15 +561,12 @@ async fn send_requests<F: Flow>(
 
 async fn next_frame<F: Flow>(
     reader: &mut ReadHalf<F>,
-    codec: &mut LengthDelimitedCodec,
-    buf: &mut BytesMut,
+    frames: &mut FrameReader,
 ) -> Result<Option<Frame>, Error> {
-    protocol::read_frame(reader, codec, buf)
-        .await
-        .map_err(|e| match e {
-            ReadFrameError::Flow(e) => transport("reading from the server failed", e),
-            other => Error::Transport(TransportError::new(other.to_string())),
-        })
+    frames.next(reader).await.map_err(|e| match e {
+        ReadFrameError::Flow(e) => transport("reading from the server failed", e),
+        other => Error::Transport(TransportError::new(other.to_string())),
+    })
 }
 
 fn transport(what: &str, e: flow::Error) -> Error {
@@ -499,6 +577,15 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("streams", &self.shared.streams().open.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("first_line", &self.first_line)
+            .field("bytes", &self.data.len())
             .finish()
     }
 }

@@ -10,6 +10,10 @@
 //! with flow control (on by default) a consumer that stops reading one stream slows only
 //! that stream.
 //!
+//! A stream gives one [`Message`] at a time ([`MessageStream::next`]), or a [`Batch`] of
+//! the messages that arrived together ([`MessageStream::next_batch`]), whose
+//! [`iter`](Batch::iter) shows them in place: the fastest way through a big file.
+//!
 //! The features `server` and `client` (both default) compile one side each.
 //!
 //! # Examples
@@ -62,7 +66,9 @@ mod protocol;
 mod server;
 
 #[cfg(feature = "client")]
-pub use crate::client::{Client, Message, MessageStream, StreamOptions};
+pub use crate::client::{
+    Batch, BatchIter, Client, Message, MessageRef, MessageStream, StreamOptions,
+};
 pub use crate::error::{Error, FileError, TransportError};
 pub use crate::protocol::{MAX_MESSAGE, VERSION};
 #[cfg(feature = "server")]

@@ -2,7 +2,9 @@
 //! opened by a handshake that names the protocol version.
 //!
 //! Client to server: `Hello`, `Open`, `Cancel`, `Credit`. Server to client: `Welcome` or
-//! `Refused`, then `Messages`, `End` and `StreamError` for each stream.
+//! `Refused`, then for each stream batches of messages (`Messages` frames of live messages,
+//! `Lines` frames of lines read back from disk, each with its count), `End` and
+//! `StreamError`.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, LengthDelimitedCodec};
@@ -72,21 +74,17 @@ pub(crate) enum Frame {
     Refused {
         reason: String,
     },
-    /// Consecutive messages of one stream, the first with line `first_line`: `body` is
-    /// each message's 4-byte length and bytes, checked when decoded; take them out with
-    /// [`next_message`].
-    Messages {
+    /// Consecutive messages of one stream, the first with line `first_line`, laid out in
+    /// `data` as `layout` says: `Messages` frames (each message with its 4-byte length,
+    /// checked when decoded) for live messages, `Lines` frames (the file's bytes, lines as
+    /// on disk) for catching up from disk, where the server copies the file's bytes once
+    /// and never looks at each line. `count` is how many messages the server says it put
+    /// in: flow control counts with it. Take them out with [`split_next`].
+    Batch {
         stream: u32,
         first_line: u64,
-        body: Bytes,
-    },
-    /// Consecutive messages as they are on disk: lines, each ending with `\n` (or `\r\n`
-    /// when `crlf`), the first with line `first_line`. Catching up from disk sends these:
-    /// the server copies the file's bytes once and never looks at each line.
-    Lines {
-        stream: u32,
-        first_line: u64,
-        crlf: bool,
+        count: u32,
+        layout: Layout,
         data: Bytes,
     },
     End {
@@ -117,29 +115,28 @@ pub(crate) fn codec(max_frame: usize) -> LengthDelimitedCodec {
         .new_codec()
 }
 
+/// How a [`Frame::Batch`] lays out its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Each message after its 4-byte big-endian length.
+    Framed,
+    /// Lines, each ending with `\n`, or with `\r\n` when `crlf`.
+    Lines { crlf: bool },
+}
+
 /// Appends `frame`, with its length prefix, to `out`.
 pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
-    match frame {
-        Frame::Messages {
-            stream,
-            first_line,
-            body,
-        } => {
-            let open = begin_messages(out, *stream, *first_line);
-            out.extend_from_slice(body);
-            return open.finish(out);
-        }
-        Frame::Lines {
-            stream,
-            first_line,
-            crlf,
-            data,
-        } => {
-            let open = begin_lines(out, *stream, *first_line, *crlf);
-            out.extend_from_slice(data);
-            return open.finish(out);
-        }
-        _ => {}
+    if let Frame::Batch {
+        stream,
+        first_line,
+        count,
+        layout,
+        data,
+    } = frame
+    {
+        let open = begin_batch(out, *stream, *first_line, *layout);
+        out.extend_from_slice(data);
+        return open.finish(out, *count);
     }
     let start = out.len();
     out.put_u32(0);
@@ -187,7 +184,7 @@ pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
             out.put_u8(REFUSED);
             out.put_slice(reason.as_bytes());
         }
-        Frame::Messages { .. } | Frame::Lines { .. } => unreachable!("encoded above"),
+        Frame::Batch { .. } => unreachable!("encoded above"),
         Frame::End { stream } => {
             out.put_u8(END);
             out.put_u32(*stream);
@@ -207,98 +204,92 @@ pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
-/// A frame being written in place into an output buffer: its length is filled in by
-/// [`finish`](OpenFrame::finish).
+/// Where a batch frame's count is, from the frame's start: after the length, the kind,
+/// the stream and the first line.
+const COUNT_AT: usize = 4 + 1 + 4 + 8;
+
+/// A [`Frame::Batch`] being written in place into an output buffer: add its messages with
+/// [`push_message`] (for [`Layout::Framed`]) or whole lines (for [`Layout::Lines`]), then
+/// [`finish`](OpenBatch::finish) it.
 #[derive(Debug)]
-#[must_use = "a frame must be finished"]
-pub(crate) struct OpenFrame {
-    pub(crate) start: usize,
+#[must_use = "a frame must be finished or abandoned"]
+pub(crate) struct OpenBatch {
+    start: usize,
 }
 
-impl OpenFrame {
-    fn begin(out: &mut BytesMut, kind: u8) -> Self {
-        let start = out.len();
-        out.put_u32(0);
-        out.put_u8(kind);
-        OpenFrame { start }
-    }
-
-    pub(crate) fn finish(self, out: &mut BytesMut) {
+impl OpenBatch {
+    /// Fills in the frame's length and its count of messages.
+    pub(crate) fn finish(self, out: &mut BytesMut, count: u32) {
         let len = (out.len() - self.start - 4) as u32;
         out[self.start..self.start + 4].copy_from_slice(&len.to_be_bytes());
+        out[self.start + COUNT_AT..self.start + COUNT_AT + 4].copy_from_slice(&count.to_be_bytes());
+    }
+
+    /// Takes the frame back out of `out`.
+    pub(crate) fn abandon(self, out: &mut BytesMut) {
+        out.truncate(self.start);
     }
 }
 
-/// Starts a `Messages` frame; add messages with [`push_message`].
-pub(crate) fn begin_messages(out: &mut BytesMut, stream: u32, first_line: u64) -> OpenFrame {
-    let open = OpenFrame::begin(out, MESSAGES);
+/// Starts a batch frame of `stream`'s messages from line `first_line`.
+pub(crate) fn begin_batch(
+    out: &mut BytesMut,
+    stream: u32,
+    first_line: u64,
+    layout: Layout,
+) -> OpenBatch {
+    let start = out.len();
+    out.put_u32(0);
+    out.put_u8(match layout {
+        Layout::Framed => MESSAGES,
+        Layout::Lines { .. } => LINES,
+    });
     out.put_u32(stream);
     out.put_u64(first_line);
-    open
+    out.put_u32(0);
+    if let Layout::Lines { crlf } = layout {
+        out.put_u8(u8::from(crlf));
+    }
+    OpenBatch { start }
 }
 
+/// Appends one message to a [`Layout::Framed`] batch.
 #[cfg(feature = "server")]
 pub(crate) fn push_message(out: &mut BytesMut, message: &[u8]) {
     out.put_u32(message.len() as u32);
     out.put_slice(message);
 }
 
-/// Starts a `Lines` frame; append whole lines after it.
-pub(crate) fn begin_lines(
-    out: &mut BytesMut,
-    stream: u32,
-    first_line: u64,
-    crlf: bool,
-) -> OpenFrame {
-    let open = OpenFrame::begin(out, LINES);
-    out.put_u32(stream);
-    out.put_u64(first_line);
-    out.put_u8(u8::from(crlf));
-    open
-}
-
-/// Takes the next message out of a checked `Messages` body.
-pub(crate) fn next_message(body: &mut Bytes) -> Option<Bytes> {
-    if body.len() < 4 {
-        return None;
-    }
-    let len = body.get_u32() as usize;
-    Some(body.split_to(len.min(body.len())))
-}
-
-/// Takes the next line out of a `Lines` frame's data, without its line ending.
-pub(crate) fn next_line(data: &mut Bytes, crlf: bool) -> Option<Bytes> {
+/// The first message of a batch's `data` (without its length or line ending), and how many
+/// bytes of `data` it took; `None` when `data` is empty. Never fails on a decoded batch:
+/// framed lengths were checked, and a last line without a newline is a line.
+pub(crate) fn split_next(data: &[u8], layout: Layout) -> Option<(&[u8], usize)> {
     if data.is_empty() {
         return None;
     }
-    let end = memchr::memchr(b'\n', data).unwrap_or(data.len());
-    let mut line = data.split_to(end);
-    if !data.is_empty() {
-        data.advance(1);
-    }
-    if crlf && line.last() == Some(&b'\r') {
-        line.truncate(line.len() - 1);
-    }
-    Some(line)
-}
-
-/// Takes the next whole frame out of `buf`, if there is one.
-///
-/// # Errors
-///
-/// A frame longer than the codec's limit, or one that does not decode.
-pub(crate) fn next_frame(
-    codec: &mut LengthDelimitedCodec,
-    buf: &mut BytesMut,
-) -> Result<Option<Frame>, Malformed> {
-    match codec.decode(buf) {
-        Ok(Some(frame)) => decode(frame.freeze()).map(Some),
-        Ok(None) => Ok(None),
-        Err(_) => Err(Malformed("frame longer than the limit")),
+    match layout {
+        Layout::Framed => {
+            let len = match data {
+                [a, b, c, d, ..] => u32::from_be_bytes([*a, *b, *c, *d]) as usize,
+                _ => return None,
+            };
+            let end = (4 + len).min(data.len());
+            Some((&data[4..end], end))
+        }
+        Layout::Lines { crlf } => {
+            let (mut line, used) = match memchr::memchr(b'\n', data) {
+                Some(newline) => (&data[..newline], newline + 1),
+                None => (data, data.len()),
+            };
+            if crlf && line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            Some((line, used))
+        }
     }
 }
 
-/// Why [`read_frame`] got no frame.
+/// Why [`FrameReader::next`] got no frame.
 #[derive(Debug)]
 pub(crate) enum ReadFrameError {
     /// A frame broke the limit or did not decode.
@@ -319,22 +310,98 @@ impl std::fmt::Display for ReadFrameError {
     }
 }
 
-/// Reads from `reader` until `buf` holds a whole frame, and takes it out; `Ok(None)` when
-/// the peer closed its side between frames.
-pub(crate) async fn read_frame<F: flow::Flow>(
-    reader: &mut flow::ReadHalf<F>,
-    codec: &mut LengthDelimitedCodec,
-    buf: &mut BytesMut,
-) -> Result<Option<Frame>, ReadFrameError> {
-    loop {
-        if let Some(frame) = next_frame(codec, buf).map_err(ReadFrameError::Malformed)? {
-            return Ok(Some(frame));
+/// Cuts frames out of what a flow reads. A frame that arrived whole in one read is cut out
+/// of that read's buffer without a copy (when the flow gives its buffers away, as
+/// [`flow::IoFlow`] does); only a frame that spans two reads is copied, and only once.
+/// Whole frames are taken out by tokio-util's [`LengthDelimitedCodec`].
+#[derive(Debug)]
+pub(crate) struct FrameReader {
+    codec: LengthDelimitedCodec,
+    max_frame: usize,
+    /// Whole frames not taken yet, then the start of one not complete yet.
+    buf: BytesMut,
+    /// Read, and not moved to `buf` yet.
+    rest: Bytes,
+}
+
+impl FrameReader {
+    /// A reader of frames of up to `max_frame` bytes; `first` was read already.
+    pub(crate) fn new(max_frame: usize, first: BytesMut) -> Self {
+        FrameReader {
+            codec: codec(max_frame),
+            max_frame,
+            buf: first,
+            rest: Bytes::new(),
         }
-        match reader.read().await {
-            Ok(flow::Read::Data(bytes)) => buf.extend_from_slice(&bytes),
-            Ok(flow::Read::Eof) if buf.is_empty() => return Ok(None),
-            Ok(flow::Read::Eof) => return Err(ReadFrameError::Truncated),
-            Err(e) => return Err(ReadFrameError::Flow(e)),
+    }
+
+    /// Reads until a whole frame is there, and takes it out; `Ok(None)` when the peer
+    /// closed its side between frames.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: what was read stays for the next call.
+    pub(crate) async fn next<F: flow::Flow>(
+        &mut self,
+        reader: &mut flow::ReadHalf<F>,
+    ) -> Result<Option<Frame>, ReadFrameError> {
+        loop {
+            if let Some(frame) = self.buffered().map_err(ReadFrameError::Malformed)? {
+                return Ok(Some(frame));
+            }
+            match reader.read().await {
+                Ok(flow::Read::Data(bytes)) => self.rest = bytes,
+                Ok(flow::Read::Eof) if self.buf.is_empty() => return Ok(None),
+                Ok(flow::Read::Eof) => return Err(ReadFrameError::Truncated),
+                Err(e) => return Err(ReadFrameError::Flow(e)),
+            }
+        }
+    }
+
+    /// The next frame among the bytes read so far, if they hold a whole one.
+    ///
+    /// # Errors
+    ///
+    /// A frame longer than the limit (known from its length, before its bytes come), or
+    /// one that does not decode.
+    pub(crate) fn buffered(&mut self) -> Result<Option<Frame>, Malformed> {
+        loop {
+            match self.frame_len() {
+                Some(len) if len > self.max_frame => {
+                    return Err(Malformed("frame longer than the limit"));
+                }
+                Some(len) if self.buf.len() >= 4 + len => {
+                    return match self.codec.decode(&mut self.buf) {
+                        Ok(Some(frame)) => decode(frame.freeze()).map(Some),
+                        Ok(None) | Err(_) => Err(Malformed("frame longer than the limit")),
+                    };
+                }
+                _ => {}
+            }
+            if self.rest.is_empty() {
+                return Ok(None);
+            }
+            if self.buf.is_empty() {
+                // Whole frames in it are cut out of this buffer, not copied.
+                self.buf = BytesMut::from(std::mem::take(&mut self.rest));
+            } else {
+                // Only what the partial frame lacks; the rest may hold whole frames.
+                let lacking = match self.frame_len() {
+                    Some(len) => 4 + len - self.buf.len(),
+                    None => 4 - self.buf.len(),
+                };
+                let n = lacking.min(self.rest.len());
+                self.buf.extend_from_slice(&self.rest[..n]);
+                self.rest.advance(n);
+            }
+        }
+    }
+
+    /// The length of the frame at the start of `buf`, once its 4 bytes are there.
+    fn frame_len(&self) -> Option<usize> {
+        match self.buf[..] {
+            [a, b, c, d, ..] => Some(u32::from_be_bytes([a, b, c, d]) as usize),
+            _ => None,
         }
     }
 }
@@ -404,11 +471,13 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
             });
         }
         MESSAGES => {
-            need(&body, 12)?;
+            need(&body, 16)?;
             let stream = body.get_u32();
             let first_line = body.get_u64();
+            let count = body.get_u32();
             // Check the lengths now, so that taking the messages out later cannot fail.
             let mut rest = &body[..];
+            let mut messages = 0u32;
             while !rest.is_empty() {
                 if rest.len() < 4 {
                     return Err(Malformed("frame too short"));
@@ -418,26 +487,34 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
                     return Err(Malformed("frame too short"));
                 }
                 rest = &rest[4 + len..];
+                messages = messages.saturating_add(1);
             }
-            return Ok(Frame::Messages {
+            if messages != count {
+                return Err(Malformed("the message count does not match the messages"));
+            }
+            return Ok(Frame::Batch {
                 stream,
                 first_line,
-                body,
+                count,
+                layout: Layout::Framed,
+                data: body,
             });
         }
         LINES => {
-            need(&body, 13)?;
+            need(&body, 17)?;
             let stream = body.get_u32();
             let first_line = body.get_u64();
+            let count = body.get_u32();
             let crlf = match body.get_u8() {
                 0 => false,
                 1 => true,
                 _ => return Err(Malformed("unknown line ending")),
             };
-            return Ok(Frame::Lines {
+            return Ok(Frame::Batch {
                 stream,
                 first_line,
-                crlf,
+                count,
+                layout: Layout::Lines { crlf },
                 data: body,
             });
         }
@@ -504,26 +581,30 @@ mod tests {
                 prop::collection::vec(prop::collection::vec(any::<u8>(), 0..50), 0..10)
             )
                 .prop_map(|(stream, first_line, messages)| {
-                    let mut body = BytesMut::new();
+                    let mut data = BytesMut::new();
                     for message in &messages {
-                        push_message(&mut body, message);
+                        push_message(&mut data, message);
                     }
-                    Frame::Messages {
+                    Frame::Batch {
                         stream,
                         first_line,
-                        body: body.freeze(),
+                        count: messages.len() as u32,
+                        layout: Layout::Framed,
+                        data: data.freeze(),
                     }
                 }),
             (
                 any::<u32>(),
                 any::<u64>(),
+                any::<u32>(),
                 any::<bool>(),
                 prop::collection::vec(any::<u8>(), 0..200)
             )
-                .prop_map(|(stream, first_line, crlf, data)| Frame::Lines {
+                .prop_map(|(stream, first_line, count, crlf, data)| Frame::Batch {
                     stream,
                     first_line,
-                    crlf,
+                    count,
+                    layout: Layout::Lines { crlf },
                     data: Bytes::from(data)
                 }),
             any::<u32>().prop_map(|stream| Frame::End { stream }),
@@ -549,31 +630,98 @@ mod tests {
             }
             // Deliver the bytes in two parts, as a socket may.
             let split = split.min(wire.len());
-            let mut buf = BytesMut::from(&wire[..split]);
             let rest = wire.split_off(split);
-            let mut codec = codec(MAX_SERVER_FRAME);
+            let mut reader = FrameReader::new(MAX_SERVER_FRAME, BytesMut::new());
             let mut decoded = Vec::new();
-            while let Some(f) = next_frame(&mut codec, &mut buf).expect("decodes") {
-                decoded.push(f);
+            for part in [wire.freeze(), rest.freeze()] {
+                reader.rest = part;
+                while let Some(f) = reader.buffered().expect("decodes") {
+                    decoded.push(f);
+                }
             }
-            buf.extend_from_slice(&rest);
-            while let Some(f) = next_frame(&mut codec, &mut buf).expect("decodes") {
-                decoded.push(f);
-            }
+            prop_assert!(reader.buf.is_empty() && reader.rest.is_empty());
             prop_assert_eq!(decoded, frames);
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-            let mut codec = codec(MAX_CLIENT_FRAME);
-            let mut buf = BytesMut::from(&bytes[..]);
+            let mut reader = FrameReader::new(MAX_CLIENT_FRAME, BytesMut::new());
+            reader.rest = Bytes::from(bytes.clone());
             for _ in 0..bytes.len() + 1 {
-                match next_frame(&mut codec, &mut buf) {
+                match reader.buffered() {
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => break,
                 }
             }
-            let _ = decode(Bytes::from(bytes));
+            if let Ok(Frame::Batch { layout, data, .. }) = decode(Bytes::from(bytes)) {
+                let mut rest = &data[..];
+                while let Some((_, used)) = split_next(rest, layout) {
+                    assert!(used > 0 && used <= rest.len());
+                    rest = &rest[used..];
+                }
+            }
         }
+    }
+
+    fn lines_frame(stream: u32, data: &'static [u8]) -> Frame {
+        Frame::Batch {
+            stream,
+            first_line: 0,
+            count: 1,
+            layout: Layout::Lines { crlf: false },
+            data: Bytes::from_static(data),
+        }
+    }
+
+    /// Whether a decoded batch's bytes are in the buffer at `within`.
+    fn data_is_inside(frame: &Frame, within: &std::ops::Range<*const u8>) -> bool {
+        let Frame::Batch { data, .. } = frame else {
+            panic!("not a batch: {frame:?}");
+        };
+        within.contains(&data.as_ptr()) && data.as_ptr_range().end <= within.end
+    }
+
+    #[test]
+    fn whole_frames_are_cut_out_of_the_read_and_only_a_split_one_is_copied() {
+        let frames = [
+            lines_frame(1, b"first\n"),
+            lines_frame(2, b"second, cut in two by the reads\n"),
+            lines_frame(3, b"third\n"),
+        ];
+        let mut wire = BytesMut::new();
+        encode(&frames[0], &mut wire);
+        let first_len = wire.len();
+        encode(&frames[1], &mut wire);
+        let cut = first_len + (wire.len() - first_len) / 2;
+        encode(&frames[2], &mut wire);
+        let (one, two) = (
+            Bytes::from(wire[..cut].to_vec()),
+            Bytes::from(wire[cut..].to_vec()),
+        );
+        // Where the reads' buffers are (the reader must own them alone to keep them).
+        let (one_at, two_at) = (one.as_ptr_range(), two.as_ptr_range());
+        let mut reader = FrameReader::new(MAX_SERVER_FRAME, BytesMut::new());
+        reader.rest = one;
+        let first = reader.buffered().expect("decodes").expect("a whole frame");
+        assert_eq!(reader.buffered().expect("decodes"), None);
+        reader.rest = two;
+        let second = reader
+            .buffered()
+            .expect("decodes")
+            .expect("the split frame");
+        let third = reader.buffered().expect("decodes").expect("the last frame");
+        assert_eq!(
+            [&first, &second, &third],
+            [&frames[0], &frames[1], &frames[2]]
+        );
+        assert!(
+            data_is_inside(&first, &one_at),
+            "the first frame was copied"
+        );
+        assert!(!data_is_inside(&second, &one_at) && !data_is_inside(&second, &two_at));
+        assert!(
+            data_is_inside(&third, &two_at),
+            "the third frame was copied"
+        );
     }
 }

@@ -531,3 +531,74 @@ async fn a_lost_connection_fails_live_streams_and_later_reads() {
         item => panic!("a read on a dead connection must fail at once, got {item:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_give_every_message_once_from_disk_and_live_even_mixed_with_next() {
+    // About 6 MB: more than the in-memory window, so the first batches come from disk.
+    const ON_DISK: u64 = 60_000;
+    const LIVE: u64 = 1_000;
+    let (_dir, server, file) = log_file("batches");
+    for i in 0..ON_DISK {
+        file.write_message(padded(i).as_bytes()).expect("write");
+    }
+    let client = connect(&server).await;
+    let mut whole = client.read("log", StreamOptions::new());
+    let mut mixed = client.read("log", StreamOptions::new());
+    for i in ON_DISK..ON_DISK + LIVE {
+        file.write_message(padded(i).as_bytes()).expect("write");
+    }
+    file.close().await.expect("close");
+    let expected: Vec<(u64, Vec<u8>)> = (0..ON_DISK + LIVE)
+        .map(|i| (i, padded(i).into_bytes()))
+        .collect();
+
+    let mut received = Vec::new();
+    let mut batches = 0;
+    while let Some(batch) = timeout(LIMIT, whole.next_batch()).await.expect("stalled") {
+        let batch = batch.expect("batch");
+        assert!(!batch.is_empty());
+        assert_eq!(batch.first_line(), received.len() as u64);
+        let seen: Vec<(u64, Vec<u8>)> = batch.iter().map(|m| (m.line, m.bytes.to_vec())).collect();
+        let owned: Vec<(u64, Vec<u8>)> = batch.map(|m| (m.line, m.bytes.to_vec())).collect();
+        assert_eq!(seen, owned, "in place and owned differ");
+        received.extend(seen);
+        batches += 1;
+    }
+    assert!(
+        received == expected,
+        "{} messages, not every one once in order",
+        received.len()
+    );
+    assert!(
+        batches * 10 < received.len(),
+        "{batches} batches for {} messages: waiting messages come together",
+        received.len()
+    );
+
+    let mut received = Vec::new();
+    'stream: loop {
+        for _ in 0..3 {
+            match next(&mut mixed).await {
+                Some(message) => {
+                    let message = message.expect("message");
+                    received.push((message.line, message.bytes.to_vec()));
+                }
+                None => break 'stream,
+            }
+        }
+        match timeout(LIMIT, mixed.next_batch()).await.expect("stalled") {
+            Some(batch) => received.extend(
+                batch
+                    .expect("batch")
+                    .iter()
+                    .map(|m| (m.line, m.bytes.to_vec())),
+            ),
+            None => break,
+        }
+    }
+    assert!(
+        received == expected,
+        "{} messages mixing next and next_batch",
+        received.len()
+    );
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 
-use crate::protocol::{self, MAX_MESSAGE};
+use crate::protocol::{self, Layout, MAX_MESSAGE};
 use crate::server::log::{Cursor, DiskWait, INDEX_EVERY, Log, LogState, Status};
 use crate::server::options::{LineEnding, SyncPolicy};
 
@@ -97,12 +97,11 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                         drop(state);
                         let synced = file.sync_data();
                         state = log.lock();
-                        record_sync(&log.name, &mut state, synced);
+                        record_sync(&log, &mut state, synced);
                     }
                     if state.disk_error.is_none() {
                         // All on disk: a closed file is served from there.
                         state.window.clear();
-                        state.window_bytes = 0;
                     }
                     drop(state);
                     log.disk_progress.notify_waiters();
@@ -132,7 +131,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                         last_sync = Instant::now();
                         unsynced = false;
                         state = log.lock();
-                        record_sync(&log.name, &mut state, synced);
+                        record_sync(&log, &mut state, synced);
                     }
                 }
             }
@@ -179,6 +178,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                 Err(e) => {
                     tracing::error!(file = %log.name, path = %log.path.display(), error = %e, "disk write failed");
                     state.disk_error = Some(Arc::new(e));
+                    log.settle();
                 }
             }
         }
@@ -187,12 +187,13 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
 }
 
 /// Records the outcome of an `fsync`: progress, or the error that stops the file.
-fn record_sync(name: &str, state: &mut LogState, synced: io::Result<()>) {
+fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
     match synced {
         Ok(()) => state.synced_lines = state.disk_lines,
         Err(e) => {
-            tracing::error!(file = %name, error = %e, "disk sync failed");
+            tracing::error!(file = %log.name, error = %e, "disk sync failed");
             state.disk_error = Some(Arc::new(e));
+            log.settle();
         }
     }
 }
@@ -245,21 +246,18 @@ fn pull_lines(
     }
     let available = (until_offset - cursor.scan_offset) as usize;
     let line_limit = u64::from(max_messages).min(until_line - cursor.scan_line);
+    let layout = Layout::Lines {
+        crlf: log.ending == LineEnding::CrLf,
+    };
     let mut want = max_bytes.clamp(1, available);
     loop {
-        let frame = protocol::begin_lines(out, stream, cursor.next, log.ending == LineEnding::CrLf);
+        let frame = protocol::begin_batch(out, stream, cursor.next, layout);
         let data = out.len();
-        out.resize(data + want, 0);
-        file.read_exact_at(&mut out[data..], cursor.scan_offset)?;
-        let mut lines = 0;
-        let mut end = 0;
-        for newline in memchr::memchr_iter(b'\n', &out[data..]) {
-            lines += 1;
-            end = newline + 1;
-            if lines == line_limit {
-                break;
-            }
+        if let Err(e) = read_exact_at_into(file, out, want, cursor.scan_offset) {
+            frame.abandon(out);
+            return Err(e);
         }
+        let (mut lines, end) = whole_lines(&out[data..], line_limit);
         let mut consumed = end;
         if lines == 0 {
             if want == available {
@@ -267,27 +265,72 @@ fn pull_lines(
                 out.put_u8(b'\n');
                 lines = 1;
                 consumed = want;
-                end = want + 1;
             } else if want > MAX_MESSAGE + 2 {
-                out.truncate(frame.start);
+                frame.abandon(out);
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "a line longer than the message limit",
                 ));
             } else {
                 // A line longer than what was read: read more at once.
-                out.truncate(frame.start);
+                frame.abandon(out);
                 want = (want * 2).min(available);
                 continue;
             }
+        } else {
+            out.truncate(data + end);
         }
-        out.truncate(data + end);
-        frame.finish(out);
+        frame.finish(out, lines as u32);
         cursor.scan_offset += consumed as u64;
         cursor.scan_line += lines;
         cursor.next = cursor.scan_line;
         return Ok(lines as u32);
     }
+}
+
+/// How many whole lines `chunk` starts with, at most `limit`, and where they end. Counts
+/// newlines in bulk; walks them one by one only when the limit cuts.
+fn whole_lines(chunk: &[u8], limit: u64) -> (u64, usize) {
+    let Some(last) = memchr::memrchr(b'\n', chunk) else {
+        return (0, 0);
+    };
+    let count = memchr::memchr_iter(b'\n', &chunk[..last]).count() as u64 + 1;
+    if count <= limit {
+        return (count, last + 1);
+    }
+    match memchr::memchr_iter(b'\n', chunk).nth(limit as usize - 1) {
+        Some(newline) => (limit, newline + 1),
+        None => (0, 0),
+    }
+}
+
+/// Appends `len` bytes of `file`, from byte `offset`, to `out`, reading them straight into
+/// its spare room (not zeroed first: on a catch-up that would write every byte twice).
+///
+/// # Errors
+///
+/// The read fails, or the file ends before `len` bytes; what was read stays in `out`.
+fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) -> io::Result<()> {
+    out.reserve(len);
+    let mut done = 0;
+    while done < len {
+        let room = &mut out.spare_capacity_mut()[..len - done];
+        let read = match rustix::io::pread(file, room, offset + done as u64) {
+            Ok((filled, _)) => filled.len(),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file is shorter than the lines counted in it",
+            ));
+        }
+        // SAFETY: `pread` initialised the first `read` bytes of the spare room.
+        unsafe { out.set_len(out.len() + read) };
+        done += read;
+    }
+    Ok(())
 }
 
 /// Moves the cursor's scan position forward to its next line, reading and counting the
@@ -326,4 +369,36 @@ fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Resu
         cursor.scan_offset += skipped as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_lines_stop_at_the_last_newline_or_the_limit() {
+        let chunk = b"a\nbb\nccc\ndd";
+        assert_eq!(whole_lines(chunk, 10), (3, 9));
+        assert_eq!(whole_lines(chunk, 3), (3, 9));
+        assert_eq!(whole_lines(chunk, 2), (2, 5));
+        assert_eq!(whole_lines(chunk, 1), (1, 2));
+        assert_eq!(whole_lines(b"no newline", 5), (0, 0));
+        assert_eq!(whole_lines(b"\n\n", 5), (2, 2));
+    }
+
+    #[test]
+    fn reads_into_spare_room_append_exactly_and_a_short_file_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("tcp-file-disk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("f");
+        std::fs::write(&path, b"0123456789").expect("write");
+        let file = File::open(&path).expect("open");
+        let mut out = BytesMut::from(&b"head:"[..]);
+        read_exact_at_into(&file, &mut out, 4, 3).expect("read");
+        assert_eq!(&out[..], b"head:3456");
+        let err = read_exact_at_into(&file, &mut out, 8, 5).expect_err("past the end");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(&out[..], b"head:345656789", "what was read stays");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

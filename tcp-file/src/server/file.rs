@@ -145,6 +145,7 @@ impl FileHandle {
                 return;
             }
             state.status = Status::Closed;
+            self.log.settle();
             self.log.wake_disk(&mut state, true);
         }
         if stop_serving {

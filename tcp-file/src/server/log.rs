@@ -1,25 +1,23 @@
 //! The log of one file: every message written, the newest in a bounded in-memory window,
 //! all of them on disk. Readers pull from it with a [`Cursor`].
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::error::FileError;
-use crate::protocol;
+use crate::protocol::{self, Layout};
 use crate::server::disk::DiskScan;
 use crate::server::options::LineEnding;
+use crate::server::window::Window;
 
 /// Bytes of recent messages kept in memory; older ones are read back from disk.
 pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
 /// Past this many bytes waiting for the disk, writers wait (see `Log::wait_for_disk`).
 const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;
-/// Copied messages are stored in chunks of this size.
-const ARENA_CHUNK: usize = 64 * 1024;
 /// One index entry (a byte offset) every this many lines, for `read_from`.
 pub(crate) const INDEX_EVERY: u64 = 1024;
 
@@ -27,23 +25,23 @@ pub(crate) const INDEX_EVERY: u64 = 1024;
 #[derive(Debug, Default)]
 pub(crate) struct Wake {
     pub(crate) notify: Notify,
-    /// Set by the sender just before it looks for work; a writer notifies only then.
+    /// Set by the sender just before it looks for work; a writer notifies only then. The
+    /// sender's last look before it sleeps takes each log's lock (see [`Log::pull`]), and
+    /// a writer reads this under the same lock, so one of the two sees the other.
     pub(crate) armed: AtomicBool,
 }
 
 impl Wake {
+    /// Arms the wake: called by the sender before it looks for work.
+    pub(crate) fn arm(&self) {
+        self.armed.store(true, Ordering::Release);
+    }
+
     pub(crate) fn wake(&self) {
         if self.armed.load(Ordering::Relaxed) && self.armed.swap(false, Ordering::AcqRel) {
             self.notify.notify_one();
         }
     }
-}
-
-#[derive(Debug)]
-pub(crate) struct Entry {
-    /// Where the line starts on disk.
-    pub(crate) offset: u64,
-    pub(crate) message: Bytes,
 }
 
 /// What the disk thread waits for, so that writers wake it only when that helps.
@@ -68,8 +66,7 @@ pub(crate) enum Status {
 pub(crate) struct LogState {
     pub(crate) lines: u64,
     pub(crate) bytes: u64,
-    pub(crate) window: VecDeque<Entry>,
-    pub(crate) window_bytes: usize,
+    pub(crate) window: Window,
     /// `index[k]` is the byte offset of line `k * INDEX_EVERY`.
     pub(crate) index: Vec<u64>,
     /// Bytes for the disk thread, and how many lines they end.
@@ -85,8 +82,6 @@ pub(crate) struct LogState {
     pub(crate) status: Status,
     pub(crate) disk_error: Option<Arc<std::io::Error>>,
     pub(crate) subscribers: Vec<Arc<Wake>>,
-    /// Copied messages are cut from this chunk: one allocation per 64 KiB, not per message.
-    arena: BytesMut,
 }
 
 /// One file of the server: its name, where it lives, and its log.
@@ -102,6 +97,10 @@ pub(crate) struct Log {
     pub(crate) disk_room: Condvar,
     /// Woken when the disk makes progress or fails: `flushed` waits on it.
     pub(crate) disk_progress: Notify,
+    /// The line count, readable without the lock: a hint (it may lag), so that a sender
+    /// busy with other streams does not take this lock only to find nothing new.
+    /// `u64::MAX` once the file is closed or failed: there is always something to look at.
+    published: AtomicU64,
 }
 
 impl Log {
@@ -120,8 +119,7 @@ impl Log {
             state: Mutex::new(LogState {
                 lines: scan.lines,
                 bytes: scan.bytes,
-                window: VecDeque::new(),
-                window_bytes: 0,
+                window: Window::new(scan.lines, ending.len()),
                 index: scan.index,
                 pending: BytesMut::new(),
                 writing: 0,
@@ -133,11 +131,14 @@ impl Log {
                 status,
                 disk_error: None,
                 subscribers: Vec::new(),
-                arena: BytesMut::new(),
             }),
             disk_signal: Condvar::new(),
             disk_room: Condvar::new(),
             disk_progress: Notify::new(),
+            published: AtomicU64::new(match status {
+                Status::Open => scan.lines,
+                Status::Closed => u64::MAX,
+            }),
         }
     }
 
@@ -156,20 +157,19 @@ impl Log {
     pub(crate) fn append_copy(&self, message: &[u8]) -> Result<(), FileError> {
         let mut state = self.lock();
         self.check_open(&state)?;
-        if state.arena.capacity() - state.arena.len() < message.len() {
-            state.arena = BytesMut::with_capacity(ARENA_CHUNK.max(message.len()));
-        }
-        state.arena.extend_from_slice(message);
-        let message = state.arena.split().freeze();
-        self.push(state, message);
+        let offset = self.record(&mut state, message);
+        state.window.push_copy(message, offset);
+        self.pushed(state);
         Ok(())
     }
 
     /// Appends `message` as it is. Errors as [`append_copy`](Log::append_copy).
     pub(crate) fn append(&self, message: Bytes) -> Result<(), FileError> {
-        let state = self.lock();
+        let mut state = self.lock();
         self.check_open(&state)?;
-        self.push(state, message);
+        let offset = self.record(&mut state, &message);
+        state.window.push_given(message, offset);
+        self.pushed(state);
         Ok(())
     }
 
@@ -183,18 +183,27 @@ impl Log {
         Ok(())
     }
 
-    fn push(&self, mut state: MutexGuard<'_, LogState>, message: Bytes) {
+    /// Counts a new line and hands it to the disk thread; returns where it starts on disk.
+    /// The caller puts it in the window.
+    fn record(&self, state: &mut LogState, message: &[u8]) -> u64 {
         let offset = state.bytes;
         if state.lines % INDEX_EVERY == 0 {
             state.index.push(offset);
         }
-        state.pending.extend_from_slice(&message);
+        state.pending.extend_from_slice(message);
         state.pending.extend_from_slice(self.ending.as_bytes());
         state.pending_lines += 1;
         state.bytes += (message.len() + self.ending.len()) as u64;
         state.lines += 1;
-        state.window_bytes += message.len();
-        state.window.push_back(Entry { offset, message });
+        offset
+    }
+
+    /// After a line is recorded and in the window: trims the window, wakes the disk thread
+    /// and the readers, and holds the writer while the disk is far behind.
+    fn pushed(&self, mut state: MutexGuard<'_, LogState>) {
+        if self.published.load(Ordering::Relaxed) != u64::MAX {
+            self.published.store(state.lines, Ordering::Relaxed);
+        }
         state.evict();
         self.wake_disk(&mut state, false);
         // Cheap when a reader's sender is busy: `wake` is one atomic load then.
@@ -237,6 +246,19 @@ impl Log {
         }
     }
 
+    /// Whether there may be lines from `next` on, or an end to tell: `false` can be late
+    /// (a line written a moment ago), never wrong for long. Only [`pull`](Log::pull), under
+    /// the lock, is sure: a sender must pull before it sleeps.
+    pub(crate) fn may_have_news(&self, next: u64) -> bool {
+        next < self.published.load(Ordering::Relaxed)
+    }
+
+    /// Called under the lock when the file closes or fails: every reader must look at
+    /// the state from now on.
+    pub(crate) fn settle(&self) {
+        self.published.store(u64::MAX, Ordering::Relaxed);
+    }
+
     pub(crate) fn wake_readers(&self) {
         let subscribers = self.lock().subscribers.clone();
         for wake in &subscribers {
@@ -270,18 +292,11 @@ impl Log {
 }
 
 impl LogState {
-    pub(crate) fn window_start(&self) -> u64 {
-        self.lines - self.window.len() as u64
-    }
-
-    /// Drops the oldest window entries past the limit, but only those on disk already, so a
-    /// reader that falls behind the window finds them there.
+    /// Drops the oldest window messages past the limit, but only those on disk already, so
+    /// a reader that falls behind the window finds them there.
     pub(crate) fn evict(&mut self) {
-        while self.window_bytes > WINDOW_BYTES && self.window_start() < self.disk_lines {
-            if let Some(entry) = self.window.pop_front() {
-                self.window_bytes -= entry.message.len();
-            }
-        }
+        let on_disk = self.disk_lines;
+        self.window.evict(WINDOW_BYTES, on_disk);
     }
 
     /// A line at or before `line` whose byte offset is known, and that offset.
@@ -289,10 +304,8 @@ impl LogState {
         if line >= self.lines {
             return (self.lines, self.bytes);
         }
-        let start = self.window_start();
-        if line >= start {
-            let entry = &self.window[(line - start) as usize];
-            return (line, entry.offset);
+        if let Some(offset) = self.window.offset(line) {
+            return (line, offset);
         }
         let k = (line / INDEX_EVERY) as usize;
         match self.index.get(k) {
@@ -360,7 +373,7 @@ impl Log {
             if max_messages == 0 {
                 return Pulled::Nothing;
             }
-            let start = state.window_start();
+            let start = state.window.start();
             if cursor.next >= start {
                 return Pulled::Sent(self.pull_window(
                     &state,
@@ -372,10 +385,7 @@ impl Log {
                 ));
             }
             // Everything before the window is on disk.
-            (
-                start,
-                state.window.front().map_or(state.bytes, |e| e.offset),
-            )
+            (start, state.window.offset(start).unwrap_or(state.bytes))
         };
         match crate::server::disk::pull_disk(
             self,
@@ -392,7 +402,7 @@ impl Log {
     }
 
     /// Encodes the window's messages after the cursor. Copying them here, under the lock,
-    /// costs no more than taking handles to them would, and touches no shared counter.
+    /// is one copy per run of messages, and touches no shared counter.
     fn pull_window(
         &self,
         state: &LogState,
@@ -403,22 +413,14 @@ impl Log {
         max_bytes: usize,
     ) -> u32 {
         cursor.leave_disk();
-        let start = state.window_start();
-        let frame = protocol::begin_messages(out, stream, cursor.next);
-        let mut sent = 0;
-        let mut bytes = 0;
-        for entry in state.window.range((cursor.next - start) as usize..) {
-            if sent == max_messages || (sent > 0 && bytes + entry.message.len() > max_bytes) {
-                break;
-            }
-            protocol::push_message(out, &entry.message);
-            bytes += entry.message.len() + 4;
-            sent += 1;
-            cursor.next += 1;
-            cursor.scan_line = cursor.next;
-            cursor.scan_offset = entry.offset + (entry.message.len() + self.ending.len()) as u64;
-        }
-        frame.finish(out);
+        let frame = protocol::begin_batch(out, stream, cursor.next, Layout::Framed);
+        let sent = state
+            .window
+            .encode(cursor.next, out, max_messages, max_bytes);
+        frame.finish(out, sent);
+        cursor.next += u64::from(sent);
+        cursor.scan_line = cursor.next;
+        cursor.scan_offset = state.window.offset(cursor.next).unwrap_or(state.bytes);
         sent
     }
 }

@@ -8,6 +8,7 @@ mod log;
 mod options;
 mod snapshot;
 mod text;
+mod window;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
@@ -313,7 +314,7 @@ impl Server {
                     lines: state.lines,
                     bytes: state.bytes,
                     lines_on_disk: state.disk_lines,
-                    lines_in_memory: state.window.len() as u64,
+                    lines_in_memory: state.window.len(),
                     state: match state.status {
                         Status::Open => "open",
                         Status::Closed => "closed",

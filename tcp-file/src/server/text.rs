@@ -7,13 +7,12 @@
 //! switching to live messages work the same way for both.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
 
-use crate::protocol::{self, Frame};
+use crate::protocol::{self, Frame, Layout};
 use crate::server::ServerInner;
 use crate::server::connection::WRITE_BATCH;
 use crate::server::log::{Log, Pulled, Wake};
@@ -171,7 +170,7 @@ async fn send<F: Flow>(
     let mut frame = BytesMut::with_capacity(WRITE_BATCH);
     let mut out = BytesMut::with_capacity(WRITE_BATCH);
     loop {
-        wake.armed.store(true, Ordering::Release);
+        wake.arm();
         let pulled = log.pull(&mut cursor, 0, &mut frame, u32::MAX, WRITE_BATCH);
         match pulled {
             Pulled::Sent(_) => lines(frame.split().freeze(), &mut out),
@@ -191,27 +190,17 @@ async fn send<F: Flow>(
 /// Appends the messages of one frame encoded by `Log::pull` to `out`, each as a line.
 fn lines(frame: Bytes, out: &mut BytesMut) {
     // The frame was encoded a moment ago: it always decodes.
-    match protocol::decode(frame.slice(4..)) {
-        Ok(Frame::Messages { mut body, .. }) => {
-            while let Some(message) = protocol::next_message(&mut body) {
-                out.extend_from_slice(&message);
-                out.extend_from_slice(b"\n");
-            }
-        }
-        Ok(Frame::Lines {
-            data, crlf: false, ..
-        }) => out.extend_from_slice(&data),
-        Ok(Frame::Lines {
-            mut data,
-            crlf: true,
-            ..
-        }) => {
-            while let Some(line) = protocol::next_line(&mut data, true) {
-                out.extend_from_slice(&line);
-                out.extend_from_slice(b"\n");
-            }
-        }
-        _ => {}
+    let Ok(Frame::Batch { layout, data, .. }) = protocol::decode(frame.slice(4..)) else {
+        return;
+    };
+    if layout == (Layout::Lines { crlf: false }) {
+        return out.extend_from_slice(&data);
+    }
+    let mut rest = &data[..];
+    while let Some((message, used)) = protocol::split_next(rest, layout) {
+        out.extend_from_slice(message);
+        out.extend_from_slice(b"\n");
+        rest = &rest[used..];
     }
 }
 

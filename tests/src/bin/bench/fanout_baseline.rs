@@ -56,6 +56,22 @@ impl Drop for TempDir {
     }
 }
 
+/// The runtimes of `file-fanout` and `file-catch-up`: one for the server side (ours or the
+/// bare one, and the writer), with one worker thread; one for the clients, on the calling
+/// thread. Each side has a core of its own on this 2-core machine, as a server process and
+/// a client process would, and neither side's tasks run on the other's thread.
+pub(crate) fn two_sides() -> std::io::Result<(tokio::runtime::Runtime, tokio::runtime::Runtime)> {
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-server")
+        .enable_all()
+        .build()?;
+    let clients = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok((servers, clients))
+}
+
 /// Waits until `done()` holds, checking every millisecond; an error past `deadline`.
 pub(crate) async fn wait_until(
     what: &str,

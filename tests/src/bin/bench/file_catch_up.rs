@@ -1,6 +1,11 @@
 //! `file-catch-up`: one client reads a 1 GiB file of 200-byte lines from line 0, in MiB/s
 //! of lines delivered (message bytes and newline), beside a plain tokio copy of the file
-//! into a socket in 256 KiB chunks whose receiver counts the bytes.
+//! into a socket in 256 KiB chunks whose receiver counts the bytes. Our client checks the
+//! line number of every message; it takes them in batches (the figure the target is for),
+//! then one by one.
+//!
+//! The servers run on one thread, the clients on another (see
+//! [`crate::fanout_baseline::two_sides`]).
 //!
 //! The file is made once in a directory under `std::env::temp_dir()` (removed at the end)
 //! and served with `serve_existing_static_file`; it is in the page cache for both sides.
@@ -13,7 +18,7 @@ use tcp_file::StreamOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::fanout_baseline::{Ours, TempDir, before};
+use crate::fanout_baseline::{Ours, TempDir, before, two_sides};
 use crate::harness::{BenchError, Measurement, alternate_medians};
 
 const SCENARIO: &str = "file-catch-up";
@@ -36,31 +41,50 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
     let dir = TempDir::new(SCENARIO)?;
     let path = dir.path().join("big.log");
     make_file(&path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let (servers, runtime) = two_sides()?;
     let server = tcp_file::Server::new();
     let lines = server.serve_existing_static_file(NAME, &path)?;
     if lines != LINES {
         return Err(format!("the server counted {lines} lines of {LINES}").into());
     }
-    let ours = runtime.block_on(Ours::serve(server))?;
-    let (mine, baseline) = alternate_medians(
-        ROUNDS,
-        || runtime.block_on(ours_round(&ours)),
-        || runtime.block_on(bare_round(&path)),
-    )?;
-    runtime.block_on(ours.close(Instant::now() + LIMIT))?;
+    let ours = servers.block_on(Ours::serve(server))?;
+    let mut results = Vec::new();
+    for taking in [Taking::Batches, Taking::OneByOne] {
+        let (mine, baseline) = alternate_medians(
+            ROUNDS,
+            || runtime.block_on(ours_round(&ours, taking)),
+            || runtime.block_on(bare_round(servers.handle(), &path)),
+        )?;
+        results.push(Measurement::new(
+            SCENARIO,
+            taking.metric(),
+            "MiB/s",
+            mine,
+            baseline,
+            true,
+        ));
+    }
+    servers.block_on(ours.close(Instant::now() + LIMIT))?;
     drop(dir);
-    Ok(vec![Measurement::new(
-        SCENARIO,
-        "1 GiB of 200-byte lines, from line 0",
-        "MiB/s",
-        mine,
-        baseline,
-        true,
-    )])
+    Ok(results)
+}
+
+/// How our client takes the messages: each is looked at, its line number checked.
+#[derive(Debug, Clone, Copy)]
+enum Taking {
+    /// `MessageStream::next_batch`, each message seen in place: the fast way.
+    Batches,
+    /// `MessageStream::next`, one owned `Message` at a time.
+    OneByOne,
+}
+
+impl Taking {
+    fn metric(self) -> &'static str {
+        match self {
+            Taking::Batches => "1 GiB of 200-byte lines from line 0, taken in batches",
+            Taking::OneByOne => "the same, taken one by one (next)",
+        }
+    }
 }
 
 fn make_file(path: &Path) -> std::io::Result<()> {
@@ -79,21 +103,36 @@ fn mib_per_second(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
 }
 
-async fn ours_round(ours: &Ours) -> Result<f64, BenchError> {
+async fn ours_round(ours: &Ours, taking: Taking) -> Result<f64, BenchError> {
     let deadline = Instant::now() + LIMIT;
     let client = before("connecting", deadline, ours.connect()).await??;
     let start = Instant::now();
     let mut stream = client.read(NAME, stream_options());
     let mut bytes = 0u64;
     let mut lines = 0u64;
+    let mut take = |line: u64, len: usize| {
+        if line != lines {
+            return Err(format!("line {line} after {lines} lines"));
+        }
+        bytes += len as u64 + 1;
+        lines += 1;
+        Ok(())
+    };
     let reading = async {
-        while let Some(message) = stream.next().await {
-            let message = message?;
-            if message.line != lines {
-                return Err(format!("line {} after {lines} lines", message.line).into());
+        match taking {
+            Taking::Batches => {
+                while let Some(batch) = stream.next_batch().await {
+                    for message in &batch? {
+                        take(message.line, message.bytes.len())?;
+                    }
+                }
             }
-            bytes += message.bytes.len() as u64 + 1;
-            lines += 1;
+            Taking::OneByOne => {
+                while let Some(message) = stream.next().await {
+                    let message = message?;
+                    take(message.line, message.bytes.len())?;
+                }
+            }
         }
         Ok::<(), BenchError>(())
     };
@@ -110,12 +149,14 @@ async fn ours_round(ours: &Ours) -> Result<f64, BenchError> {
     Ok(mib_per_second(bytes, elapsed))
 }
 
-async fn bare_round(path: &Path) -> Result<f64, BenchError> {
+async fn bare_round(servers: &tokio::runtime::Handle, path: &Path) -> Result<f64, BenchError> {
     let deadline = Instant::now() + LIMIT;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let path = path.to_path_buf();
-    let server = tokio::spawn(async move {
+    let server = servers.spawn(async move {
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
         let (mut socket, _) = listener.accept().await?;
         let mut file = std::fs::File::open(&path)?;
         let mut buf = vec![0u8; CHUNK];

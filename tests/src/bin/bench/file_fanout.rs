@@ -3,7 +3,8 @@
 //! `tcp-file` server, beside a bare tokio fan-out server that also appends to a file and
 //! loses nothing (see [`crate::fanout_baseline`]).
 //!
-//! Both sides have the same structure: a writer task writes for [`WRITING`], yielding every
+//! The servers and the writers run on one thread, the clients on another (see
+//! [`crate::fanout_baseline::two_sides`]). Both sides have the same structure: a writer task writes for [`WRITING`], yielding every
 //! [`YIELD_EVERY`] messages, and never waits for readers (as `FileHandle::write_message`
 //! never does: the bare server's per-client queues grow instead, ours fall back to disk); each client counts what it receives; delivered = the sum of
 //! the clients' counts at the end of the writing window, over the window's length. What
@@ -14,9 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tcp_file::{FileOptions, StreamOptions};
+use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
-use crate::fanout_baseline::{BareServer, Ours, TempDir, bare_read, before, wait_until};
+use crate::fanout_baseline::{BareServer, Ours, TempDir, bare_read, before, two_sides, wait_until};
 use crate::harness::{BenchError, Measurement, alternate_medians};
 
 const SCENARIO: &str = "file-fanout";
@@ -37,16 +39,13 @@ fn stream_options() -> StreamOptions {
 }
 
 pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let (servers, runtime) = two_sides()?;
     let mut results = Vec::new();
     for clients in CLIENT_COUNTS {
         let (ours, baseline) = alternate_medians(
             ROUNDS,
-            || runtime.block_on(ours_round(clients)),
-            || runtime.block_on(bare_round(clients)),
+            || runtime.block_on(ours_round(servers.handle(), clients)),
+            || runtime.block_on(bare_round(servers.handle(), clients)),
         )?;
         results.push(Measurement::new(
             SCENARIO,
@@ -72,12 +71,12 @@ fn counters(clients: usize) -> Arc<[AtomicU64]> {
     (0..clients).map(|_| AtomicU64::new(0)).collect()
 }
 
-async fn ours_round(clients: usize) -> Result<f64, BenchError> {
+async fn ours_round(servers: &Handle, clients: usize) -> Result<f64, BenchError> {
     let deadline = Instant::now() + LIMIT;
     let dir = TempDir::new(SCENARIO)?;
     let server = tcp_file::Server::new();
     let file = server.open_file(NAME, dir.path().join("ours.log"), FileOptions::new())?;
-    let ours = Ours::serve(server).await?;
+    let ours = servers.spawn(Ours::serve(server)).await??;
     let counters = counters(clients);
     let mut readers = JoinSet::new();
     for i in 0..clients {
@@ -86,9 +85,10 @@ async fn ours_round(clients: usize) -> Result<f64, BenchError> {
         let counters = counters.clone();
         readers.spawn(async move {
             let mut n = 0u64;
-            while let Some(message) = stream.next().await {
-                message?;
-                n += 1;
+            while let Some(batch) = stream.next_batch().await {
+                for _message in &batch? {
+                    n += 1;
+                }
                 counters[i].store(n, Ordering::Relaxed);
             }
             Ok::<u64, tcp_file::Error>(n)
@@ -100,7 +100,7 @@ async fn ours_round(clients: usize) -> Result<f64, BenchError> {
     .await?;
 
     let start = Instant::now();
-    let writer = tokio::spawn(async move {
+    let writer = servers.spawn(async move {
         let message = message();
         let mut written = 0u64;
         while start.elapsed() < WRITING {
@@ -124,10 +124,10 @@ async fn ours_round(clients: usize) -> Result<f64, BenchError> {
     Ok(delivered as f64 / elapsed.as_secs_f64())
 }
 
-async fn bare_round(clients: usize) -> Result<f64, BenchError> {
+async fn bare_round(servers: &Handle, clients: usize) -> Result<f64, BenchError> {
     let deadline = Instant::now() + LIMIT;
     let dir = TempDir::new(SCENARIO)?;
-    let bare = BareServer::start(clients).await?;
+    let bare = servers.spawn(BareServer::start(clients)).await??;
     let counters = counters(clients);
     let mut readers = JoinSet::new();
     for i in 0..clients {
@@ -149,7 +149,7 @@ async fn bare_round(clients: usize) -> Result<f64, BenchError> {
     let mut publisher = bare.publisher(&dir.path().join("bare.log"))?;
 
     let start = Instant::now();
-    let writer = tokio::spawn(async move {
+    let writer = servers.spawn(async move {
         let message = message();
         let mut written = 0u64;
         while start.elapsed() < WRITING {
