@@ -602,3 +602,49 @@ async fn batches_give_every_message_once_from_disk_and_live_even_mixed_with_next
         received.len()
     );
 }
+
+/// Reads from a text-mode client's end until `want` bytes came.
+async fn read_text(end: &mut flow::MemoryFlow, want: usize) -> String {
+    use flow::{FlowExt, Read};
+    let mut text = Vec::new();
+    while text.len() < want {
+        match timeout(LIMIT, end.read()).await.expect("text stalled") {
+            Ok(Read::Data(bytes)) => text.extend_from_slice(&bytes),
+            other => panic!("the text stream ended: {other:?}"),
+        }
+    }
+    String::from_utf8(text).expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_text_client_is_a_connection_with_one_reader_in_the_snapshot() {
+    use flow::FlowExt;
+    let (_dir, server, file) = log_file("text-snapshot");
+    let (mut client_end, server_end) = flow::pair(64 * 1024);
+    let serving = server.clone();
+    let served = tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
+    client_end
+        .write(bytes::Bytes::from_static(b"TAIL log\n"))
+        .await
+        .expect("request");
+    assert_eq!(read_text(&mut client_end, 4).await, "+OK\n");
+    file.write_message(b"hello").expect("write");
+    assert_eq!(read_text(&mut client_end, 6).await, "hello\n");
+
+    let snapshot = server.debug_snapshot();
+    assert_eq!(snapshot.connections.len(), 1);
+    let connection = &snapshot.connections[0];
+    assert_eq!((connection.peer.as_str(), connection.streams), ("nc", 1));
+    let readers = &snapshot.files[0].readers;
+    assert_eq!(readers.len(), 1);
+    assert_eq!(readers[0].connection, connection.id);
+    assert_eq!((readers[0].next_line, readers[0].lag), (1, 0));
+
+    // A client that goes away is noticed at the next write (its end may only half-close).
+    drop(client_end);
+    file.write_message(b"to nobody").expect("write");
+    timeout(LIMIT, served).await.expect("served").expect("task");
+    let snapshot = server.debug_snapshot();
+    assert!(snapshot.connections.is_empty());
+    assert!(snapshot.files[0].readers.is_empty());
+}

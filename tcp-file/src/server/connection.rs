@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 
 use crate::protocol::{
@@ -21,7 +21,7 @@ pub(crate) const MAX_STREAMS: usize = 1024;
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender writes up to about this much at once.
-pub(crate) const WRITE_BATCH: usize = 256 * 1024;
+const WRITE_BATCH: usize = 256 * 1024;
 /// A frame of messages carries about this much at most. A client cuts the frames that
 /// arrived whole in one read out of the read's buffer, and copies only the one that spans
 /// two reads: smaller frames mean fewer bytes copied.
@@ -45,6 +45,30 @@ pub(crate) struct StreamState {
 }
 
 impl Connection {
+    /// A new connection from `peer`, listed by the server (and its snapshot) until
+    /// [`close`](Connection::close).
+    pub(crate) fn open(server: &ServerInner, peer: String) -> Arc<Connection> {
+        let id = server.next_connection.fetch_add(1, Ordering::Relaxed);
+        let connection = Arc::new(Connection {
+            id,
+            peer,
+            streams: Mutex::new(BTreeMap::new()),
+            wake: Arc::new(Wake::default()),
+        });
+        server.connections_lock().insert(id, connection.clone());
+        connection
+    }
+
+    /// Ends every stream and removes the connection from the server's list.
+    pub(crate) fn close(&self, server: &ServerInner) {
+        server.connections_lock().remove(&self.id);
+        let mut streams = self.lock();
+        let ids: Vec<u32> = streams.keys().copied().collect();
+        for stream in ids {
+            self.remove_stream(&mut streams, stream);
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, StreamState>> {
         self.streams
             .lock()
@@ -64,7 +88,7 @@ impl Connection {
 }
 
 /// A request that breaks the protocol: the connection is closed with this reason.
-struct Violation(String);
+pub(crate) struct Violation(pub(crate) String);
 
 /// Serves one connection until the client leaves or breaks the protocol.
 pub(crate) async fn serve<F: Flow>(
@@ -99,18 +123,13 @@ pub(crate) async fn serve<F: Flow>(
         return;
     }
 
-    let id = server.next_connection.fetch_add(1, Ordering::Relaxed);
-    let connection = Arc::new(Connection {
-        id,
-        peer: peer.clone(),
-        streams: Mutex::new(BTreeMap::new()),
-        wake: Arc::new(Wake::default()),
-    });
-    server.connections_lock().insert(id, connection.clone());
+    let connection = Connection::open(&server, peer.clone());
+    let id = connection.id;
     tracing::debug!(%peer, id, "connection open");
     let ended = tokio::select! {
         r = requests(&server, &connection, &mut reader, &mut frames) => r,
-        r = send(&connection, &mut writer) => r,
+        // Frames go out as they are: the sender only ends when the client leaves.
+        _ = send(&connection, &mut writer, |frames| (frames, None)) => Ok(()),
     };
     match ended {
         Ok(()) => tracing::debug!(%peer, id, "connection closed"),
@@ -118,14 +137,7 @@ pub(crate) async fn serve<F: Flow>(
             tracing::warn!(%peer, id, %reason, "closing a connection that broke the protocol")
         }
     }
-    server.connections_lock().remove(&id);
-    {
-        let mut streams = connection.lock();
-        let ids: Vec<u32> = streams.keys().copied().collect();
-        for stream in ids {
-            connection.remove_stream(&mut streams, stream);
-        }
-    }
+    connection.close(&server);
     let _ = writer.shutdown().await;
 }
 
@@ -181,7 +193,7 @@ async fn requests<F: Flow>(
     Ok(())
 }
 
-fn open(
+pub(crate) fn open(
     server: &ServerInner,
     connection: &Connection,
     stream: u32,
@@ -226,10 +238,15 @@ fn open(
 /// Pulls from every stream's log in turn and writes what it gets, batched; waits when
 /// there is nothing to send. Never holds more than one batch: a client that does not read
 /// stalls here, and its streams fall back to disk.
-async fn send<F: Flow>(
+///
+/// `shape` turns each batch of frames into what is written (the frames themselves for
+/// binary clients, lines for text clients), and says when the connection's work is done:
+/// the sender then returns that. It also returns, with `Ok`, when a write fails.
+pub(crate) async fn send<F: Flow>(
     connection: &Connection,
     writer: &mut WriteHalf<F>,
-) -> Result<(), Violation> {
+    mut shape: impl FnMut(Bytes) -> (Bytes, Option<Result<(), String>>),
+) -> Result<(), String> {
     let mut out = BytesMut::with_capacity(WRITE_BATCH);
     let mut after: u32 = 0;
     loop {
@@ -239,9 +256,15 @@ async fn send<F: Flow>(
             connection.wake.notify.notified().await;
             continue;
         }
-        if let Err(e) = writer.write(out.split().freeze()).await {
-            tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
-            return Ok(());
+        let (bytes, done) = shape(out.split().freeze());
+        if !bytes.is_empty() {
+            if let Err(e) = writer.write(bytes).await {
+                tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
+                return Ok(());
+            }
+        }
+        if let Some(done) = done {
+            return done;
         }
         if out.capacity() < WRITE_BATCH {
             out.reserve(WRITE_BATCH);

@@ -7,7 +7,7 @@ use serde::Serialize;
 pub struct Snapshot {
     /// The files whose names are served, by name.
     pub files: Vec<FileSnapshot>,
-    /// The open connections.
+    /// The open connections, of binary and of text clients.
     pub connections: Vec<ConnectionSnapshot>,
 }
 

@@ -2,20 +2,20 @@
 //! request line, `READ NAME`, `TAIL NAME` or `FROM LINE NAME`; the server answers `+OK`
 //! and then each message as a line until the file is closed, or `-ERR reason` and closes.
 //!
-//! Messages come from the same logs, through the same [`Log::pull`] as binary clients:
-//! each pulled `Messages` frame is turned into lines here, so catching up from disk and
-//! switching to live messages work the same way for both.
+//! A text client is a connection of one stream, as a binary client's (and so in the
+//! snapshot); the same sender pulls its messages, and the frames it makes are turned into
+//! lines here, so catching up from disk and switching to live messages work the same way
+//! for both.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
 
-use crate::protocol::{self, Frame, Layout};
+use crate::protocol::{self, Frame, Layout, Start, StreamFailure};
 use crate::server::ServerInner;
-use crate::server::connection::WRITE_BATCH;
-use crate::server::log::{Log, Pulled, Wake};
+use crate::server::connection::{self, Connection, Violation};
 
 /// The longest request line, newline included.
 pub(crate) const MAX_REQUEST_LINE: usize = 4096;
@@ -47,22 +47,30 @@ pub(crate) async fn serve<F: Flow>(
         Ok(request) => request,
         Err(reason) => return refuse(&mut writer, &peer, &reason).await,
     };
-    let Some(log) = server.registry.get(&request.name) else {
+    if server.registry.get(&request.name).is_none() {
         return refuse(
             &mut writer,
             &peer,
             &format!("file not found: {}", request.name),
         )
         .await;
-    };
-    let wake = Arc::new(Wake::default());
-    log.subscribe(&wake);
+    }
     tracing::debug!(%peer, name = %request.name, start = ?request.start, "text client");
-    let ended = tokio::select! {
-        r = send(&log, &wake, request.start, &mut writer) => r,
-        () = watch(&mut reader) => Ok(()),
+    // A connection of one stream, as a binary client's: listed in the snapshot, and its
+    // messages pulled by the same sender, which hands each batch of frames to `lines`.
+    let connection = Connection::open(&server, peer);
+    let start = request.start.map_or(Start::Tail, Start::Line);
+    let ended = match connection::open(&server, &connection, 0, start, u32::MAX, &request.name) {
+        Err(Violation(reason)) => Err(reason),
+        Ok(()) if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() => Ok(()),
+        Ok(()) => {
+            tokio::select! {
+                r = connection::send(&connection, &mut writer, lines) => r,
+                () = watch(&mut reader) => Ok(()),
+            }
+        }
     };
-    log.unsubscribe(&wake);
+    connection.close(&server);
     if let Err(reason) = ended {
         let _ = writer.write(Bytes::from(format!("-ERR {reason}\n"))).await;
     }
@@ -155,48 +163,38 @@ async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
     }
 }
 
-/// Sends `+OK` and then the file's messages as lines, until the file is closed (`Ok`),
-/// fails (`Err` with the reason) or the client goes away (`Ok`).
-async fn send<F: Flow>(
-    log: &Log,
-    wake: &Wake,
-    start: Option<u64>,
-    writer: &mut WriteHalf<F>,
-) -> Result<(), String> {
-    let mut cursor = log.cursor(start);
-    if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() {
-        return Ok(());
-    }
-    let mut frame = BytesMut::with_capacity(WRITE_BATCH);
-    let mut out = BytesMut::with_capacity(WRITE_BATCH);
-    loop {
-        wake.arm();
-        let pulled = log.pull(&mut cursor, 0, &mut frame, u32::MAX, WRITE_BATCH);
-        match pulled {
-            Pulled::Sent(_) => lines(frame.split().freeze(), &mut out),
-            Pulled::Nothing => {
-                wake.notify.notified().await;
-                continue;
+/// Turns frames from the sender into lines: each message of a batch as a line, until the
+/// stream's end (`Ok`) or its error (`Err` with the reason).
+fn lines(frames: Bytes) -> (Bytes, Option<Result<(), String>>) {
+    let mut out = BytesMut::with_capacity(frames.len());
+    let mut rest = frames;
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let frame = rest.slice(4..(4 + len).min(rest.len()));
+        rest.advance((4 + len).min(rest.len()));
+        // The frames were encoded a moment ago: they always decode.
+        match protocol::decode(frame) {
+            Ok(Frame::Batch { layout, data, .. }) => push_lines(layout, &data, &mut out),
+            Ok(Frame::End { .. }) => return (out.freeze(), Some(Ok(()))),
+            Ok(Frame::StreamError { failure, .. }) => {
+                let reason = match failure {
+                    StreamFailure::FileNotFound(name) => format!("file not found: {name}"),
+                    StreamFailure::Unknown(reason) => reason,
+                };
+                return (out.freeze(), Some(Err(reason)));
             }
-            Pulled::End => return Ok(()),
-            Pulled::Failed(reason) => return Err(reason),
-        }
-        if writer.write(out.split().freeze()).await.is_err() {
-            return Ok(());
+            _ => {}
         }
     }
+    (out.freeze(), None)
 }
 
-/// Appends the messages of one frame encoded by `Log::pull` to `out`, each as a line.
-fn lines(frame: Bytes, out: &mut BytesMut) {
-    // The frame was encoded a moment ago: it always decodes.
-    let Ok(Frame::Batch { layout, data, .. }) = protocol::decode(frame.slice(4..)) else {
-        return;
-    };
+/// Appends the messages of one batch to `out`, each as a line.
+fn push_lines(layout: Layout, data: &[u8], out: &mut BytesMut) {
     if layout == (Layout::Lines { crlf: false }) {
-        return out.extend_from_slice(&data);
+        return out.extend_from_slice(data);
     }
-    let mut rest = &data[..];
+    let mut rest = data;
     while let Some((message, used)) = protocol::split_next(rest, layout) {
         out.extend_from_slice(message);
         out.extend_from_slice(b"\n");
