@@ -57,10 +57,11 @@ impl StreamOptions {
     }
 
     /// With `true` (the default), credit-based flow control: the server sends at most
-    /// `window` messages the consumer has not taken yet, so a consumer that stops reading
-    /// this stream slows only this stream, and the client holds at most `window` messages
-    /// for it. With `false` the server sends as fast as the connection goes, and the client
-    /// buffers what the consumer has not taken, without limit.
+    /// `window` messages beyond the batches the consumer has started on, so a consumer that
+    /// stops reading this stream slows only this stream, and the client holds at most
+    /// `window` messages for it, and the batch being taken. With `false` the server sends as
+    /// fast as the connection goes, and the client buffers what the consumer has not taken,
+    /// without limit.
     pub fn client_pushes_back(mut self, pushes_back: bool) -> Self {
         self.pushes_back = pushes_back.then_some(self.pushes_back.unwrap_or(DEFAULT_WINDOW));
         self

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tcp_file::{
     Client, Error, FileOptions, LineEnding, Message, MessageStream, Server, StreamOptions,
+    SyncPolicy,
 };
 use tokio::time::timeout;
 
@@ -647,4 +648,99 @@ async fn a_text_client_is_a_connection_with_one_reader_in_the_snapshot() {
     let snapshot = server.debug_snapshot();
     assert!(snapshot.connections.is_empty());
     assert!(snapshot.files[0].readers.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_sync_syncs_while_writes_go_on_and_never_does_not() {
+    let dir = temp_dir("interval-sync");
+    let server = Server::new();
+    let every = Duration::from_millis(100);
+    let interval = server
+        .open_file(
+            "interval",
+            dir.join("interval"),
+            FileOptions::new().sync(SyncPolicy::Interval(every)),
+        )
+        .expect("open");
+    let never = server
+        .open_file("never", dir.join("never"), FileOptions::new())
+        .expect("open");
+    let synced = |name: &str| {
+        let snapshot = server.debug_snapshot();
+        let file = snapshot
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .expect("file");
+        (file.lines_synced, file.lines)
+    };
+
+    // Writes that never pause: the disk thread is never idle, and still syncs.
+    let started = std::time::Instant::now();
+    let mut written = 0u64;
+    let synced_while_writing = loop {
+        for _ in 0..100 {
+            let message = format!("m{written}");
+            interval.write_message(message.as_bytes()).expect("write");
+            never.write_message(message.as_bytes()).expect("write");
+            written += 1;
+        }
+        tokio::task::yield_now().await;
+        let (lines_synced, lines) = synced("interval");
+        if lines_synced > 0 && lines_synced < lines {
+            break true;
+        }
+        if started.elapsed() > LIMIT {
+            break false;
+        }
+    };
+    assert!(
+        synced_while_writing,
+        "no sync in {:?} of writing",
+        started.elapsed()
+    );
+
+    // Once the writes stop, the rest is synced about one interval later.
+    interval.flushed().await.expect("flushed");
+    never.flushed().await.expect("flushed");
+    let stopped = std::time::Instant::now();
+    while synced("interval") != (written, written) {
+        assert!(
+            stopped.elapsed() < LIMIT,
+            "still {:?} synced",
+            synced("interval")
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(synced("never"), (0, written));
+}
+
+#[tokio::test]
+async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
+    let dir = temp_dir("longest-line");
+    let path = dir.join("long.txt");
+    let mut text = vec![b'x'; tcp_file::MAX_MESSAGE];
+    text.push(b'\n');
+    for i in 0..100_000 {
+        text.extend_from_slice(format!("short {i}\n").as_bytes());
+    }
+    std::fs::write(&path, &text).expect("write");
+    let server = Server::new();
+    server
+        .serve_existing_static_file("long", &path)
+        .expect("static");
+    let client = connect(&server).await;
+    let mut stream = client.read("long", StreamOptions::new());
+    let first = next(&mut stream)
+        .await
+        .expect("item")
+        .expect("the long line");
+    assert_eq!((first.line, first.bytes.len()), (0, tcp_file::MAX_MESSAGE));
+    let mut count = 0;
+    while let Some(item) = next(&mut stream).await {
+        let message = item.expect("a short line");
+        assert_eq!(message.bytes, format!("short {count}").as_bytes());
+        count += 1;
+    }
+    assert_eq!(count, 100_000);
 }

@@ -249,7 +249,8 @@ fn pull_lines(
     let layout = Layout::Lines {
         crlf: log.ending == LineEnding::CrLf,
     };
-    let mut want = max_bytes.clamp(1, available);
+    let budget = max_bytes.max(1);
+    let mut want = budget.min(available);
     loop {
         let frame = protocol::begin_batch(out, stream, cursor.next, layout);
         let data = out.len();
@@ -257,20 +258,27 @@ fn pull_lines(
             frame.abandon(out);
             return Err(e);
         }
-        let (mut lines, end) = whole_lines(&out[data..], line_limit);
+        let read = &out[data..];
+        // A read made longer for a long first line still sends lines up to the budget
+        // only, or that one line: a frame never holds more than one line over the budget.
+        let span = match memchr::memchr(b'\n', read) {
+            Some(first) if want > budget => budget.max(first + 1),
+            _ => want,
+        };
+        let (mut lines, end) = whole_lines(&read[..span], line_limit);
         let mut consumed = end;
         if lines == 0 {
-            if want == available {
-                // The file's last line, without a newline: send it terminated.
-                out.put_u8(b'\n');
-                lines = 1;
-                consumed = want;
-            } else if want > MAX_MESSAGE + 2 {
+            if want > MAX_MESSAGE + 2 {
                 frame.abandon(out);
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "a line longer than the message limit",
                 ));
+            } else if want == available {
+                // The file's last line, without a newline: send it terminated.
+                out.put_u8(b'\n');
+                lines = 1;
+                consumed = want;
             } else {
                 // A line longer than what was read: read more at once.
                 frame.abandon(out);

@@ -14,7 +14,7 @@ use crate::server::disk::DiskScan;
 use crate::server::options::LineEnding;
 use crate::server::window::Window;
 
-/// Bytes of recent messages kept in memory; older ones are read back from disk.
+/// Memory the window of recent messages may hold; older ones are read back from disk.
 pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
 /// Past this many bytes waiting for the disk, writers wait (see `Log::wait_for_disk`).
 const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;

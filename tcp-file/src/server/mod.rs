@@ -314,6 +314,7 @@ impl Server {
                     lines: state.lines,
                     bytes: state.bytes,
                     lines_on_disk: state.disk_lines,
+                    lines_synced: state.synced_lines,
                     lines_in_memory: state.window.len(),
                     state: match state.status {
                         Status::Open => "open",

@@ -24,6 +24,9 @@ pub struct FileSnapshot {
     pub bytes: u64,
     /// Messages on disk.
     pub lines_on_disk: u64,
+    /// Messages synced to disk by the [sync policy](crate::SyncPolicy) (`fdatasync`), so
+    /// they survive a power cut; under `Never`, those the file had when it was opened.
+    pub lines_synced: u64,
     /// Messages kept in memory for readers that are not far behind.
     pub lines_in_memory: u64,
     /// `"open"` (being written) or `"closed"` (served as it is).

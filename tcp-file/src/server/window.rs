@@ -8,9 +8,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol;
 
-/// Copied messages are stored in chunks of this many bytes (a longer message gets a
-/// chunk of its own size).
+/// Copied messages are stored in chunks that grow up to this many bytes (a longer message
+/// gets a chunk of its own size).
 const CHUNK_BYTES: usize = 64 * 1024;
+/// What a chunk of copied messages that follows a scheduled one holds at first: it may
+/// hold only one message before the next scheduled one.
+const FIRST_CHUNK_BYTES: usize = 256;
 
 /// Consecutive lines of a log, from line [`start`](Window::start), with where each starts on
 /// disk. Memory is given back a whole chunk at a time.
@@ -21,8 +24,8 @@ pub(crate) struct Window {
     start: u64,
     /// How many messages are held.
     len: u64,
-    /// The bytes of the messages held, without their lengths.
-    message_bytes: usize,
+    /// The memory the chunks hold, what eviction keeps under its limit.
+    held: usize,
     /// The length of the line ending on disk, to tell where each line starts there.
     ending_len: u64,
 }
@@ -56,11 +59,14 @@ impl Chunk {
         self.first_line + self.len()
     }
 
-    fn message_bytes(&self) -> usize {
-        match &self.store {
-            Store::Framed { data, starts } => data.len() - 4 * starts.len(),
-            Store::Given(message) => message.len(),
-        }
+    /// The memory the chunk holds: its buffers (a given message counts its length) and
+    /// itself, so that even empty messages count.
+    fn held(&self) -> usize {
+        std::mem::size_of::<Chunk>()
+            + match &self.store {
+                Store::Framed { data, starts } => data.capacity() + 4 * starts.capacity(),
+                Store::Given(message) => message.len(),
+            }
     }
 
     /// Where the chunk's message `k` starts on disk: on disk, each message's 4-byte length
@@ -82,7 +88,7 @@ impl Window {
             chunks: VecDeque::new(),
             start,
             len: 0,
-            message_bytes: 0,
+            held: 0,
             ending_len: ending_len as u64,
         }
     }
@@ -103,52 +109,70 @@ impl Window {
         let fits = matches!(
             self.chunks.back(),
             Some(Chunk { store: Store::Framed { data, .. }, .. })
-                if data.capacity() - data.len() >= need
+                if data.len() + need <= CHUNK_BYTES
         );
         if !fits {
-            self.chunks.push_back(Chunk {
+            // After a full chunk, a whole one at once; after a scheduled message (or none),
+            // a small one that grows as copies follow.
+            let after_full = matches!(
+                self.chunks.back(),
+                Some(Chunk {
+                    store: Store::Framed { .. },
+                    ..
+                })
+            );
+            let capacity = if after_full {
+                CHUNK_BYTES
+            } else {
+                FIRST_CHUNK_BYTES
+            };
+            let chunk = Chunk {
                 first_line: self.start + self.len,
                 first_offset: offset,
                 store: Store::Framed {
-                    data: Vec::with_capacity(CHUNK_BYTES.max(need)),
-                    starts: Vec::with_capacity(CHUNK_BYTES / 128),
+                    data: Vec::with_capacity(need.max(capacity)),
+                    starts: Vec::with_capacity(capacity / 128),
                 },
-            });
+            };
+            self.held += chunk.held();
+            self.chunks.push_back(chunk);
         }
         if let Some(Chunk {
             store: Store::Framed { data, starts },
             ..
         }) = self.chunks.back_mut()
         {
+            let before = data.capacity() + 4 * starts.capacity();
             // A chunk holds at most max(CHUNK_BYTES, one message) bytes: it fits in a u32.
             starts.push(data.len() as u32);
             data.put_u32(message.len() as u32);
             data.extend_from_slice(message);
+            self.held += data.capacity() + 4 * starts.capacity() - before;
         }
         self.len += 1;
-        self.message_bytes += message.len();
     }
 
     /// Appends the next line's message as it is; it starts at byte `offset` on disk.
     pub(crate) fn push_given(&mut self, message: Bytes, offset: u64) {
-        self.len += 1;
-        self.message_bytes += message.len();
-        self.chunks.push_back(Chunk {
-            first_line: self.start + self.len - 1,
+        let chunk = Chunk {
+            first_line: self.start + self.len,
             first_offset: offset,
             store: Store::Given(message),
-        });
+        };
+        self.held += chunk.held();
+        self.len += 1;
+        self.chunks.push_back(chunk);
     }
 
-    /// Drops the oldest chunks while more than `limit` bytes are held, but only chunks
-    /// whose lines all come before `keep_from` (the lines not on disk yet).
+    /// Drops the oldest chunks while they hold more than `limit` bytes of memory, but only
+    /// chunks whose lines all come before `keep_from` (the lines not on disk yet).
     pub(crate) fn evict(&mut self, limit: usize, keep_from: u64) {
-        while self.message_bytes > limit {
+        while self.held > limit {
             match self.chunks.front() {
                 Some(chunk) if chunk.end_line() <= keep_from => {
                     self.start += chunk.len();
                     self.len -= chunk.len();
-                    self.message_bytes -= chunk.message_bytes();
+                    self.held -= chunk.held();
                     self.chunks.pop_front();
                 }
                 _ => return,
@@ -160,7 +184,7 @@ impl Window {
     pub(crate) fn clear(&mut self) {
         self.start += self.len;
         self.len = 0;
-        self.message_bytes = 0;
+        self.held = 0;
         self.chunks.clear();
     }
 
@@ -304,6 +328,24 @@ mod tests {
                 assert_eq!(message, want.as_bytes(), "line {}", from as usize + j);
             }
         }
+    }
+
+    #[test]
+    fn memory_held_counts_buffers_so_mixed_and_empty_messages_stay_bounded() {
+        let mut window = Window::new(0, 1);
+        for i in 0..100_000u64 {
+            if i % 2 == 0 {
+                window.push_copy(b"", i);
+            } else {
+                window.push_given(Bytes::new(), i);
+            }
+            window.evict(64 * 1024, i + 1);
+        }
+        let held: usize = window.chunks.iter().map(Chunk::held).sum();
+        assert_eq!(held, window.held);
+        assert!(held <= 64 * 1024 + 1024, "{held} bytes held");
+        assert!(window.len() > 100, "only {} messages kept", window.len());
+        assert_eq!(window.start() + window.len(), 100_000);
     }
 
     #[test]
