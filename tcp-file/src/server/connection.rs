@@ -25,7 +25,7 @@ const WRITE_BATCH: usize = 256 * 1024;
 /// A frame of messages carries about this much at most. A client cuts the frames that
 /// arrived whole in one read out of the read's buffer, and copies only the one that spans
 /// two reads: smaller frames mean fewer bytes copied.
-const FRAME_BYTES: usize = 32 * 1024;
+const FRAME_BYTES: usize = 64 * 1024;
 
 /// The server's view of one connection, shared with `debug_snapshot`.
 #[derive(Debug)]
