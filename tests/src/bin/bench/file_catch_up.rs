@@ -26,7 +26,7 @@ const LINE: usize = 200;
 const LINES: u64 = (1 << 30) / LINE as u64;
 const TOTAL: u64 = LINES * LINE as u64;
 const CHUNK: usize = 256 * 1024;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// One read of the whole file, at most.
 const LIMIT: Duration = Duration::from_secs(30);
 const NAME: &str = "big";

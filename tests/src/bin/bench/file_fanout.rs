@@ -26,7 +26,7 @@ const CLIENT_COUNTS: [usize; 3] = [1, 10, 100];
 const MESSAGE: usize = 100;
 const WRITING: Duration = Duration::from_millis(1500);
 const YIELD_EVERY: usize = 256;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// Setup and teardown of one round, at most.
 const LIMIT: Duration = Duration::from_secs(60);
 const NAME: &str = "fanout";
