@@ -24,7 +24,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_BATCH: usize = 256 * 1024;
 /// A frame of messages carries about this much at most. A client cuts the frames that
 /// arrived whole in one read out of the read's buffer, and copies only the one that spans
-/// two reads: smaller frames mean fewer bytes copied.
+/// two reads: frames much smaller than a read (the client's are up to 512 KiB) mean few
+/// bytes copied, and frames not too small mean little work per frame.
 const FRAME_BYTES: usize = 64 * 1024;
 
 /// The server's view of one connection, shared with `debug_snapshot`.
@@ -171,7 +172,7 @@ async fn requests<F: Flow>(
                 credit,
                 name,
             } => {
-                open(server, connection, stream, start, credit, &name)?;
+                open_stream(server, connection, stream, start, credit, &name)?;
             }
             Frame::Cancel { stream } => {
                 let mut streams = connection.lock();
@@ -193,7 +194,13 @@ async fn requests<F: Flow>(
     Ok(())
 }
 
-pub(crate) fn open(
+/// Opens stream `stream` of `connection` on file `name` (a missing file is a stream that
+/// fails with `FileNotFound`), with `credit` messages of flow control.
+///
+/// # Errors
+///
+/// The stream is open already, or the connection has [`MAX_STREAMS`] streams.
+pub(crate) fn open_stream(
     server: &ServerInner,
     connection: &Connection,
     stream: u32,

@@ -60,16 +60,17 @@ pub(crate) async fn serve<F: Flow>(
     // messages pulled by the same sender, which hands each batch of frames to `lines`.
     let connection = Connection::open(&server, peer);
     let start = request.start.map_or(Start::Tail, Start::Line);
-    let ended = match connection::open(&server, &connection, 0, start, u32::MAX, &request.name) {
-        Err(Violation(reason)) => Err(reason),
-        Ok(()) if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() => Ok(()),
-        Ok(()) => {
-            tokio::select! {
-                r = connection::send(&connection, &mut writer, lines) => r,
-                () = watch(&mut reader) => Ok(()),
+    let ended =
+        match connection::open_stream(&server, &connection, 0, start, u32::MAX, &request.name) {
+            Err(Violation(reason)) => Err(reason),
+            Ok(()) if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() => Ok(()),
+            Ok(()) => {
+                tokio::select! {
+                    r = connection::send(&connection, &mut writer, lines) => r,
+                    () = watch(&mut reader) => Ok(()),
+                }
             }
-        }
-    };
+        };
     connection.close(&server);
     if let Err(reason) = ended {
         let _ = writer.write(Bytes::from(format!("-ERR {reason}\n"))).await;

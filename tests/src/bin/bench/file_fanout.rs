@@ -102,14 +102,7 @@ async fn ours_round(servers: &Handle, clients: usize) -> Result<f64, BenchError>
     let start = Instant::now();
     let writer = servers.spawn(async move {
         let message = message();
-        let mut written = 0u64;
-        while start.elapsed() < WRITING {
-            for _ in 0..YIELD_EVERY {
-                file.write_message(&message)?;
-            }
-            written += YIELD_EVERY as u64;
-            tokio::task::yield_now().await;
-        }
+        let written = write_for(start, || file.write_message(&message)).await?;
         Ok::<_, tcp_file::FileError>((file, written))
     });
     tokio::time::sleep_until((start + WRITING).into()).await;
@@ -151,14 +144,7 @@ async fn bare_round(servers: &Handle, clients: usize) -> Result<f64, BenchError>
     let start = Instant::now();
     let writer = servers.spawn(async move {
         let message = message();
-        let mut written = 0u64;
-        while start.elapsed() < WRITING {
-            for _ in 0..YIELD_EVERY {
-                publisher.publish_now(&message)?;
-            }
-            written += YIELD_EVERY as u64;
-            tokio::task::yield_now().await;
-        }
+        let written = write_for(start, || publisher.publish_now(&message)).await?;
         Ok::<_, std::io::Error>((publisher, written))
     });
     tokio::time::sleep_until((start + WRITING).into()).await;
@@ -171,6 +157,20 @@ async fn bare_round(servers: &Handle, clients: usize) -> Result<f64, BenchError>
     publisher.finish()?;
     drop(bare);
     Ok(delivered as f64 / elapsed.as_secs_f64())
+}
+
+/// The writer of both sides: calls `write` as fast as it goes from `start` for
+/// [`WRITING`], yielding every [`YIELD_EVERY`] calls, and returns how many messages it wrote.
+async fn write_for<E>(start: Instant, mut write: impl FnMut() -> Result<(), E>) -> Result<u64, E> {
+    let mut written = 0u64;
+    while start.elapsed() < WRITING {
+        for _ in 0..YIELD_EVERY {
+            write()?;
+        }
+        written += YIELD_EVERY as u64;
+        tokio::task::yield_now().await;
+    }
+    Ok(written)
 }
 
 /// Stops the clients (what is in flight is not counted) and reports the first one that
