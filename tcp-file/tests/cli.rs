@@ -4,6 +4,7 @@
 #![cfg(feature = "cli")]
 
 mod cli_support;
+mod support;
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 #![cfg(feature = "cli")]
 
 mod cli_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tcp_file::{Client, Error, FileError, FileOptions, Server, StreamOptions};
 
+mod support;
+
 const ROLE: &str = "TCP_FILE_DISK_ERRORS_CHILD";
 
 #[test]
@@ -50,9 +52,7 @@ fn child_writes_until_the_disk_refuses() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let dir = std::env::temp_dir().join(format!("tcp-file-disk-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = support::fresh_dir("disk");
         let server = Server::new();
         let file = server
             .open_file("log", dir.join("log"), FileOptions::new())

@@ -11,6 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+mod support;
+
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn hello(version: u16) -> Vec<u8> {
@@ -72,9 +74,7 @@ struct Fixture {
 }
 
 async fn fixture(test: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("tcp-file-abuse-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = support::fresh_dir(&format!("abuse-{test}"));
     let server = Server::new();
     let file = server
         .open_file("log", dir.join("log"), FileOptions::new())

@@ -11,15 +11,10 @@ use tcp_file::{
 };
 use tokio::time::timeout;
 
-const LIMIT: Duration = Duration::from_secs(30);
+mod support;
+use support::fresh_dir as temp_dir;
 
-/// A fresh directory for one test.
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tcp-file-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
+const LIMIT: Duration = Duration::from_secs(30);
 
 /// A fresh server with one file open for writing, served as "log".
 fn log_file(test: &str) -> (PathBuf, Server, tcp_file::FileHandle) {

@@ -9,6 +9,9 @@ use tcp_file::{Client, Error, FileError, FileOptions, Server, StreamOptions};
 use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use tokio::time::timeout;
 
+mod support;
+use support::fresh_dir;
+
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn localhost() -> WhereToListen<flow::Inet> {
@@ -17,10 +20,8 @@ fn localhost() -> WhereToListen<flow::Inet> {
 
 #[tokio::test]
 async fn a_client_reads_a_file_over_tcp() {
-    let dir = std::env::temp_dir().join(format!("tcp-file-tcp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("tcp");
     let path = dir.join("log");
-    let _ = std::fs::remove_file(&path);
     let server = Server::new();
     let file = server
         .open_file("log", &path, FileOptions::new())
@@ -72,8 +73,7 @@ async fn auth_refusal_disconnects_at_once() {
 #[tokio::test]
 async fn a_panicking_auth_costs_one_connection_not_the_server() {
     let server = Server::new();
-    let path = std::env::temp_dir().join(format!("tcp-file-auth-{}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    let path = fresh_dir("auth").join("log");
     let file = server
         .open_file("log", &path, FileOptions::new())
         .expect("open");

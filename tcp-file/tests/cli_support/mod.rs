@@ -176,10 +176,7 @@ pub fn run(args: &[&str]) -> Proc {
 
 /// A fresh directory for one test.
 pub fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tcp-file-cli-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+    crate::support::fresh_dir(&format!("cli-{test}"))
 }
 
 pub fn arg(path: &Path, name: &str) -> String {

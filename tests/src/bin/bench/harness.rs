@@ -144,3 +144,15 @@ fn human(value: f64) -> String {
         format!("{value:.1}")
     }
 }
+
+/// The listening socket of the bare baselines: 127.0.0.1, a port chosen by the OS,
+/// `SO_REUSEADDR` and the backlog `tcp-server` uses, as our servers have; and its address.
+/// Needs a tokio runtime.
+pub(crate) fn bare_listener() -> std::io::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let listener = socket.listen(tcp_server::DEFAULT_BACKLOG)?;
+    let address = listener.local_addr()?;
+    Ok((listener, address))
+}

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use tcp_server::{Server, ServerOptions, WhereToListen};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
-use crate::harness::{BenchError, Measurement, alternate_medians, per_second};
+use crate::harness::{BenchError, Measurement, alternate_medians, bare_listener, per_second};
 
 const CONNECTORS: usize = 8;
 const WARM_UP: Duration = Duration::from_millis(200);
@@ -45,11 +45,7 @@ fn measure(ours: bool) -> Result<f64, BenchError> {
             .await?;
             Ok::<_, BenchError>((*server.listening_on_address(), Some(server)))
         } else {
-            let socket = TcpSocket::new_v4()?;
-            socket.set_reuseaddr(true)?;
-            socket.bind("127.0.0.1:0".parse()?)?;
-            let listener = socket.listen(tcp_server::DEFAULT_BACKLOG)?;
-            let address = listener.local_addr()?;
+            let (listener, address) = bare_listener()?;
             tokio::spawn(async move {
                 loop {
                     match listener.accept().await {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use tcp_server::{Server, ServerOptions, WhereToListen};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
-use crate::harness::{BenchError, Measurement, alternate_medians, per_second};
+use crate::harness::{BenchError, Measurement, alternate_medians, bare_listener, per_second};
 
 const CONNECTIONS: usize = 1000;
 const MESSAGE: usize = 512;
@@ -96,11 +96,7 @@ fn measure(kind: Kind) -> Result<f64, BenchError> {
                 .await?
             }
             Kind::Bare => {
-                let socket = TcpSocket::new_v4()?;
-                socket.set_reuseaddr(true)?;
-                socket.bind("127.0.0.1:0".parse()?)?;
-                let listener = socket.listen(tcp_server::DEFAULT_BACKLOG)?;
-                let address = listener.local_addr()?;
+                let (listener, address) = bare_listener()?;
                 tokio::spawn(async move {
                     while let Ok((stream, _)) = listener.accept().await {
                         tokio::spawn(echo(stream));

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use tcp_server::{Server, ServerOptions, WhereToListen};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpSocket;
 
-use crate::harness::{BenchError, Measurement, median};
+use crate::harness::{BenchError, Measurement, bare_listener, median};
 
 const CONNECTIONS: usize = 10_000;
 const ROUNDS: usize = 3;
@@ -200,11 +199,7 @@ fn serve_idle(mode: &str) -> Result<(), BenchError> {
         if let Some(server) = server {
             return Ok::<_, BenchError>((*server.listening_on_address(), Some(server)));
         }
-        let socket = TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind("127.0.0.1:0".parse()?)?;
-        let listener = socket.listen(tcp_server::DEFAULT_BACKLOG)?;
-        let address = listener.local_addr()?;
+        let (listener, address) = bare_listener()?;
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let counter = counter.clone();
