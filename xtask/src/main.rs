@@ -1,7 +1,7 @@
 //! The workspace's automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: formatting, clippy with warnings denied, every test (cargo-nextest
-//!   when installed, else `cargo test`; doctests either way) and the docs with warnings
+//!   without retries when installed, else `cargo test`; doctests either way) and the docs with warnings
 //!   denied. It prints each step's name and time and stops at the first failure.
 //! - `cargo xtask bench [SCENARIO]...`: the benchmark scenarios of the `tests` crate, built
 //!   with `--release`, each beside its baseline; the table goes to standard output and the
@@ -93,6 +93,9 @@ fn ci() -> Result<(), String> {
             "--workspace",
             "--all-features",
             "--no-fail-fast",
+            // A flaky test must fail the run, not pass on a second try.
+            "--retries",
+            "0",
         ]);
         step("tests (nextest)", tests)?;
         let mut doctests = cargo();
