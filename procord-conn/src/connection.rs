@@ -63,6 +63,9 @@ pub struct Connection<D> {
     write_closed: bool,
     /// The input reached end of stream (only kept while `Disconnecting`).
     input_eof: bool,
+    /// Closing dropped input that the receive buffer had no room for: all that follows is
+    /// dropped too.
+    dropping: bool,
 }
 
 impl<D> Connection<D> {
@@ -82,6 +85,7 @@ impl<D> Connection<D> {
             close_deadline: None,
             write_closed: false,
             input_eof: false,
+            dropping: false,
         }
     }
 
@@ -355,14 +359,20 @@ impl<D> Connection<D> {
     /// queued, then half-closes (`shutdown(SHUT_WR)` on a socket, closing the output fd
     /// otherwise) so the peer sees end of stream after the last byte, then keeps reading
     /// until the peer's own end of stream, and closes. Reading to the end avoids the reset
-    /// that closing with unread data provokes; what arrives stays in the receive buffer.
+    /// that closing with unread data provokes. What arrives stays in the receive buffer up
+    /// to its soft limit (or the demand of a pending `receive`, see
+    /// [`Options::receive_soft_limit`]); past that, the rest of the input is read and
+    /// dropped, so that an application that no longer reads cannot stall the close, and the
+    /// buffer keeps a prefix of the stream.
     ///
     /// The state is [`Disconnecting`](State::Disconnecting) meanwhile (after the connect
     /// completes, if called while connecting) and ends
     /// [`Disconnected(ClosedLocally)`](DisconnectReason::ClosedLocally). If `timeout` runs
     /// out first the connection closes anyway: `ClosedLocally` when everything was sent,
     /// [`Timeout`](DisconnectReason::Timeout) when data was left. The idle timeout of the
-    /// options still applies. Does nothing once disconnecting or disconnected.
+    /// options still applies, and it is never paused while closing. A [`Waiter`] of the
+    /// connection lists its input until the end of stream arrives. Does nothing once
+    /// disconnecting or disconnected.
     pub fn close_nicely(&mut self, timeout: Option<Duration>) {
         if self.closing || !self.alive() {
             return;

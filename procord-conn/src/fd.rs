@@ -5,6 +5,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+/// The most [`Endpoint::discard`] reads at once.
+pub(crate) const DISCARD_CHUNK: usize = 16 * 1024;
+
 /// A file descriptor given to a connection: owned (closed when the connection is done with
 /// it) or borrowed for the life of the program (left open, as for stdin and stdout).
 ///
@@ -126,6 +129,12 @@ impl Endpoint {
     /// Reads into the spare capacity of `buf`: `Ok(0)` is end of stream.
     pub(crate) fn read(&self, buf: &mut Vec<u8>) -> Result<usize, Errno> {
         rustix::io::read(&self.fd, rustix::buffer::spare_capacity(buf))
+    }
+
+    /// Reads up to [`DISCARD_CHUNK`] bytes and throws them away: `Ok(0)` is end of stream.
+    pub(crate) fn discard(&self) -> Result<usize, Errno> {
+        let mut sink = [0; DISCARD_CHUNK];
+        rustix::io::read(&self.fd, &mut sink)
     }
 
     /// Writes what it can of `bytes` without blocking and without `SIGPIPE` for sockets.

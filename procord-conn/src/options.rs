@@ -56,7 +56,8 @@ impl Options {
     /// that has not completed `timeout` after the call (name resolution included) ends in
     /// `Timeout` too. The idle clock restarts when the connection is established, at every
     /// received byte, and does not run while reading is paused because the receive buffer is
-    /// full (the peer is not idle then, the application is). The check happens in
+    /// full (the peer is not idle then, the application is; closing never pauses reading,
+    /// see [`close_nicely`](crate::Connection::close_nicely)). The check happens in
     /// [`update`](crate::Connection::update); a [`Waiter`](crate::Waiter) of the connection
     /// wakes up in time for it.
     pub fn timeout(mut self, timeout: Duration) -> Self {

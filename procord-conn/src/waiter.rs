@@ -53,7 +53,8 @@ impl<'a> Waiter<'a> {
     }
 
     /// Waits until it is worth calling [`update`](Connection::update) on `connection`: its
-    /// input is readable (unless the receive buffer is at its soft limit), its output is
+    /// input is readable (unless the receive buffer is at its soft limit while connected:
+    /// closing reads to the end of stream whatever the buffer holds), its output is
     /// writable *when there is something to send or a connect in progress* (an idle
     /// connection lists no write fd, or the loop would spin), or one of its timers falls
     /// due (connect or idle timeout, ping, `close_nicely` deadline). A disconnected

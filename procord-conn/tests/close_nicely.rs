@@ -5,9 +5,12 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, DisconnectReason, Fd, Options, State};
+use procord_conn::{Connection, DEFAULT_RECEIVE_SOFT_LIMIT, DisconnectReason, Fd, Options, State};
 
-use common::{LIMIT, drive_to_end, listener, pattern};
+use common::{LIMIT, drive, drive_to_end, listener, pattern};
+
+/// More than the receive buffer's soft limit, and more than a pipe holds.
+const FLOOD: usize = 1024 * 1024;
 
 #[test]
 fn close_nicely_delivers_everything_before_end_of_stream() {
@@ -84,4 +87,103 @@ fn close_nicely_times_out_when_the_peer_does_not_read() {
     assert!(took >= timeout, "{took:?}");
     assert!(took <= timeout + Duration::from_secs(5), "{took:?}");
     drop(peer);
+}
+
+/// Closes `conn` nicely with no timeout and drives it to its end in a bounded loop,
+/// checking that every turn has something to wait for (an empty waiter makes `wait(None)`
+/// return at once: a spinning loop). Returns the number of turns.
+fn close_nicely_bounded<D>(conn: &mut Connection<D>) -> usize {
+    conn.close_nicely(None);
+    let started = Instant::now();
+    let mut turns = 0;
+    while conn.alive() && turns < 10_000 && started.elapsed() < LIMIT {
+        let waiter = conn.waiter();
+        assert!(
+            !waiter.is_empty(),
+            "closing, after {turns} turns: the waiter has nothing to wait for"
+        );
+        waiter.wait(Some(LIMIT));
+        conn.update();
+        turns += 1;
+    }
+    assert_eq!(
+        *conn.state(),
+        State::Disconnected(DisconnectReason::ClosedLocally),
+        "after {turns} turns in {:?}",
+        started.elapsed()
+    );
+    turns
+}
+
+/// What the connection kept must be the start of what was sent, and at least the limit.
+fn assert_kept_a_prefix<D>(conn: &mut Connection<D>, sent: &[u8]) {
+    let kept = conn.receive_all();
+    assert!(kept.len() >= DEFAULT_RECEIVE_SOFT_LIMIT, "{}", kept.len());
+    assert!(
+        sent.starts_with(&kept),
+        "the buffer holds a prefix of the input"
+    );
+}
+
+#[test]
+fn close_nicely_ends_on_a_socket_whose_unread_input_fills_the_buffer() {
+    let (listener, addr) = listener();
+    let flood = pattern(FLOOD, 4);
+    let sent = flood.clone();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(LIMIT)).expect("read timeout");
+        stream
+            .set_write_timeout(Some(LIMIT))
+            .expect("write timeout");
+        stream.write_all(&sent).expect("write the flood");
+        // Then wait for the client's half-close, and close.
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).expect("read to end");
+        rest.len()
+    });
+    let mut conn = Connection::connect_addr(addr, (), Options::new());
+    // The application reads nothing: the buffer fills up to its soft limit.
+    assert!(drive(&mut conn, LIMIT, |c| c.receive_buffer_length()
+        >= DEFAULT_RECEIVE_SOFT_LIMIT));
+    close_nicely_bounded(&mut conn);
+    assert_kept_a_prefix(&mut conn, &flood);
+    assert_eq!(
+        server.join().expect("server"),
+        0,
+        "nothing sent, only the end"
+    );
+}
+
+#[test]
+fn close_nicely_ends_on_pipes_whose_unread_input_fills_the_buffer() {
+    // As over stdin and stdout: one pipe in, one pipe out.
+    let (input, feeder) = rustix::pipe::pipe().expect("pipe");
+    let (drain, output) = rustix::pipe::pipe().expect("pipe");
+    let flood = pattern(FLOOD, 6);
+    let sent = flood.clone();
+    let feeding = std::thread::spawn(move || {
+        let mut file = std::fs::File::from(feeder);
+        file.write_all(&sent).expect("feed the flood");
+    });
+    let draining = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        std::fs::File::from(drain)
+            .read_to_end(&mut all)
+            .expect("read the output");
+        all
+    });
+    let mut conn = Connection::custom(
+        Some(Fd::owned(input)),
+        Some(Fd::owned(output)),
+        (),
+        Options::new(),
+    );
+    assert!(drive(&mut conn, LIMIT, |c| c.receive_buffer_length()
+        >= DEFAULT_RECEIVE_SOFT_LIMIT));
+    conn.send(b"last words");
+    close_nicely_bounded(&mut conn);
+    assert_kept_a_prefix(&mut conn, &flood);
+    feeding.join().expect("the feeder wrote everything");
+    assert_eq!(draining.join().expect("drain"), b"last words");
 }

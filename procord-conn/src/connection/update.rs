@@ -9,9 +9,13 @@ use rustix::io::Errno;
 use super::{Connection, Io};
 use crate::address::RemoteAddress;
 use crate::connect::{self, Started};
-use crate::fd::Endpoint;
+use crate::fd::{DISCARD_CHUNK, Endpoint};
 use crate::state::{DisconnectReason, OsError, State};
 use crate::waiter::Waiter;
+
+/// The most reads of one `update`, so that a fast input cannot keep it from returning (each
+/// read fills the buffer up to its target, so this only bounds dropping while closing).
+const MAX_READS_PER_UPDATE: usize = 64;
 
 impl<D> Connection<D> {
     /// Moves bytes between the buffers and the fds, and keeps time.
@@ -130,6 +134,10 @@ impl<D> Connection<D> {
         }
     }
 
+    /// Reads what the input has. While connected, reading pauses once the receive buffer
+    /// holds its target; while disconnecting it goes on to the end of stream, and what the
+    /// buffer has no room for is dropped, with everything after it, so that the buffer stays
+    /// a prefix of the stream.
     fn read(&mut self, now: Instant) {
         if self.input_eof {
             return;
@@ -141,22 +149,34 @@ impl<D> Connection<D> {
             } => input,
             _ => return,
         };
-        if !self.receive.wants_more() {
+        let closing = self.state == State::Disconnecting;
+        if !closing && !self.receive.wants_more() {
             // Paused by the soft limit: the peer is not idle, the application is.
             self.last_receive = now;
             return;
         }
         let mut received = false;
         let mut outcome = Ok(());
-        while self.receive.wants_more() {
-            let buf = self.receive.spare();
-            let room = buf.capacity() - buf.len();
-            match input.read(buf) {
-                Ok(0) => {
+        for _ in 0..MAX_READS_PER_UPDATE {
+            let attempt = if self.receive.wants_more() && !self.dropping {
+                let buf = self.receive.spare();
+                let room = buf.capacity() - buf.len();
+                input.read(buf).map(|n| (n, room))
+            } else if closing {
+                if !self.dropping {
+                    tracing::debug!(remote = %self.remote, "closing: dropping the unread input");
+                    self.dropping = true;
+                }
+                input.discard().map(|n| (n, DISCARD_CHUNK))
+            } else {
+                break;
+            };
+            match attempt {
+                Ok((0, _)) => {
                     outcome = Err(None);
                     break;
                 }
-                Ok(n) => {
+                Ok((n, room)) => {
                     received = true;
                     // A short read means the fd is drained: save the EAGAIN round.
                     if n < room {
@@ -307,7 +327,9 @@ impl<D> Connection<D> {
                 waiter.due(self.close_deadline);
             }
             State::Connected | State::Disconnecting => {
-                let reading = !self.input_eof && self.receive.wants_more();
+                // Closing reads to the end of stream, whatever the buffer holds.
+                let reading = !self.input_eof
+                    && (self.receive.wants_more() || self.state == State::Disconnecting);
                 let writing = !self.send.is_empty();
                 match (&self.io, self.output()) {
                     (Io::Socket(socket), _) => {
