@@ -9,6 +9,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
+use crate::address::RemoteAddress;
 use crate::fd::Endpoint;
 use crate::state::OsError;
 
@@ -33,10 +34,10 @@ pub(crate) enum Started {
 
 /// Opens a non-blocking TCP socket and starts connecting it to `addr`.
 pub(crate) fn start(addr: SocketAddr, nodelay: bool) -> Result<Started, OsError> {
-    let family = if addr.is_ipv4() {
-        AddressFamily::INET
+    let (family, family_name) = if addr.is_ipv4() {
+        (AddressFamily::INET, "AF_INET")
     } else {
-        AddressFamily::INET6
+        (AddressFamily::INET6, "AF_INET6")
     };
     let fd: OwnedFd = rustix::net::socket_with(
         family,
@@ -44,10 +45,10 @@ pub(crate) fn start(addr: SocketAddr, nodelay: bool) -> Result<Started, OsError>
         SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
         None,
     )
-    .map_err(|e| OsError::new("socket", e))?;
+    .map_err(|e| OsError::new("socket", family_name, e))?;
     if nodelay {
         rustix::net::sockopt::set_tcp_nodelay(&fd, true)
-            .map_err(|e| OsError::new("setsockopt", e))?;
+            .map_err(|e| OsError::new("setsockopt", "TCP_NODELAY", e))?;
     }
     match rustix::net::connect(&fd, &addr) {
         Ok(()) => Ok(Started::Connected(Endpoint::nonblocking_socket(fd))),
@@ -55,13 +56,13 @@ pub(crate) fn start(addr: SocketAddr, nodelay: bool) -> Result<Started, OsError>
         Err(Errno::INPROGRESS | Errno::INTR) => {
             Ok(Started::Pending(Endpoint::nonblocking_socket(fd)))
         }
-        Err(e) => Err(OsError::new("connect", e)),
+        Err(e) => Err(OsError::new("connect", addr.to_string(), e)),
     }
 }
 
-/// Checks a pending connect without blocking: `None` while it is still in progress,
-/// `Some(Ok(()))` once established, `Some(Err(_))` when it failed.
-pub(crate) fn check(socket: &Endpoint) -> Option<Result<(), OsError>> {
+/// Checks a pending connect to `addr` without blocking: `None` while it is still in
+/// progress, `Some(Ok(()))` once established, `Some(Err(_))` when it failed.
+pub(crate) fn check(socket: &Endpoint, addr: &RemoteAddress) -> Option<Result<(), OsError>> {
     let mut fds = [PollFd::new(socket, PollFlags::OUT)];
     let zero = Timespec {
         tv_sec: 0,
@@ -70,12 +71,12 @@ pub(crate) fn check(socket: &Endpoint) -> Option<Result<(), OsError>> {
     match rustix::event::poll(&mut fds, Some(&zero)) {
         Ok(0) | Err(Errno::INTR) => return None,
         Ok(_) => {}
-        Err(e) => return Some(Err(OsError::new("poll", e))),
+        Err(e) => return Some(Err(OsError::new("poll", "", e))),
     }
     // SO_ERROR holds the outcome of the connect once the socket is writable.
     match rustix::net::sockopt::socket_error(socket) {
         Ok(Ok(())) => Some(Ok(())),
-        Ok(Err(e)) => Some(Err(OsError::new("connect", e))),
-        Err(e) => Some(Err(OsError::new("getsockopt", e))),
+        Ok(Err(e)) => Some(Err(OsError::new("connect", addr.to_string(), e))),
+        Err(e) => Some(Err(OsError::new("getsockopt", "SO_ERROR", e))),
     }
 }

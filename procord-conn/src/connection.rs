@@ -10,7 +10,7 @@ use crate::buffer::{ReceiveBuffer, SendBuffer};
 use crate::connect::Attempt;
 use crate::fd::{Endpoint, Fd};
 use crate::options::Options;
-use crate::state::{DisconnectReason, OsError, State};
+use crate::state::{DisconnectReason, State};
 use crate::waiter::Waiter;
 
 mod update;
@@ -165,8 +165,9 @@ impl<D> Connection<D> {
     /// the write then fails with `EPIPE`, a disconnection. For one socket used in both
     /// directions prefer [`from_socket`](Connection::from_socket).
     ///
-    /// If an fd cannot be made non-blocking (`fcntl(2)` fails, for instance `EBADF`) the
-    /// connection starts [`Disconnected`](State::Disconnected) with that error.
+    /// If an fd cannot be made non-blocking or examined (`fcntl(2)` or `fstat(2)` fails,
+    /// for instance with `EBADF`) the connection starts
+    /// [`Disconnected`](State::Disconnected) with that error.
     ///
     /// # Examples
     ///
@@ -201,7 +202,7 @@ impl<D> Connection<D> {
                 tracing::debug!("custom connection created");
             }
             (Err(e), _) | (_, Err(e)) => {
-                conn.disconnect(DisconnectReason::Os(OsError::new("fcntl", e)));
+                conn.disconnect(DisconnectReason::Os(e));
             }
         }
         conn
@@ -225,7 +226,7 @@ impl<D> Connection<D> {
                 }
                 conn.io = Io::Socket(endpoint);
             }
-            Err(e) => conn.disconnect(DisconnectReason::Os(OsError::new("fcntl", e))),
+            Err(e) => conn.disconnect(DisconnectReason::Os(e)),
         }
         conn
     }

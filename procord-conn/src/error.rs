@@ -11,8 +11,13 @@ use crate::state::{DisconnectReason, OsError};
 /// [`sync`](crate::sync) functions.
 ///
 /// Opaque: ask it with [`is_timeout`](Error::is_timeout), [`is_closed`](Error::is_closed),
-/// [`is_eof`](Error::is_eof), [`disconnect_reason`](Error::disconnect_reason), and follow
-/// [`source`](StdError::source) down to the [`io::Error`] where there is one.
+/// [`is_eof`](Error::is_eof), [`disconnect_reason`](Error::disconnect_reason),
+/// [`os_error`](Error::os_error).
+///
+/// Its `Display` says what went wrong at its own level only (`connection ended:
+/// connect(127.0.0.1:9) failed`, `accept(127.0.0.1:8080) failed`, `cannot resolve "host"`);
+/// the cause, where there is one, is its [`source`](StdError::source): the [`io::Error`] of
+/// the failed call or of the resolver. Print the chain to see both.
 #[derive(Debug)]
 pub struct Error {
     kind: Kind,
@@ -20,10 +25,14 @@ pub struct Error {
 
 #[derive(Debug)]
 enum Kind {
-    /// The connection ended before the operation could complete.
-    Disconnected(DisconnectReason),
+    /// The connection ended before the operation could complete; `cause` is what the
+    /// reason's `Display` leaves out.
+    Disconnected {
+        reason: DisconnectReason,
+        cause: Option<io::Error>,
+    },
     /// A system call outside any connection failed (`accept`).
-    Os(OsError, io::Error),
+    Os(OsError),
     /// Name resolution failed.
     Resolve { host: String, source: io::Error },
     /// Waiting could never end: the connection has nothing to wait for.
@@ -33,14 +42,20 @@ enum Kind {
 impl Error {
     pub(crate) fn disconnected(reason: DisconnectReason) -> Self {
         Error {
-            kind: Kind::Disconnected(reason),
+            kind: Kind::Disconnected {
+                cause: reason.cause(),
+                reason,
+            },
         }
     }
 
-    pub(crate) fn os(operation: &'static str, errno: rustix::io::Errno) -> Self {
-        let os = OsError::new(operation, errno);
+    pub(crate) fn os(
+        operation: &'static str,
+        argument: impl Into<String>,
+        errno: rustix::io::Errno,
+    ) -> Self {
         Error {
-            kind: Kind::Os(os, os.to_io_error()),
+            kind: Kind::Os(OsError::new(operation, argument, errno)),
         }
     }
 
@@ -61,35 +76,40 @@ impl Error {
 
     /// `true` when a timeout ended the connection (idle, connect or `close_nicely` timeout).
     pub fn is_timeout(&self) -> bool {
-        matches!(&self.kind, Kind::Disconnected(DisconnectReason::Timeout))
+        self.disconnect_reason()
+            .is_some_and(|reason| *reason == DisconnectReason::Timeout)
     }
 
     /// `true` when the connection was closed, locally or by the peer's end of stream, rather
     /// than failing.
     pub fn is_closed(&self) -> bool {
         matches!(
-            &self.kind,
-            Kind::Disconnected(DisconnectReason::ClosedLocally | DisconnectReason::Eof)
+            self.disconnect_reason(),
+            Some(DisconnectReason::ClosedLocally | DisconnectReason::Eof)
         )
     }
 
     /// `true` when the peer ended the stream.
     pub fn is_eof(&self) -> bool {
-        matches!(&self.kind, Kind::Disconnected(DisconnectReason::Eof))
+        matches!(self.disconnect_reason(), Some(DisconnectReason::Eof))
     }
 
     /// Why the connection ended, when that is what the error is about.
     pub fn disconnect_reason(&self) -> Option<&DisconnectReason> {
         match &self.kind {
-            Kind::Disconnected(reason) => Some(reason),
+            Kind::Disconnected { reason, .. } => Some(reason),
             _ => None,
         }
     }
 
     /// The failed system call, when the error is one.
-    pub fn os_error(&self) -> Option<OsError> {
+    pub fn os_error(&self) -> Option<&OsError> {
         match &self.kind {
-            Kind::Os(os, _) | Kind::Disconnected(DisconnectReason::Os(os)) => Some(*os),
+            Kind::Os(os)
+            | Kind::Disconnected {
+                reason: DisconnectReason::Os(os),
+                ..
+            } => Some(os),
             _ => None,
         }
     }
@@ -98,8 +118,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Disconnected(reason) => write!(f, "connection ended: {reason}"),
-            Kind::Os(os, _) => os.fmt(f),
+            Kind::Disconnected { reason, .. } => write!(f, "connection ended: {reason}"),
+            Kind::Os(os) => os.fmt(f),
             Kind::Resolve { host, .. } => write!(f, "cannot resolve {host:?}"),
             Kind::Stalled(why) => write!(f, "cannot make progress: {why}"),
         }
@@ -109,8 +129,10 @@ impl fmt::Display for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match &self.kind {
-            Kind::Os(_, e) | Kind::Resolve { source: e, .. } => Some(e),
-            _ => None,
+            Kind::Disconnected { cause, .. } => cause.as_ref().map(|e| e as _),
+            Kind::Os(os) => os.source(),
+            Kind::Resolve { source, .. } => Some(source),
+            Kind::Stalled(_) => None,
         }
     }
 }

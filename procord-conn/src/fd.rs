@@ -5,6 +5,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+use crate::state::OsError;
+
 /// The most [`Endpoint::discard`] reads at once.
 pub(crate) const DISCARD_CHUNK: usize = 16 * 1024;
 
@@ -96,14 +98,16 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// Makes `fd` non-blocking and finds out whether it is a socket.
-    pub(crate) fn new(fd: Fd) -> Result<Self, Errno> {
-        let flags = rustix::fs::fcntl_getfl(&fd)?;
+    pub(crate) fn new(fd: Fd) -> Result<Self, OsError> {
+        let flags =
+            rustix::fs::fcntl_getfl(&fd).map_err(|e| OsError::new("fcntl", "F_GETFL", e))?;
         let restore_blocking =
             matches!(fd.inner, Inner::Borrowed(_)) && !flags.contains(OFlags::NONBLOCK);
         if !flags.contains(OFlags::NONBLOCK) {
-            rustix::fs::fcntl_setfl(&fd, flags | OFlags::NONBLOCK)?;
+            rustix::fs::fcntl_setfl(&fd, flags | OFlags::NONBLOCK)
+                .map_err(|e| OsError::new("fcntl", "F_SETFL O_NONBLOCK", e))?;
         }
-        let stat = rustix::fs::fstat(&fd)?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| OsError::new("fstat", "", e))?;
         let socket = rustix::fs::FileType::from_raw_mode(stat.st_mode).is_socket();
         Ok(Endpoint {
             fd,

@@ -99,7 +99,7 @@ impl<D> Set<D> {
         F: FnMut(&RemoteAddress) -> Option<D>,
     {
         let blocking = !rustix::fs::fcntl_getfl(listener)
-            .map_err(|e| Error::os("fcntl", e))?
+            .map_err(|e| Error::os("fcntl", "F_GETFL", e))?
             .contains(OFlags::NONBLOCK);
         let mut accepted = 0;
         while accepted < MAX_ACCEPT_PER_CALL {
@@ -125,7 +125,7 @@ impl<D> Set<D> {
                 }
                 Err(Errno::AGAIN) => break,
                 Err(Errno::INTR | Errno::CONNABORTED) => {}
-                Err(e) => return Err(Error::os("accept", e)),
+                Err(e) => return Err(Error::os("accept", local_address(listener), e)),
             }
         }
         Ok(accepted)
@@ -224,7 +224,14 @@ fn readable(listener: &impl AsFd) -> Result<bool, Error> {
         match rustix::event::poll(&mut fds, Some(&zero)) {
             Ok(n) => return Ok(n > 0),
             Err(Errno::INTR) => {}
-            Err(e) => return Err(Error::os("poll", e)),
+            Err(e) => return Err(Error::os("poll", "", e)),
         }
     }
+}
+
+/// The address `listener` listens on, as text for an error; empty when unknown.
+fn local_address(listener: &impl AsFd) -> String {
+    rustix::net::getsockname(listener)
+        .map(|addr| RemoteAddress::from_any(Some(addr)).to_string())
+        .unwrap_or_default()
 }

@@ -1,5 +1,6 @@
 //! The state of a connection and why it ended.
 
+use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
@@ -45,7 +46,7 @@ pub enum DisconnectReason {
     Resolve {
         /// The host name that was looked up.
         host: String,
-        /// What the resolver said.
+        /// What the resolver said (left out of the reason's `Display`).
         message: String,
     },
     /// A system call failed.
@@ -57,43 +58,99 @@ impl DisconnectReason {
     pub fn is_timeout(&self) -> bool {
         matches!(self, DisconnectReason::Timeout)
     }
+
+    /// What the reason's `Display` leaves out: the OS error of [`Os`](DisconnectReason::Os),
+    /// the resolver's message of [`Resolve`](DisconnectReason::Resolve).
+    pub(crate) fn cause(&self) -> Option<io::Error> {
+        match self {
+            DisconnectReason::Os(e) => Some(e.to_io_error()),
+            DisconnectReason::Resolve { message, .. } => Some(io::Error::other(message.clone())),
+            _ => None,
+        }
+    }
 }
 
+/// Says why at its own level only: an [`Os`](DisconnectReason::Os) reason names the call
+/// that failed, not its error code; a [`Resolve`](DisconnectReason::Resolve) reason names
+/// the host, not the resolver's message. Those are in the variants' fields, and are the
+/// [`source`](std::error::Error::source) of the [`Error`](crate::Error) made from the reason.
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DisconnectReason::ClosedLocally => f.write_str("closed locally"),
             DisconnectReason::Eof => f.write_str("end of stream from the peer"),
             DisconnectReason::Timeout => f.write_str("timed out"),
-            DisconnectReason::Resolve { host, message } => {
-                write!(f, "cannot resolve {host:?}: {message}")
-            }
+            DisconnectReason::Resolve { host, .. } => write!(f, "cannot resolve {host:?}"),
             DisconnectReason::Os(e) => e.fmt(f),
         }
     }
 }
 
-/// A failed system call: which operation, and the OS error code.
+/// A failed system call: which call, its argument, and the OS error code (the original's
+/// `Unix_error (code, call, argument)`).
 ///
-/// The operation is the name of the call as in its man page (`"connect"`, `"recv"`,
-/// `"read"`, `"send"`, `"write"`, `"shutdown"`, `"socket"`, `"getsockopt"`, `"accept"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The operation is the name of the call as in its man page (`"connect"`, `"read"`,
+/// `"send"`, `"write"`, `"shutdown"`, `"socket"`, `"getsockopt"`, `"accept"`...). Its
+/// `Display` names the call and its argument (`connect(127.0.0.1:9) failed`); the OS error
+/// is its [`source`](StdError::source), an [`io::Error`].
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error as _;
+/// use procord_conn::{Connection, DisconnectReason, Options, State};
+///
+/// let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?; // closed at once
+/// let mut conn = Connection::connect_addr(addr, (), Options::new());
+/// while conn.alive() {
+///     conn.waiter().wait(Some(std::time::Duration::from_secs(5)));
+///     conn.update();
+/// }
+/// let State::Disconnected(DisconnectReason::Os(e)) = conn.state() else {
+///     panic!("{:?}", conn.state());
+/// };
+/// assert_eq!((e.operation(), e.argument()), ("connect", &*addr.to_string()));
+/// assert_eq!(e.to_string(), format!("connect({addr}) failed"));
+/// assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+/// assert!(e.source().is_some());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
 pub struct OsError {
     operation: &'static str,
+    argument: String,
     code: i32,
+    /// `code` as an `io::Error`, for `source`.
+    error: io::Error,
 }
 
 impl OsError {
-    pub(crate) fn new(operation: &'static str, errno: rustix::io::Errno) -> Self {
+    /// `operation` failed with `errno`; `argument` says on what (empty when the call has no
+    /// argument worth naming).
+    pub(crate) fn new(
+        operation: &'static str,
+        argument: impl Into<String>,
+        errno: rustix::io::Errno,
+    ) -> Self {
+        let code = errno.raw_os_error();
         OsError {
             operation,
-            code: errno.raw_os_error(),
+            argument: argument.into(),
+            code,
+            error: io::Error::from_raw_os_error(code),
         }
     }
 
     /// The system call that failed.
     pub fn operation(&self) -> &'static str {
         self.operation
+    }
+
+    /// What the call was given, as text: the address of a `connect`, the option of a
+    /// `setsockopt`, the listening address of an `accept`; empty when there is nothing
+    /// worth naming (a `read` or `send` on the connection's own fd).
+    pub fn argument(&self) -> &str {
+        &self.argument
     }
 
     /// The `errno` value.
@@ -108,12 +165,43 @@ impl OsError {
 
     /// The [`io::ErrorKind`] of the error (`ConnectionRefused`, `ConnectionReset`, ...).
     pub fn kind(&self) -> io::ErrorKind {
-        self.to_io_error().kind()
+        self.error.kind()
     }
 }
 
+impl Clone for OsError {
+    fn clone(&self) -> Self {
+        OsError {
+            operation: self.operation,
+            argument: self.argument.clone(),
+            code: self.code,
+            error: self.to_io_error(),
+        }
+    }
+}
+
+/// Equal when the call, its argument and the error code are.
+impl PartialEq for OsError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.operation, &self.argument, self.code)
+            == (other.operation, &other.argument, other.code)
+    }
+}
+
+impl Eq for OsError {}
+
 impl fmt::Display for OsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.operation, self.to_io_error())
+        if self.argument.is_empty() {
+            write!(f, "{} failed", self.operation)
+        } else {
+            write!(f, "{}({}) failed", self.operation, self.argument)
+        }
+    }
+}
+
+impl StdError for OsError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.error)
     }
 }

@@ -77,11 +77,16 @@ impl<D> Connection<D> {
             self.start_next(now);
             return;
         };
-        match connect::check(socket) {
+        match connect::check(socket, &self.remote) {
             None => {}
             Some(Ok(())) => self.established(now),
             Some(Err(e)) => {
-                tracing::debug!(remote = %self.remote, error = %e, "connect attempt failed");
+                tracing::debug!(
+                    remote = %self.remote,
+                    error = %e,
+                    cause = %e.to_io_error(),
+                    "connect attempt failed"
+                );
                 if let Some(attempt) = &mut self.attempt {
                     attempt.last_error = Some(e);
                 }
@@ -112,7 +117,7 @@ impl<D> Connection<D> {
                 Err(e) => attempt.last_error = Some(e),
             }
         }
-        let reason = match attempt.last_error {
+        let reason = match attempt.last_error.take() {
             Some(e) => DisconnectReason::Os(e),
             None => DisconnectReason::Timeout,
         };
@@ -186,7 +191,7 @@ impl<D> Connection<D> {
                 Err(Errno::AGAIN) => break,
                 Err(Errno::INTR) => {}
                 Err(e) => {
-                    outcome = Err(Some(OsError::new("read", e)));
+                    outcome = Err(Some(OsError::new("read", "", e)));
                     break;
                 }
             }
@@ -246,7 +251,7 @@ impl<D> Connection<D> {
                 Err(Errno::INTR) => {}
                 Err(e) => {
                     let operation = if output.is_socket() { "send" } else { "write" };
-                    failure = Some(OsError::new(operation, e));
+                    failure = Some(OsError::new(operation, "", e));
                     break;
                 }
             }
@@ -289,7 +294,7 @@ impl<D> Connection<D> {
             Io::Socket(socket) => match socket.shutdown_write() {
                 // The peer is gone already: nothing more to half-close.
                 Ok(()) | Err(Errno::NOTCONN) => Ok(()),
-                Err(e) => Err(OsError::new("shutdown", e)),
+                Err(e) => Err(OsError::new("shutdown", "SHUT_WR", e)),
             },
             Io::Split { output, .. } => {
                 if let Some(output) = output.take() {
@@ -306,7 +311,8 @@ impl<D> Connection<D> {
         self.io = Io::None;
         self.attempt = None;
         self.send.clear();
-        tracing::debug!(remote = %self.remote, %reason, "disconnected");
+        let cause = reason.cause().map(|e| e.to_string());
+        tracing::debug!(remote = %self.remote, %reason, cause, "disconnected");
         self.state = State::Disconnected(reason);
     }
 
