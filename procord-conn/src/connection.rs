@@ -50,8 +50,9 @@ pub struct Connection<D> {
     remote: RemoteAddress,
     receive: ReceiveBuffer,
     send: SendBuffer,
-    /// When something was last received (or the connection established).
-    last_receive: Instant,
+    /// When the idle clock last restarted: something received, the connection established,
+    /// or, once the input has ended, something sent.
+    idle_since: Instant,
     /// Whether the ping of the current idle period went out.
     ping_sent: bool,
     /// Set while connecting.
@@ -61,7 +62,7 @@ pub struct Connection<D> {
     close_deadline: Option<Instant>,
     /// Our writing direction is closed (half-close done).
     write_closed: bool,
-    /// The input reached end of stream (only kept while `Disconnecting`).
+    /// The input reached end of stream.
     input_eof: bool,
     /// Closing dropped input that the receive buffer had no room for: all that follows is
     /// dropped too.
@@ -78,7 +79,7 @@ impl<D> Connection<D> {
             io: Io::None,
             remote: RemoteAddress::Unknown,
             send: SendBuffer::default(),
-            last_receive: now,
+            idle_since: now,
             ping_sent: false,
             attempt: None,
             closing: false,
@@ -264,7 +265,8 @@ impl<D> Connection<D> {
 
     /// Queues `bytes` for sending; the next [`update`](Connection::update)s write them.
     ///
-    /// Queued while [`Connecting`](State::Connecting) and sent once connected. Ignored,
+    /// Queued while [`Connecting`](State::Connecting) and sent once connected; still sent
+    /// after the input has ended (see [`input_ended`](Connection::input_ended)). Ignored,
     /// as in the original, once [`Disconnected`](State::Disconnected), after
     /// [`close_nicely`](Connection::close_nicely), and on a connection without output. The
     /// send buffer has no limit: watch [`send_buffer_length`](Connection::send_buffer_length)
@@ -340,6 +342,55 @@ impl<D> Connection<D> {
     /// Whether the receive buffer is empty.
     pub fn receive_buffer_empty(&self) -> bool {
         self.receive.len() == 0
+    }
+
+    /// Whether the input reached its end of stream: the peer half-closed or closed its
+    /// socket, or the writer of the input pipe closed it. Nothing more will be received;
+    /// what came before is in the receive buffer.
+    ///
+    /// The end of the input does not end the connection: it stays
+    /// [`Connected`](State::Connected) with its output open, so that a peer that
+    /// half-closed (`shutdown(SHUT_WR)`, `nc -N`) still gets its answer. The application
+    /// sends what it has to, then closes, best with
+    /// [`close_nicely`](Connection::close_nicely), which then ends as soon as everything
+    /// is sent. Until then the idle [`timeout`](Options::timeout) still applies. A
+    /// connection without output has nothing left to do at the end of its input and is
+    /// [`Disconnected(Eof)`](DisconnectReason::Eof) instead.
+    ///
+    /// # Examples
+    ///
+    /// A server answering a request that ends with the client's end of stream:
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use procord_conn::{Connection, Fd, Options, State};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (accepted, _) = listener.accept()?;
+    /// let mut conn = Connection::from_socket(Fd::owned(accepted), (), Options::new());
+    /// client.write_all(b"question")?;
+    /// client.shutdown(std::net::Shutdown::Write)?;
+    /// while !conn.input_ended() {
+    ///     conn.waiter().wait(Some(Duration::from_secs(5)));
+    ///     conn.update();
+    /// }
+    /// assert_eq!(*conn.state(), State::Connected);
+    /// assert_eq!(conn.receive_all(), b"question");
+    /// conn.send(b"answer");
+    /// conn.close_nicely(Some(Duration::from_secs(5)));
+    /// while conn.alive() {
+    ///     conn.waiter().wait(Some(Duration::from_secs(5)));
+    ///     conn.update();
+    /// }
+    /// let mut answer = Vec::new();
+    /// client.read_to_end(&mut answer)?;
+    /// assert_eq!(answer, b"answer");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn input_ended(&self) -> bool {
+        self.input_eof
     }
 
     /// Closes at once: owned fds are closed (borrowed ones get their blocking mode back),

@@ -33,6 +33,9 @@ enum Kind {
     },
     /// A system call outside any connection failed (`accept`).
     Os(OsError),
+    /// The input ended before the operation could complete; the connection is still open
+    /// for sending.
+    InputEnded,
     /// Name resolution failed.
     Resolve { host: String, source: io::Error },
     /// Waiting could never end: the connection has nothing to wait for.
@@ -68,6 +71,12 @@ impl Error {
         }
     }
 
+    pub(crate) fn input_ended() -> Self {
+        Error {
+            kind: Kind::InputEnded,
+        }
+    }
+
     pub(crate) fn stalled(why: &'static str) -> Self {
         Error {
             kind: Kind::Stalled(why),
@@ -80,18 +89,22 @@ impl Error {
             .is_some_and(|reason| *reason == DisconnectReason::Timeout)
     }
 
-    /// `true` when the connection was closed, locally or by the peer's end of stream, rather
-    /// than failing.
+    /// `true` when the connection, or its input, was closed, locally or by the peer's end of
+    /// stream, rather than failing.
     pub fn is_closed(&self) -> bool {
-        matches!(
-            self.disconnect_reason(),
-            Some(DisconnectReason::ClosedLocally | DisconnectReason::Eof)
-        )
+        self.is_eof()
+            || matches!(
+                self.disconnect_reason(),
+                Some(DisconnectReason::ClosedLocally)
+            )
     }
 
-    /// `true` when the peer ended the stream.
+    /// `true` when the peer ended the stream: the input ended (the connection may still be
+    /// open for sending, see [`Connection::input_ended`](crate::Connection::input_ended)),
+    /// or a connection without output ended with it.
     pub fn is_eof(&self) -> bool {
-        matches!(self.disconnect_reason(), Some(DisconnectReason::Eof))
+        matches!(self.kind, Kind::InputEnded)
+            || matches!(self.disconnect_reason(), Some(DisconnectReason::Eof))
     }
 
     /// Why the connection ended, when that is what the error is about.
@@ -120,6 +133,7 @@ impl fmt::Display for Error {
         match &self.kind {
             Kind::Disconnected { reason, .. } => write!(f, "connection ended: {reason}"),
             Kind::Os(os) => os.fmt(f),
+            Kind::InputEnded => f.write_str("the input ended"),
             Kind::Resolve { host, .. } => write!(f, "cannot resolve {host:?}"),
             Kind::Stalled(why) => write!(f, "cannot make progress: {why}"),
         }
@@ -132,7 +146,7 @@ impl StdError for Error {
             Kind::Disconnected { cause, .. } => cause.as_ref().map(|e| e as _),
             Kind::Os(os) => os.source(),
             Kind::Resolve { source, .. } => Some(source),
-            Kind::Stalled(_) => None,
+            Kind::InputEnded | Kind::Stalled(_) => None,
         }
     }
 }

@@ -7,11 +7,13 @@
 //! wait for (`poll(2)`), so a loop sleeps until an update is worth it. [`Set`] holds the
 //! connections of a server; [`sync`] is a blocking interface on top.
 //!
-//! Differences from the original, which are bug fixes: end of stream is its own
-//! [`DisconnectReason::Eof`] rather than a reset; [`Set::accept_into_set`] gives its
-//! options to every connection it accepts; a message larger than the receive buffer's soft
-//! limit never stalls (see [`Options::receive_soft_limit`]); and
-//! [`Connection::close_nicely`] half-closes before closing.
+//! Differences from the original, which are bug fixes: the end of the input leaves the
+//! output open, so that a peer that half-closed gets its answer
+//! ([`Connection::input_ended`]; the original disconnected, reporting a reset);
+//! [`Set::accept_into_set`] gives its options to every connection it accepts; a message
+//! larger than the receive buffer's soft limit never stalls (see
+//! [`Options::receive_soft_limit`]); and [`Connection::close_nicely`] half-closes before
+//! closing, then reads to the end of stream.
 //!
 //! # A client loop
 //!
@@ -85,8 +87,12 @@
 //!         let bytes = conn.receive_all();
 //!         *conn.data_mut() += bytes.len();
 //!         conn.send(&bytes); // echo
+//!         if conn.input_ended() {
+//!             // The client is done: finish sending, then close.
+//!             conn.close_nicely(Some(Duration::from_secs(5)));
+//!         }
 //!     }
-//!     // Connections whose peer ended the stream leave the set here.
+//!     // Connections that are closed leave the set here.
 //!     served += set.len();
 //!     set.update_set();
 //!     served -= set.len();

@@ -60,13 +60,19 @@ impl Options {
     /// see [`close_nicely`](crate::Connection::close_nicely)). The check happens in
     /// [`update`](crate::Connection::update); a [`Waiter`](crate::Waiter) of the connection
     /// wakes up in time for it.
+    ///
+    /// Once the input has ended (see
+    /// [`input_ended`](crate::Connection::input_ended)) nothing more can be received: the
+    /// clock then also restarts at every byte sent, so that a long answer to a peer that
+    /// half-closed is not cut, while a connection left open with nothing to do still ends.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Sends `message` when nothing has been received for half the [`timeout`](Self::timeout),
-    /// once per idle period (receiving anything re-arms it).
+    /// once per idle period (receiving anything re-arms it). Not once the input has ended,
+    /// since no answer can come.
     ///
     /// Ignored when no timeout is set, as in the original. The message goes to the end of the
     /// send buffer, after whatever is queued already.

@@ -134,6 +134,10 @@ impl<D> Set<D> {
     /// Updates every connection (see [`Connection::update`]) and removes those that are
     /// disconnected.
     ///
+    /// A connection whose peer ended its stream is not disconnected by that: it stays, open
+    /// for sending, until the application closes it (see [`Connection::input_ended`]) or
+    /// its idle timeout runs out.
+    ///
     /// Removed connections that still hold received data are handed back, so that data is
     /// not lost (the original dropped it); the others are dropped. The order of the
     /// remaining connections is kept.

@@ -11,10 +11,11 @@ use std::io;
 pub enum State {
     /// Waiting for a non-blocking `connect(2)` to complete.
     Connecting,
-    /// Established and alive.
+    /// Established and alive. The input may have ended while the output stays open: see
+    /// [`input_ended`](crate::Connection::input_ended).
     Connected,
     /// [`close_nicely`](crate::Connection::close_nicely) was called: finishing sending, then
-    /// half-closing, then waiting for the peer's end of stream. The only way to this state.
+    /// half-closing, then reading to the peer's end of stream. The only way to this state.
     Disconnecting,
     /// Over. There may still be received data in the buffer: see
     /// [`receive_buffer_empty`](crate::Connection::receive_buffer_empty).
@@ -35,8 +36,10 @@ pub enum DisconnectReason {
     /// Closed locally: [`close`](crate::Connection::close), or a
     /// [`close_nicely`](crate::Connection::close_nicely) that sent everything.
     ClosedLocally,
-    /// The peer ended the stream (`read(2)` returned 0). The original reported this as a
-    /// reset; here it is its own reason.
+    /// The input ended (`read(2)` returned 0) on a connection without output, which has
+    /// nothing left to do then. On a connection with an output the end of the input does
+    /// not disconnect: see [`input_ended`](crate::Connection::input_ended). (The original
+    /// disconnected, and reported a reset.)
     Eof,
     /// Nothing was received for the idle timeout, a connect did not complete within it, or a
     /// `close_nicely` timeout expired with data still unsent.

@@ -106,8 +106,9 @@ pub fn send<D>(connection: &mut Connection<D>, bytes: &[u8]) -> Result<(), Error
 ///
 /// # Errors
 ///
-/// When the connection ends before `n` bytes arrived (what did arrive stays in the
-/// buffer), or has no input to wait for.
+/// When the input or the connection ends before `n` bytes arrived (what did arrive stays
+/// in the buffer; after the end of the input alone the connection is still open for
+/// sending, and [`Error::is_eof`] says so), or the connection has no input to wait for.
 pub fn receive<D>(connection: &mut Connection<D>, n: usize) -> Result<Vec<u8>, Error> {
     loop {
         if let Some(bytes) = connection.receive(n) {
@@ -115,6 +116,9 @@ pub fn receive<D>(connection: &mut Connection<D>, n: usize) -> Result<Vec<u8>, E
         }
         if let Some(e) = ended(connection) {
             return Err(e);
+        }
+        if connection.input_ended() {
+            return Err(Error::input_ended());
         }
         step(connection)?;
     }

@@ -71,6 +71,11 @@ fn serve(listener: TcpListener) -> (usize, u64) {
             *conn.data_mut() += bytes.len() as u64;
             echoed += bytes.len() as u64;
             conn.send(&bytes);
+            if conn.input_ended() {
+                // The client closed nicely: its end of input leaves our output open, and
+                // closing is up to us.
+                conn.close_nicely(Some(LIMIT));
+            }
         }
         let dead = set.update_set();
         assert!(

@@ -29,9 +29,11 @@ impl<D> Connection<D> {
     /// [`close_nicely`](Connection::close_nicely).
     /// Never blocks. Does nothing once [`Disconnected`](State::Disconnected).
     ///
-    /// End of stream from the peer disconnects with [`DisconnectReason::Eof`] (after one
-    /// last non-blocking attempt to write what is queued); a failed system call with
-    /// [`DisconnectReason::Os`]. Received data stays in the buffer either way.
+    /// The end of the input leaves the connection [`Connected`](State::Connected) with its
+    /// output open (see [`input_ended`](Connection::input_ended)); only a connection
+    /// without output then disconnects, with [`DisconnectReason::Eof`]. A failed system
+    /// call disconnects with [`DisconnectReason::Os`]. Received data stays in the buffer
+    /// either way.
     pub fn update(&mut self) {
         let now = Instant::now();
         match self.state {
@@ -127,7 +129,7 @@ impl<D> Connection<D> {
     fn established(&mut self, now: Instant) {
         self.attempt = None;
         self.state = State::Connected;
-        self.last_receive = now;
+        self.idle_since = now;
         tracing::debug!(remote = %self.remote, "connected");
     }
 
@@ -157,7 +159,7 @@ impl<D> Connection<D> {
         let closing = self.state == State::Disconnecting;
         if !closing && !self.receive.wants_more() {
             // Paused by the soft limit: the peer is not idle, the application is.
-            self.last_receive = now;
+            self.idle_since = now;
             return;
         }
         let mut received = false;
@@ -197,16 +199,15 @@ impl<D> Connection<D> {
             }
         }
         if received {
-            self.last_receive = now;
+            self.idle_since = now;
             self.ping_sent = false;
         }
         match outcome {
             Ok(()) => {}
-            Err(None) if self.state == State::Disconnecting => self.input_eof = true,
             Err(None) => {
-                // Last chance for what is queued: the peer may only have half-closed.
-                self.write_out();
-                if self.alive() {
+                tracing::debug!(remote = %self.remote, "input ended");
+                self.input_eof = true;
+                if self.state == State::Connected && self.output().is_none() {
                     self.disconnect(DisconnectReason::Eof);
                 }
             }
@@ -218,12 +219,14 @@ impl<D> Connection<D> {
         let Some(timeout) = self.options.timeout else {
             return;
         };
-        let idle = now.duration_since(self.last_receive);
+        let idle = now.duration_since(self.idle_since);
         if idle >= timeout {
             self.disconnect(DisconnectReason::Timeout);
             return;
         }
-        if self.state == State::Connected && !self.ping_sent && idle >= timeout / 2 {
+        // Once the input has ended no answer to a ping can come.
+        let pinging = self.state == State::Connected && !self.input_eof && !self.ping_sent;
+        if pinging && idle >= timeout / 2 {
             if let Some(ping) = &self.options.ping {
                 if self.output().is_some() {
                     self.send.push(ping);
@@ -244,10 +247,14 @@ impl<D> Connection<D> {
             _ => return,
         };
         let mut failure = None;
+        let mut sent = false;
         while !self.send.is_empty() {
             match output.write(self.send.pending()) {
                 Ok(0) | Err(Errno::AGAIN) => break,
-                Ok(n) => self.send.advance(n),
+                Ok(n) => {
+                    self.send.advance(n);
+                    sent = true;
+                }
                 Err(Errno::INTR) => {}
                 Err(e) => {
                     let operation = if output.is_socket() { "send" } else { "write" };
@@ -255,6 +262,10 @@ impl<D> Connection<D> {
                     break;
                 }
             }
+        }
+        if sent && self.input_eof {
+            // Nothing can be received any more: sending is what keeps the connection busy.
+            self.idle_since = Instant::now();
         }
         if let Some(e) = failure {
             self.disconnect(DisconnectReason::Os(e));
@@ -361,14 +372,15 @@ impl<D> Connection<D> {
                     (Io::None, _) => {}
                 }
                 if let Some(timeout) = self.options.timeout {
-                    if reading {
-                        waiter.due(Some(self.last_receive + timeout));
+                    if reading || self.input_eof {
+                        waiter.due(Some(self.idle_since + timeout));
                     }
                     if self.state == State::Connected
+                        && !self.input_eof
                         && !self.ping_sent
                         && self.options.ping.is_some()
                     {
-                        waiter.due(Some(self.last_receive + timeout / 2));
+                        waiter.due(Some(self.idle_since + timeout / 2));
                     }
                 }
                 if self.state == State::Disconnecting {

@@ -76,3 +76,28 @@ pub(crate) fn echo(stream: &mut TcpStream) -> u64 {
 pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
 }
+
+/// Finds an outside tool (`nc`, `socat`) that a test talks to.
+///
+/// Returns `None` after printing `skipped: NAME not installed` when the tool is missing,
+/// so the test can return early; when the environment variable `CI` is set a missing tool
+/// is a failure instead, as CI installs every tool the tests need.
+pub(crate) fn outside_tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    match found {
+        Some(path) => Some(path),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{name} not installed, and CI is set: .ci/run must install it")
+        }
+        None => {
+            eprintln!("skipped: {name} not installed");
+            None
+        }
+    }
+}
