@@ -209,6 +209,32 @@ impl<'a> Waiter<'a> {
         }
     }
 
+    /// Waits as [`wait`](Waiter::wait) does and drops its answer: the original's `wait'`,
+    /// for loops that call `update` after every wake-up, whatever ended the wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procord_conn::{Connection, Fd, Options};
+    ///
+    /// let (input, feeder) = rustix::pipe::pipe()?;
+    /// let mut conn = Connection::custom(Some(Fd::owned(input)), None, (), Options::new());
+    /// rustix::io::write(&feeder, b"hi")?;
+    /// for _ in 0..100 {
+    ///     if conn.receive_buffer_length() == 2 {
+    ///         break;
+    ///     }
+    ///     conn.waiter().sleep(Some(Duration::from_millis(100)));
+    ///     conn.update();
+    /// }
+    /// assert_eq!(conn.receive_all(), b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sleep(&self, timeout: Option<Duration>) {
+        self.wait(timeout);
+    }
+
     fn poll_once(&self, remaining: Option<Duration>) -> Result<usize, Errno> {
         let timespec = remaining.map(|d| Timespec {
             tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),

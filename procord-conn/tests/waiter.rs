@@ -98,3 +98,29 @@ fn custom_and_list_waiters() {
     rustix::io::write(&writer, b"x").expect("write");
     assert!(only_read.wait(Some(LIMIT)));
 }
+
+#[test]
+fn sleep_waits_like_wait_without_the_answer() {
+    let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+    let waiter = Waiter::custom(&[reader.as_fd()], &[], &[]);
+    let start = Instant::now();
+    let () = waiter.sleep(Some(Duration::from_millis(100)));
+    let slept = start.elapsed();
+    assert!(slept >= Duration::from_millis(100), "{slept:?}");
+    assert!(slept < Duration::from_secs(5), "{slept:?}");
+
+    rustix::io::write(&writer, b"x").expect("write");
+    let start = Instant::now();
+    waiter.sleep(Some(LIMIT));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "readable: returns at once"
+    );
+
+    let start = Instant::now();
+    Waiter::new().sleep(None);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "nothing to wait for"
+    );
+}
