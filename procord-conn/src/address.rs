@@ -93,18 +93,28 @@ pub fn make_address(host: &str) -> Result<IpAddr, Error> {
     }
 }
 
-/// Resolves `host` (a literal or a name) and `port` to socket addresses: at least one, or
-/// an error.
-pub(crate) fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-    // `[::1]` is accepted as well as `::1`.
-    let bare = host
-        .strip_prefix('[')
+/// `host` and `port` as a socket address when `host` is an IP literal (`::1` or `[::1]`).
+pub(crate) fn literal(host: &str, port: u16) -> Option<SocketAddr> {
+    bare(host)
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
+}
+
+/// `host` without the brackets of `[::1]`.
+fn bare(host: &str) -> &str {
+    host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
+        .unwrap_or(host)
+}
+
+/// Resolves `host` (a literal or a name) and `port` to socket addresses: at least one, or
+/// an error. Blocks for a name.
+pub(crate) fn resolve(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    if let Some(addr) = literal(host, port) {
+        return Ok(vec![addr]);
     }
-    let addrs: Vec<SocketAddr> = (bare, port).to_socket_addrs()?.collect();
+    let addrs: Vec<SocketAddr> = (bare(host), port).to_socket_addrs()?.collect();
     if addrs.is_empty() {
         return Err(std::io::Error::other("no address"));
     }

@@ -11,13 +11,15 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::address::RemoteAddress;
 use crate::fd::Endpoint;
+use crate::resolver::Lookup;
 use crate::state::OsError;
 
 /// A connect in progress: when it started (the timeout counts from there, name resolution
-/// included) and the addresses not tried yet.
+/// included), the name lookup while it runs, and the addresses not tried yet.
 #[derive(Debug)]
 pub(crate) struct Attempt {
     pub(crate) started: Instant,
+    pub(crate) lookup: Option<Lookup>,
     pub(crate) remaining: VecDeque<SocketAddr>,
     /// The error of the last address that failed, reported if none is left.
     pub(crate) last_error: Option<OsError>,

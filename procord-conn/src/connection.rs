@@ -5,14 +5,17 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use crate::address::{RemoteAddress, resolve};
+use crate::address::{RemoteAddress, literal, resolve};
 use crate::buffer::{ReceiveBuffer, SendBuffer};
 use crate::connect::Attempt;
 use crate::fd::{Endpoint, Fd};
 use crate::options::Options;
+use crate::resolver::Lookup;
 use crate::state::{DisconnectReason, State};
 use crate::waiter::Waiter;
 
+#[cfg(test)]
+mod tests;
 mod update;
 
 /// The fds of a connection.
@@ -37,8 +40,8 @@ enum Io {
 /// [`from_socket`](Connection::from_socket) (an accepted or otherwise connected socket), or
 /// let [`Set::accept_into_set`](crate::Set::accept_into_set) accept them. Then, in a loop:
 /// wait with a [`Waiter`], call `update`, and use [`send`](Connection::send) and the
-/// `receive*` family, which only touch the buffers. None of the methods block, except name
-/// resolution in `connect`.
+/// `receive*` family, which only touch the buffers. None of the methods block (`connect`
+/// resolves names on a helper thread).
 ///
 /// Dropping a connection closes its owned fds at once, like [`close`](Connection::close).
 #[derive(Debug)]
@@ -92,14 +95,21 @@ impl<D> Connection<D> {
 
     /// Connects to `host` (an IPv4 or IPv6 literal, or a DNS name) on TCP `port`.
     ///
-    /// Never fails: a failure shows as [`State::Disconnected`] with its reason
-    /// ([`Resolve`](DisconnectReason::Resolve), or [`Os`](DisconnectReason::Os) naming
-    /// `connect`, `socket`...). Name resolution (`getaddrinfo(3)`) happens here and
-    /// **blocks**; use [`connect_addr`](Connection::connect_addr) to skip it. The connect
-    /// itself is non-blocking (`connect(2)` on a `SOCK_NONBLOCK` socket): the state is
-    /// [`Connecting`](State::Connecting) until an [`update`](Connection::update) sees it
-    /// complete. When the name has several addresses they are tried in turn. The
-    /// [`timeout`](Options::timeout) bounds the whole attempt, resolution included.
+    /// Never fails and never blocks: a failure shows as [`State::Disconnected`] with its
+    /// reason ([`Resolve`](DisconnectReason::Resolve), or [`Os`](DisconnectReason::Os)
+    /// naming `connect`, `socket`...). The state is [`Connecting`](State::Connecting) until
+    /// an [`update`](Connection::update) sees the connection established.
+    ///
+    /// A literal is used as it is. A name is resolved (`getaddrinfo(3)`) on a helper thread,
+    /// whose end wakes the connection's [`Waiter`]; when it gives several addresses they are
+    /// tried in turn, each with a non-blocking `connect(2)`. The
+    /// [`timeout`](Options::timeout) bounds the whole attempt, resolution included: if it
+    /// runs out during the lookup the connection ends in
+    /// [`Timeout`](DisconnectReason::Timeout), and the thread, which nothing can cancel,
+    /// finishes on its own and is forgotten. Without a timeout only the resolver's own
+    /// settings (`resolv.conf`) bound the lookup. If no thread can be started the connection
+    /// ends with [`Resolve`](DisconnectReason::Resolve). Use
+    /// [`connect_addr`](Connection::connect_addr) to skip resolution.
     ///
     /// Data given to [`send`](Connection::send) meanwhile is sent once connected.
     ///
@@ -121,17 +131,37 @@ impl<D> Connection<D> {
     /// ```
     pub fn connect(host: &str, port: u16, data: D, options: Options) -> Self {
         let started = Instant::now();
-        match resolve(host, port) {
-            Ok(addrs) => Self::connect_addrs(addrs.into(), started, data, options),
+        if let Some(addr) = literal(host, port) {
+            return Self::connect_addrs(VecDeque::from([addr]), started, data, options);
+        }
+        let name = host.to_owned();
+        let lookup = Lookup::spawn(host, move || {
+            resolve(&name, port).map_err(|e| e.to_string())
+        });
+        match lookup {
+            Ok(lookup) => Self::resolving(lookup, started, data, options),
             Err(e) => {
                 let mut conn = Self::blank(data, options, started);
                 conn.disconnect(DisconnectReason::Resolve {
                     host: host.to_owned(),
-                    message: e.to_string(),
+                    message: format!("cannot start a resolver thread: {e}"),
                 });
                 conn
             }
         }
+    }
+
+    /// Connects to the addresses that `lookup` will give.
+    pub(crate) fn resolving(lookup: Lookup, started: Instant, data: D, options: Options) -> Self {
+        let mut conn = Self::blank(data, options, started);
+        conn.state = State::Connecting;
+        conn.attempt = Some(Attempt {
+            started,
+            lookup: Some(lookup),
+            remaining: VecDeque::new(),
+            last_error: None,
+        });
+        conn
     }
 
     /// Connects to `addr` without name resolution; otherwise as [`connect`](Connection::connect).
@@ -149,6 +179,7 @@ impl<D> Connection<D> {
         conn.state = State::Connecting;
         conn.attempt = Some(Attempt {
             started,
+            lookup: None,
             remaining,
             last_error: None,
         });
@@ -462,7 +493,8 @@ impl<D> Connection<D> {
     }
 
     /// The peer's address: the address connected to (or being tried), the accepted peer,
-    /// `getpeername(2)` of a socket, or [`RemoteAddress::Unknown`].
+    /// `getpeername(2)` of a socket, or [`RemoteAddress::Unknown`] (also while the name given
+    /// to [`connect`](Connection::connect) is being resolved).
     pub fn remote_address(&self) -> &RemoteAddress {
         &self.remote
     }

@@ -110,6 +110,7 @@ mod connection;
 mod error;
 mod fd;
 mod options;
+mod resolver;
 mod set;
 mod state;
 pub mod sync;

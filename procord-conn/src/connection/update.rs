@@ -10,6 +10,7 @@ use super::{Connection, Io};
 use crate::address::RemoteAddress;
 use crate::connect::{self, Started};
 use crate::fd::{DISCARD_CHUNK, Endpoint};
+use crate::resolver::Outcome;
 use crate::state::{DisconnectReason, OsError, State};
 use crate::waiter::Waiter;
 
@@ -75,6 +76,13 @@ impl<D> Connection<D> {
             self.disconnect(DisconnectReason::Timeout);
             return;
         }
+        if let Some(lookup) = &attempt.lookup {
+            if let Some(outcome) = lookup.outcome().cloned() {
+                let host = lookup.host().to_owned();
+                self.finish_lookup(now, outcome, host);
+            }
+            return;
+        }
         let Io::Socket(socket) = &self.io else {
             self.start_next(now);
             return;
@@ -95,6 +103,23 @@ impl<D> Connection<D> {
                 self.io = Io::None;
                 self.start_next(now);
             }
+        }
+    }
+
+    /// Starts connecting to the addresses of a lookup that is over, or disconnects with the
+    /// resolver's message.
+    fn finish_lookup(&mut self, now: Instant, outcome: Outcome, host: String) {
+        let Some(attempt) = &mut self.attempt else {
+            return;
+        };
+        attempt.lookup = None;
+        match outcome {
+            Ok(addrs) => {
+                tracing::debug!(host, addresses = addrs.len(), "resolved");
+                attempt.remaining = addrs.into();
+                self.start_next(now);
+            }
+            Err(message) => self.disconnect(DisconnectReason::Resolve { host, message }),
         }
     }
 
@@ -337,6 +362,10 @@ impl<D> Connection<D> {
             State::Connecting => {
                 if let Io::Socket(socket) = &self.io {
                     waiter.push(socket, PollFlags::OUT);
+                }
+                if let Some(lookup) = self.attempt.as_ref().and_then(|a| a.lookup.as_ref()) {
+                    // Hangs up when the lookup is over.
+                    waiter.push(lookup, PollFlags::IN);
                 }
                 if let (Some(attempt), Some(timeout)) = (&self.attempt, self.options.timeout) {
                     waiter.due(Some(attempt.started + timeout));
