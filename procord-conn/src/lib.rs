@@ -80,7 +80,7 @@
 //! let mut served = 0;
 //! let deadline = Instant::now() + Duration::from_secs(10);
 //! while served < 1 && Instant::now() < deadline {
-//!     Waiter::from_list([Waiter::from_listener(&listener), set.waiter()])
+//!     Waiter::from_list([set.accept_waiter(&listener), set.waiter()])
 //!         .wait(Some(Duration::from_millis(100)));
 //!     set.accept_into_set(&listener, |_peer| Some(0), &Options::new())?;
 //!     for conn in set.iter_mut() {
@@ -103,6 +103,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod accept_pause;
 mod address;
 mod buffer;
 mod connect;

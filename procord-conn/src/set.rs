@@ -1,12 +1,14 @@
 //! `Set<D>`: the connections of a server, accepted and updated together.
 
 use std::os::fd::AsFd;
+use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 
+use crate::accept_pause::AcceptPause;
 use crate::address::RemoteAddress;
 use crate::connection::Connection;
 use crate::error::Error;
@@ -18,8 +20,9 @@ use crate::waiter::Waiter;
 const MAX_ACCEPT_PER_CALL: usize = 1024;
 
 /// A set of connections, for servers: [`accept_into_set`](Set::accept_into_set) adds to it,
-/// [`update_set`](Set::update_set) updates them all and removes the dead ones, and
-/// [`waiter`](Set::waiter) waits for any of them.
+/// [`update_set`](Set::update_set) updates them all and removes the dead ones,
+/// [`waiter`](Set::waiter) waits for any of them and [`accept_waiter`](Set::accept_waiter)
+/// for a listening socket.
 ///
 /// # Examples
 ///
@@ -35,8 +38,8 @@ const MAX_ACCEPT_PER_CALL: usize = 1024;
 /// let mut set: Set<u32> = Set::new();
 /// let deadline = Instant::now() + Duration::from_secs(10);
 /// while set.iter().all(|c| c.receive_buffer_length() < 2) && Instant::now() < deadline {
-///     Waiter::from_list([Waiter::from_listener(&listener), set.waiter(), client.waiter()])
-///         .wait(Some(Duration::from_millis(100)));
+///     Waiter::from_list([set.accept_waiter(&listener), set.waiter(), client.waiter()])
+///         .sleep(Some(Duration::from_millis(100)));
 ///     set.accept_into_set(&listener, |_peer| Some(7), &Options::new())?;
 ///     set.update_set();
 ///     client.update();
@@ -49,6 +52,7 @@ const MAX_ACCEPT_PER_CALL: usize = 1024;
 #[derive(Debug)]
 pub struct Set<D> {
     connections: Vec<Connection<D>>,
+    pause: AcceptPause,
 }
 
 impl<D> Default for Set<D> {
@@ -62,6 +66,7 @@ impl<D> Set<D> {
     pub fn new() -> Self {
         Set {
             connections: Vec::new(),
+            pause: AcceptPause::default(),
         }
     }
 
@@ -83,11 +88,23 @@ impl<D> Set<D> {
     /// Returns how many connections were accepted (including those refused by
     /// `make_data`).
     ///
+    /// # Out of file descriptors
+    ///
+    /// When `accept(2)` fails with `EMFILE` or `ENFILE` (out of file descriptors), or
+    /// `ENOBUFS` or `ENOMEM`, the waiting clients cannot be taken now, and the listener
+    /// stays readable: a loop that waited for it again would spin. So the set pauses
+    /// accepting instead of failing, as TCP servers do: for 10 ms at first, doubling up to a
+    /// second while the failures go on, and until a connection of the set is closed (which
+    /// frees a descriptor, see [`update_set`](Set::update_set)). The call logs a warning and
+    /// returns what it accepted; meanwhile calls return `Ok(0)` without trying, and
+    /// [`accept_waiter`](Set::accept_waiter) waits for the end of the pause rather than for
+    /// the listener. The clients wait in the listen backlog.
+    ///
     /// # Errors
     ///
-    /// When `accept(2)` (or `poll(2)`, `fcntl(2)`) fails otherwise: `EMFILE` when out of
-    /// file descriptors, `EBADF`, `EINVAL` for a socket that is not listening... The
-    /// connections accepted before the error stay in the set.
+    /// When `accept(2)` (or `poll(2)`, `fcntl(2)`) fails otherwise: `EBADF`, `EINVAL` for a
+    /// socket that is not listening... The connections accepted before the error stay in
+    /// the set.
     pub fn accept_into_set<L, F>(
         &mut self,
         listener: &L,
@@ -98,6 +115,9 @@ impl<D> Set<D> {
         L: AsFd,
         F: FnMut(&RemoteAddress) -> Option<D>,
     {
+        if self.pause.until(Instant::now()).is_some() {
+            return Ok(0);
+        }
         let blocking = !rustix::fs::fcntl_getfl(listener)
             .map_err(|e| Error::os("fcntl", "F_GETFL", e))?
             .contains(OFlags::NONBLOCK);
@@ -112,6 +132,7 @@ impl<D> Set<D> {
             ) {
                 Ok((fd, peer)) => {
                     accepted += 1;
+                    self.pause.reset();
                     let remote = RemoteAddress::from_any(peer);
                     match make_data(&remote) {
                         Some(data) => self.connections.push(Connection::accepted(
@@ -125,6 +146,15 @@ impl<D> Set<D> {
                 }
                 Err(Errno::AGAIN) => break,
                 Err(Errno::INTR | Errno::CONNABORTED) => {}
+                Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
+                    let pause = self.pause.start(Instant::now());
+                    tracing::warn!(
+                        error = %e,
+                        pause_ms = pause.as_millis() as u64,
+                        "accept: out of resources, pausing"
+                    );
+                    break;
+                }
                 Err(e) => return Err(Error::os("accept", local_address(listener), e)),
             }
         }
@@ -140,7 +170,8 @@ impl<D> Set<D> {
     ///
     /// Removed connections that still hold received data are handed back, so that data is
     /// not lost (the original dropped it); the others are dropped. The order of the
-    /// remaining connections is kept.
+    /// remaining connections is kept. A disconnection frees a descriptor, so it ends a
+    /// pause of [`accept_into_set`](Set::accept_into_set).
     pub fn update_set(&mut self) -> Vec<Connection<D>> {
         let mut any_dead = false;
         for connection in &mut self.connections {
@@ -149,6 +180,7 @@ impl<D> Set<D> {
         }
         let mut handed_back = Vec::new();
         if any_dead {
+            self.pause.lift();
             let all = std::mem::take(&mut self.connections);
             self.connections.reserve(all.len());
             for connection in all {
@@ -186,6 +218,22 @@ impl<D> Set<D> {
     /// A [`Waiter`] for all connections of the set; see [`Waiter::from_set`].
     pub fn waiter(&self) -> Waiter<'_> {
         Waiter::from_set(self)
+    }
+
+    /// A [`Waiter`] until [`accept_into_set`](Set::accept_into_set) is worth calling on
+    /// `listener`: [`Waiter::from_listener`], except while accepting is paused for want of
+    /// file descriptors, when it waits for the end of the pause instead (see
+    /// [`accept_into_set`](Set::accept_into_set)), so that a server loop sleeps rather than
+    /// spins. Make a new one for each turn of the loop.
+    pub fn accept_waiter<'a, L: AsFd>(&self, listener: &'a L) -> Waiter<'a> {
+        match self.pause.until(Instant::now()) {
+            Some(until) => {
+                let mut waiter = Waiter::new();
+                waiter.due(Some(until));
+                waiter
+            }
+            None => Waiter::from_listener(listener),
+        }
     }
 }
 

@@ -10,6 +10,9 @@ use rustix::io::Errno;
 use crate::connection::Connection;
 use crate::set::Set;
 
+/// How long [`Waiter::wait`] sleeps after `poll(2)` failed, so that a loop cannot spin.
+const POLL_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
 /// What to wait for: fds with the events of interest, and an optional moment (the next
 /// timer of a connection) at which waiting should stop anyway.
 ///
@@ -30,7 +33,7 @@ use crate::set::Set;
 /// listener.set_nonblocking(true)?;
 /// let mut set: Set<()> = Set::new();
 /// for _ in 0..3 {
-///     let waiter = Waiter::from_list([Waiter::from_listener(&listener), set.waiter()]);
+///     let waiter = Waiter::from_list([set.accept_waiter(&listener), set.waiter()]);
 ///     waiter.wait(Some(Duration::from_millis(10)));
 ///     set.accept_into_set(&listener, |_| Some(()), &Options::new())?;
 ///     set.update_set();
@@ -76,7 +79,9 @@ impl<'a> Waiter<'a> {
     }
 
     /// Waits until `listener` is readable, that is, until `accept(2)` (or
-    /// [`accept_into_set`](Set::accept_into_set)) has a connection to take.
+    /// [`accept_into_set`](Set::accept_into_set)) has a connection to take. A server that
+    /// accepts into a [`Set`] should use [`Set::accept_waiter`], which honours the set's
+    /// pause after running out of file descriptors.
     pub fn from_listener<L: AsFd>(listener: &'a L) -> Self {
         let mut waiter = Waiter::new();
         waiter.push(listener, PollFlags::IN);
@@ -176,8 +181,10 @@ impl<'a> Waiter<'a> {
     /// `false` when `timeout` ran out. Interrupted by a signal (`EINTR`), it polls again
     /// for the remaining time. With nothing to wait for and no timeout it returns `false`
     /// at once instead of blocking forever. Should `poll` fail otherwise (`ENOMEM`, or
-    /// `EINVAL` for more fds than `RLIMIT_NOFILE`), it logs the error and returns `true`,
-    /// so that the caller goes on with its loop.
+    /// `EINVAL` for more fds than `RLIMIT_NOFILE`), it logs the error, sleeps for a short
+    /// pause (100 ms, or until the timeout or the deadline if that comes first) so that a
+    /// loop cannot spin on an error that lasts, and returns `true`, so that the caller goes
+    /// on with its loop.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         let start = Instant::now();
         let limit = timeout.and_then(|t| start.checked_add(t));
@@ -202,7 +209,12 @@ impl<'a> Waiter<'a> {
                 Ok(_) => return true,
                 Err(Errno::INTR) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, fds = self.fds.len(), "poll failed");
+                    tracing::warn!(error = %e, fds = self.fds.len(), "poll failed, pausing");
+                    let pause = end.map_or(POLL_ERROR_PAUSE, |e| {
+                        e.saturating_duration_since(Instant::now())
+                            .min(POLL_ERROR_PAUSE)
+                    });
+                    std::thread::sleep(pause);
                     return true;
                 }
             }
