@@ -81,8 +81,14 @@
 //! let deadline = Instant::now() + Duration::from_secs(10);
 //! while served < 1 && Instant::now() < deadline {
 //!     Waiter::from_list([set.accept_waiter(&listener), set.waiter()])
-//!         .wait(Some(Duration::from_millis(100)));
+//!         .sleep(Some(Duration::from_millis(100)));
 //!     set.accept_into_set(&listener, |_peer| Some(0), &Options::new())?;
+//!     // Update, then act on what the update brought before waiting again (what is left
+//!     // for after the next wait waits for an event that may not come). Connections that
+//!     // are closed leave the set here.
+//!     let before = set.len();
+//!     set.update_set();
+//!     served += before - set.len();
 //!     for conn in set.iter_mut() {
 //!         let bytes = conn.receive_all();
 //!         *conn.data_mut() += bytes.len();
@@ -92,10 +98,6 @@
 //!             conn.close_nicely(Some(Duration::from_secs(5)));
 //!         }
 //!     }
-//!     // Connections that are closed leave the set here.
-//!     served += set.len();
-//!     set.update_set();
-//!     served -= set.len();
 //! }
 //! assert_eq!(client.join().expect("client thread")?, b"ping");
 //! # Ok::<(), Box<dyn std::error::Error>>(())

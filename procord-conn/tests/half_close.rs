@@ -8,9 +8,9 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use procord_conn::{Options, Set, State, Waiter};
+use procord_conn::{Connection, DisconnectReason, Fd, Options, Set, State, Waiter};
 
-use common::{LIMIT, listener};
+use common::{LIMIT, drive, listener};
 
 /// The answer to a request: its length, then the request backwards.
 fn answer(request: &[u8]) -> Vec<u8> {
@@ -36,6 +36,8 @@ fn serve(listener: &TcpListener, clients: usize) -> Vec<Vec<u8>> {
         accepted += set
             .accept_into_set(listener, |_| Some(Vec::new()), &options)
             .expect("accept");
+        let dead = set.update_set();
+        assert!(dead.is_empty(), "a connection ended with unread data");
         for conn in set.iter_mut() {
             let bytes = conn.receive_all();
             conn.data_mut().extend(bytes);
@@ -47,8 +49,6 @@ fn serve(listener: &TcpListener, clients: usize) -> Vec<Vec<u8>> {
                 requests.push(request);
             }
         }
-        let dead = set.update_set();
-        assert!(dead.is_empty(), "a connection ended with unread data");
     }
     requests
 }
@@ -121,4 +121,43 @@ fn nc_that_half_closes_gets_its_answer() {
     };
     assert!(status.success(), "nc: {status}");
     assert_eq!(output.join().expect("nc's output"), answer(&request));
+}
+
+#[test]
+fn a_connection_left_open_after_its_input_ended_still_times_out_without_pinging() {
+    let (listener, addr) = listener();
+    let client = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(LIMIT)).expect("read timeout");
+        stream.write_all(b"bye").expect("write");
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).expect("read to end");
+        rest
+    });
+    let (accepted, _) = listener.accept().expect("accept");
+    let timeout = Duration::from_millis(400);
+    let options = Options::new().timeout(timeout).ping(&b"PING"[..]);
+    let mut conn = Connection::from_socket(Fd::owned(accepted), (), options);
+    assert!(drive(&mut conn, LIMIT, |c| c.input_ended()));
+    let ended = Instant::now();
+    assert_eq!(*conn.state(), State::Connected);
+    assert!(
+        !conn.waiter().is_empty(),
+        "the idle timer is still due after the input ended"
+    );
+    // The application forgets the connection: the idle timeout ends it.
+    assert!(drive(&mut conn, LIMIT, |c| !c.alive()));
+    let took = ended.elapsed();
+    assert_eq!(
+        *conn.state(),
+        State::Disconnected(DisconnectReason::Timeout)
+    );
+    assert!(took <= timeout + Duration::from_secs(5), "{took:?}");
+    assert_eq!(conn.receive_all(), b"bye");
+    assert_eq!(
+        client.join().expect("client"),
+        b"",
+        "no ping once the input has ended: no answer could come"
+    );
 }
