@@ -10,10 +10,11 @@
 //! Differences from the original, which are bug fixes: the end of the input leaves the
 //! output open, so that a peer that half-closed gets its answer
 //! ([`Connection::input_ended`]; the original disconnected, reporting a reset);
-//! [`Set::accept_into_set`] gives its options to every connection it accepts; a message
-//! larger than the receive buffer's soft limit never stalls (see
-//! [`Options::receive_soft_limit`]); and [`Connection::close_nicely`] half-closes before
-//! closing, then reads to the end of stream.
+//! [`Set::accept_into_set`] gives its options to every connection it accepts, and pauses
+//! rather than fails when out of file descriptors; a message larger than the receive
+//! buffer's soft limit never stalls (see [`Options::receive_soft_limit`]);
+//! [`Connection::close_nicely`] half-closes before closing, then reads to the end of
+//! stream; and [`Connection::connect`] resolves names without blocking, within its timeout.
 //!
 //! # A client loop
 //!

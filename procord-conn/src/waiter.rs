@@ -210,8 +210,8 @@ impl<'a> Waiter<'a> {
                 Err(Errno::INTR) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, fds = self.fds.len(), "poll failed, pausing");
-                    let pause = end.map_or(POLL_ERROR_PAUSE, |e| {
-                        e.saturating_duration_since(Instant::now())
+                    let pause = end.map_or(POLL_ERROR_PAUSE, |end| {
+                        end.saturating_duration_since(Instant::now())
                             .min(POLL_ERROR_PAUSE)
                     });
                     std::thread::sleep(pause);
