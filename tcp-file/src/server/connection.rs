@@ -11,13 +11,12 @@ use bytes::{Bytes, BytesMut};
 use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 
 use crate::protocol::{
-    self, Frame, FrameReader, MAX_CLIENT_FRAME, ReadFrameError, Start, StreamFailure, VERSION,
+    self, Frame, FrameReader, MAX_CLIENT_FRAME, MAX_STREAMS, ReadFrameError, Start, StreamFailure,
+    VERSION,
 };
 use crate::server::ServerInner;
 use crate::server::log::{Cursor, Log, Pulled, Wake};
 
-/// The most streams one connection may have open.
-pub(crate) const MAX_STREAMS: usize = 1024;
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender writes up to about this much at once.

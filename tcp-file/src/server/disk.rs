@@ -92,7 +92,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                     gathered = true;
                     continue;
                 }
-                if state.status == Status::Closed || state.disk_error.is_some() {
+                if state.status == Status::Closed {
                     if unsynced && sync != SyncPolicy::Never && state.disk_error.is_none() {
                         drop(state);
                         let synced = file.sync_data();
@@ -104,9 +104,30 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                         state.window.clear();
                     }
                     drop(state);
+                    // Closed (and unlocked) before anyone hears of it: once `close`
+                    // returns, the path can be opened for writing again.
+                    drop(file);
+                    log.lock().file_closed = true;
                     log.disk_progress.notify_waiters();
                     log.wake_readers();
                     return;
+                }
+                if state.disk_error.is_some() {
+                    // Failed: nothing more is written, but the file and its lock are kept
+                    // until the file is closed, so that no other writer takes it meanwhile.
+                    state.disk_wait = DiskWait::Idle;
+                    drop(state);
+                    log.disk_progress.notify_waiters();
+                    log.wake_readers();
+                    state = log.lock();
+                    if state.status != Status::Closed {
+                        state = log
+                            .disk_signal
+                            .wait(state)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    }
+                    state.disk_wait = DiskWait::Busy;
+                    continue;
                 }
                 state.disk_wait = DiskWait::Idle;
                 state = match sync {

@@ -80,6 +80,11 @@ pub(crate) struct LogState {
     /// A `flushed` or a close waits: the disk thread writes without gathering more.
     pub(crate) flush_requested: bool,
     pub(crate) status: Status,
+    /// The file is deleted ([`FileHandle::unlink`](crate::FileHandle::unlink)): every
+    /// stream ends where it is.
+    pub(crate) unlinked: bool,
+    /// The disk thread has ended and closed the file (so its lock is free).
+    pub(crate) file_closed: bool,
     pub(crate) disk_error: Option<Arc<std::io::Error>>,
     pub(crate) subscribers: Vec<Arc<Wake>>,
 }
@@ -129,6 +134,8 @@ impl Log {
                 disk_wait: DiskWait::Busy,
                 flush_requested: false,
                 status,
+                unlinked: false,
+                file_closed: false,
                 disk_error: None,
                 subscribers: Vec::new(),
             }),
@@ -363,6 +370,9 @@ impl Log {
     ) -> Pulled {
         let disk_until = {
             let state = self.lock();
+            if state.unlinked {
+                return Pulled::End;
+            }
             if cursor.next >= state.lines {
                 return match (&state.disk_error, state.status) {
                     (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
