@@ -70,7 +70,7 @@ pub use crate::client::{
     Batch, BatchIter, Client, Message, MessageRef, MessageStream, StreamOptions,
 };
 pub use crate::error::{Error, FileError, TransportError};
-pub use crate::protocol::{MAX_MESSAGE, MAX_STREAMS, VERSION};
+pub use crate::protocol::{MAX_MESSAGE, MAX_NAME, MAX_STREAMS, VERSION};
 #[cfg(feature = "server")]
 pub use crate::server::{
     ConnectionSnapshot, FileHandle, FileOptions, FileSnapshot, LineEnding, ReaderSnapshot, Server,

@@ -22,9 +22,7 @@ async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
     let (client_end, server_end) = flow::pair(256 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
-    let client = tcp_file::Client::over(client_end)
-        .await
-        .expect("handshake");
+    let client = tcp_file::Client::over(client_end).await.expect("handshake");
 
     let mut streams: Vec<_> = (0..STREAMS)
         .map(|_| client.read("log", StreamOptions::new().window(4)))

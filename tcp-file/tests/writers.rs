@@ -42,9 +42,14 @@ async fn a_path_is_open_for_writing_once_even_after_stop_serving() {
         .open_file("log", &path, FileOptions::new().append(true))
         .expect_err("a second server's writer");
     assert!(matches!(err, FileError::Locked(_)), "{err}");
-    assert!(err.to_string().contains("log"), "the error names the file: {err}");
+    assert!(
+        err.to_string().contains("log"),
+        "the error names the file: {err}"
+    );
 
-    first.write_message(b"two").expect("the first writer goes on");
+    first
+        .write_message(b"two")
+        .expect("the first writer goes on");
     first.close().await.expect("close");
     // Once closed, the path is free at once.
     let second = server
@@ -111,7 +116,10 @@ async fn another_process_and_the_server_keep_a_file_from_each_other() {
         .open_file("log", &path, FileOptions::new().append(true))
         .expect("free once the other process let go");
     let (python, answer) = python_lock(&path);
-    assert_eq!(answer, "busy", "another process must not take the server's file");
+    assert_eq!(
+        answer, "busy",
+        "another process must not take the server's file"
+    );
     release(python);
     file.close().await.expect("close");
     let _ = std::fs::remove_dir_all(&dir);
@@ -155,5 +163,63 @@ async fn unlink_ends_streams_after_what_they_got_and_deletes_the_file() {
         .open_file("log", &path, FileOptions::new())
         .expect("the path is free and empty");
     again.close().await.expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
+    let dir = support::fresh_dir("outside-writer");
+    let path = dir.join("app.log");
+    let server = Server::new();
+    let file = server
+        .open_file("log", &path, FileOptions::new())
+        .expect("open");
+    file.write_message(b"one").expect("write");
+    file.flushed().await.expect("flushed");
+    let client = connect(&server).await;
+    let mut stream = client.read("log", StreamOptions::new());
+    let first = timeout(LIMIT, stream.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("message");
+    assert_eq!((first.line, &first.bytes[..]), (0, &b"one"[..]));
+
+    // The lock is advisory: a shell's `>>` does not ask for it.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("echo intruder >> \"$0\"")
+        .arg(&path)
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    file.write_message(b"two").expect("accepted in memory");
+    let err = file.flushed().await.expect_err("the disk thread must notice");
+    assert!(err.to_string().contains("another program"), "{err}");
+    assert!(
+        file.write_message(b"three").is_err(),
+        "later writes fail too"
+    );
+    // The reader is told, and never sees a line numbered over the intruder's.
+    loop {
+        match timeout(LIMIT, stream.next()).await.expect("stalled") {
+            Some(Ok(message)) => assert_eq!(
+                (message.line, &message.bytes[..]),
+                (1, &b"two"[..]),
+                "only our own next line may come before the error"
+            ),
+            Some(Err(e)) => {
+                assert!(e.to_string().contains("another program"), "{e}");
+                break;
+            }
+            None => panic!("the stream ended without saying why"),
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "one\nintruder\n",
+        "nothing of ours is written after the intruder"
+    );
+    let _ = file.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 
 use crate::protocol::{
-    self, Frame, FrameReader, MAX_CLIENT_FRAME, MAX_STREAMS, ReadFrameError, Start, StreamFailure,
-    VERSION,
+    self, Frame, FrameReader, MAX_CLIENT_FRAME, MAX_NAME, MAX_STREAMS, ReadFrameError, Start,
+    StreamFailure, VERSION,
 };
 use crate::server::ServerInner;
 use crate::server::log::{Cursor, Log, Pulled, Wake};
@@ -216,8 +216,18 @@ pub(crate) fn open_stream(
             "more than {MAX_STREAMS} streams on one connection"
         )));
     }
-    let state = match server.registry.get(name) {
-        Some(log) => {
+    let found = if name.len() > MAX_NAME {
+        Err(StreamFailure::Unknown(format!(
+            "a file name is at most {MAX_NAME} bytes"
+        )))
+    } else {
+        server
+            .registry
+            .get(name)
+            .ok_or_else(|| StreamFailure::FileNotFound(name.to_string()))
+    };
+    let state = match found {
+        Ok(log) => {
             log.subscribe(&connection.wake);
             let cursor = log.cursor(match start {
                 Start::Line(line) => Some(line),
@@ -230,11 +240,11 @@ pub(crate) fn open_stream(
                 failure: None,
             }
         }
-        None => StreamState {
+        Err(failure) => StreamState {
             log: None,
             cursor: Cursor::default(),
             credit,
-            failure: Some(StreamFailure::FileNotFound(name.to_string())),
+            failure: Some(failure),
         },
     };
     streams.insert(stream, state);

@@ -26,6 +26,27 @@ pub(crate) struct DiskScan {
     pub(crate) index: Vec<u64>,
     /// The file is empty or ends with a newline.
     pub(crate) terminated: bool,
+    /// Where the last line starts.
+    last_line: u64,
+}
+
+impl DiskScan {
+    /// Forgets the last line when it has no newline: a write torn by a crash. Returns its
+    /// length in bytes (0 when the file was whole); the file must be cut to `bytes`.
+    pub(crate) fn cut_torn_line(&mut self) -> u64 {
+        if self.terminated {
+            return 0;
+        }
+        let torn = self.bytes - self.last_line;
+        self.bytes = self.last_line;
+        self.lines -= 1;
+        self.terminated = true;
+        if self.index.last() == Some(&self.bytes) {
+            // It pointed at the torn line, which the next append writes again.
+            self.index.pop();
+        }
+        torn
+    }
 }
 
 /// Counts the lines of `file` (a last line without a newline counts) and indexes them.
@@ -47,8 +68,9 @@ pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
         }
         for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
             scan.lines += 1;
+            scan.last_line = scan.bytes + newline as u64 + 1;
             if scan.lines % INDEX_EVERY == 0 {
-                scan.index.push(scan.bytes + newline as u64 + 1);
+                scan.index.push(scan.last_line);
             }
         }
         scan.bytes += n as u64;
@@ -65,8 +87,8 @@ pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
 }
 
 /// Appends what the log hands over, syncing as the policy says, until the log is closed
-/// and drained. Runs on a thread of its own.
-pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
+/// and drained. Runs on a thread of its own. `on_disk` is the file's length at the start.
+pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, mut on_disk: u64) {
     let mut last_sync = Instant::now();
     let mut unsynced = false;
     let mut batch = BytesMut::new();
@@ -165,7 +187,10 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
             state.writing = batch.len();
             lines
         };
-        let mut result = file.write_all(&batch);
+        let mut result = check_length(&file, on_disk).and_then(|()| file.write_all(&batch));
+        if result.is_ok() {
+            on_disk += batch.len() as u64;
+        }
         batch.clear();
         if batch.capacity() > 4 * DISK_BATCH {
             // A burst made it large: do not keep that memory for ever.
@@ -205,6 +230,18 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
         }
         log.disk_progress.notify_waiters();
     }
+}
+
+/// Checks that the file is as long as this thread left it (one `fstat(2)`): a file that
+/// another program wrote to or cut would have its lines counted wrong from here on.
+fn check_length(file: &File, expected: u64) -> io::Result<()> {
+    let found = file.metadata()?.len();
+    if found == expected {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "the file was changed by another program: {expected} bytes expected, {found} found"
+    )))
 }
 
 /// Records the outcome of an `fsync`: progress, or the error that stops the file.
@@ -403,6 +440,42 @@ fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scan_of(content: &[u8]) -> DiskScan {
+        let dir = std::env::temp_dir().join(format!("tcp-file-scan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(format!("f{}", content.len()));
+        std::fs::write(&path, content).expect("write");
+        let scan = scan(&mut File::open(&path).expect("open")).expect("scan");
+        let _ = std::fs::remove_file(&path);
+        scan
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_with_its_index_entry() {
+        let mut whole = Vec::new();
+        for i in 0..INDEX_EVERY {
+            whole.extend_from_slice(format!("{i}\n").as_bytes());
+        }
+        let mut torn = whole.clone();
+        torn.extend_from_slice(b"torn");
+
+        let mut scan = scan_of(&torn);
+        assert_eq!((scan.lines, scan.terminated), (INDEX_EVERY + 1, false));
+        assert_eq!(scan.index, [0, whole.len() as u64]);
+        assert_eq!(scan.cut_torn_line(), 4);
+        assert_eq!((scan.lines, scan.bytes), (INDEX_EVERY, whole.len() as u64));
+        assert_eq!(scan.index, [0], "the entry of the cut line is gone");
+
+        let mut scan = scan_of(&whole);
+        assert_eq!(scan.cut_torn_line(), 0);
+        assert_eq!(scan.index, [0]);
+
+        let mut scan = scan_of(b"torn");
+        assert_eq!(scan.cut_torn_line(), 4);
+        assert_eq!((scan.lines, scan.bytes), (0, 0));
+        assert!(scan.index.is_empty(), "an empty file has no entry");
+    }
 
     #[test]
     fn whole_lines_stop_at_the_last_newline_or_the_limit() {

@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::OpenOptions;
 use std::future::Future;
-use std::io::Write;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -183,11 +182,18 @@ impl Server {
         if scan.bytes > 0 && !options.append {
             return Err(FileError::NotEmpty(path));
         }
-        if !scan.terminated {
-            // Terminate the last line; never delete it.
-            file.write_all(options.line_ending.as_bytes())?;
-            scan.bytes += options.line_ending.len() as u64;
+        let torn = scan.cut_torn_line();
+        if torn > 0 {
+            // A line without its newline is a write a crash cut short: never a message.
+            tracing::warn!(
+                name,
+                path = %path.display(),
+                bytes = torn,
+                "cutting off a torn last line (no newline)"
+            );
+            file.set_len(scan.bytes)?;
         }
+        let on_disk = scan.bytes;
         let log = Arc::new(Log::new(
             name.to_string(),
             path,
@@ -201,7 +207,7 @@ impl Server {
         // (the file, and its lock, go with the closure).
         std::thread::Builder::new()
             .name(format!("tcp-file disk {name}"))
-            .spawn(move || disk::run_disk_thread(disk_log, file, sync))?;
+            .spawn(move || disk::run_disk_thread(disk_log, file, sync, on_disk))?;
         self.inner
             .registry
             .lock()
