@@ -57,3 +57,56 @@ async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
     file.close().await.expect("close");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
+    let dir = support::fresh_dir("long-line");
+    let big = dir.join("big");
+    let mut content = b"short\n".to_vec();
+    content.resize(content.len() + tcp_file::MAX_MESSAGE + 1024 * 1024, b'x');
+    content.extend_from_slice(b"\nafter\n");
+    std::fs::write(&big, &content).expect("write");
+    let server = Server::new();
+    assert_eq!(
+        server
+            .serve_existing_static_file("big", &big)
+            .expect("serve"),
+        3
+    );
+    let live = server
+        .open_file("live", dir.join("live"), FileOptions::new())
+        .expect("open");
+    let (client_end, server_end) = flow::pair(256 * 1024);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
+    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+
+    let mut other = client.read("live", StreamOptions::new());
+    let mut stream = client.read("big", StreamOptions::new());
+    let first = timeout(LIMIT, stream.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("the short line");
+    assert_eq!(first.bytes, "short");
+    match timeout(LIMIT, stream.next()).await.expect("stalled") {
+        Some(Err(e)) => assert!(e.to_string().contains("longer than"), "{e}"),
+        other => panic!("expected the stream's error, got {other:?}"),
+    }
+    assert!(
+        timeout(LIMIT, stream.next())
+            .await
+            .expect("stalled")
+            .is_none()
+    );
+
+    live.write_message(b"still here").expect("write");
+    let message = timeout(LIMIT, other.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("the connection lives");
+    assert_eq!(message.bytes, "still here");
+    live.close().await.expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -194,7 +194,10 @@ async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
         .expect("sh");
     assert!(status.success());
     file.write_message(b"two").expect("accepted in memory");
-    let err = file.flushed().await.expect_err("the disk thread must notice");
+    let err = file
+        .flushed()
+        .await
+        .expect_err("the disk thread must notice");
     assert!(err.to_string().contains("another program"), "{err}");
     assert!(
         file.write_message(b"three").is_err(),

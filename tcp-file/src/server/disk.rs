@@ -304,9 +304,8 @@ fn pull_lines(
     }
     let available = (until_offset - cursor.scan_offset) as usize;
     let line_limit = u64::from(max_messages).min(until_line - cursor.scan_line);
-    let layout = Layout::Lines {
-        crlf: log.ending == LineEnding::CrLf,
-    };
+    let crlf = log.ending == LineEnding::CrLf;
+    let layout = Layout::Lines { crlf };
     let budget = max_bytes.max(1);
     let mut want = budget.min(available);
     loop {
@@ -317,22 +316,29 @@ fn pull_lines(
             return Err(e);
         }
         let read = &out[data..];
+        let first = memchr::memchr(b'\n', read);
+        // Only a read made longer for a long first line can hold a line over the limit,
+        // which no client would take: that fails this stream alone.
+        if want > MAX_MESSAGE && first.unwrap_or(want) > MAX_MESSAGE + usize::from(crlf) {
+            frame.abandon(out);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than the {MAX_MESSAGE}-byte message limit",
+                    cursor.next
+                ),
+            ));
+        }
         // A read made longer for a long first line still sends lines up to the budget
         // only, or that one line: a frame never holds more than one line over the budget.
-        let span = match memchr::memchr(b'\n', read) {
+        let span = match first {
             Some(first) if want > budget => budget.max(first + 1),
             _ => want,
         };
         let (mut lines, end) = whole_lines(&read[..span], line_limit);
         let mut consumed = end;
         if lines == 0 {
-            if want > MAX_MESSAGE + 2 {
-                frame.abandon(out);
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "a line longer than the message limit",
-                ));
-            } else if want == available {
+            if want == available {
                 // The file's last line, without a newline: send it terminated.
                 out.put_u8(b'\n');
                 lines = 1;

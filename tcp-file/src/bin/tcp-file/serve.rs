@@ -38,8 +38,9 @@ Examples:
 
 Prints `listening on HOST:PORT` as its first line of standard output. With --stdin, the
 server lives as long as its input: at the end of the input it closes the files, ends
-the client streams and stops. It stops the same way on Ctrl-C (SIGINT) or SIGTERM, with
-exit code 0; clients get up to 3 s to receive what is left.
+the client streams and stops. It stops the same way on Ctrl-C (SIGINT), SIGTERM or
+SIGHUP, with exit code 0; clients get up to 3 s to receive what is left. A line of input
+longer than 16 MiB is skipped, with a note on standard error.
 
 Plain clients (nc, socat, telnet) may send one line, `READ NAME`, `TAIL NAME` or
 `FROM LINE NAME`, and receive `+OK` then every message as a line, or `-ERR reason`.")]
@@ -124,6 +125,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let signal_error = |e: std::io::Error| Failure::other(format!("cannot handle signals: {e}"));
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    // The terminal or the ssh session went away: stop as cleanly as on SIGTERM.
+    let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
 
     let allow = args.allow;
     let auth = move |peer: &SocketAddr| {
@@ -150,6 +153,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         fed = feed(input) => fed,
         _ = interrupt.recv() => Ok(()),
         _ = terminate.recv() => Ok(()),
+        _ = hangup.recv() => Ok(()),
     };
 
     // Stop: readers receive what was written, then the end of their streams.
@@ -204,7 +208,10 @@ async fn feed(file: Option<&FileHandle>) -> Result<(), Failure> {
         }
         stdin.consume(taken);
         if end_of_line {
-            if too_long {
+            let message = line
+                .strip_suffix(b"\n")
+                .map_or(&line[..], |l| l.strip_suffix(b"\r").unwrap_or(l));
+            if too_long || message.len() > MAX_MESSAGE {
                 eprintln!("tcp-file: skipped a line of standard input longer than 16 MiB");
             } else {
                 file.write_message(&line).map_err(failed)?;
