@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -126,10 +126,28 @@ pub(crate) async fn serve<F: Flow>(
     let connection = Connection::open(&server, peer.clone());
     let id = connection.id;
     tracing::debug!(%peer, id, "connection open");
-    let ended = tokio::select! {
-        r = requests(&server, &connection, &mut reader, &mut frames) => r,
-        // Frames go out as they are: the sender only ends when the client leaves.
-        _ = send(&connection, &mut writer, |frames| (frames, None)) => Ok(()),
+    // Set once the client's requests have ended (it half-closed): the connection then
+    // lasts until its streams have ended.
+    let requests_ended = AtomicBool::new(false);
+    let ended = {
+        let sending = send(&connection, &mut writer, |frames| {
+            let done = requests_ended.load(Ordering::Acquire) && connection.lock().is_empty();
+            (frames, done.then_some(Ok(())))
+        });
+        tokio::pin!(sending);
+        let ended = tokio::select! {
+            r = requests(&server, &connection, &mut reader, &mut frames) => r,
+            // The sender alone ends only when a write fails: the client left.
+            _ = &mut sending => Ok(()),
+        };
+        if ended.is_ok() {
+            // The client may half-close after its requests: what it asked for still comes
+            // (what the sender took already included).
+            requests_ended.store(true, Ordering::Release);
+            connection.wake.notify.notify_one();
+            let _ = sending.await;
+        }
+        ended
     };
     match ended {
         Ok(()) => tracing::debug!(%peer, id, "connection closed"),
@@ -257,7 +275,8 @@ pub(crate) fn open_stream(
 ///
 /// `shape` turns each batch of frames into what is written (the frames themselves for
 /// binary clients, lines for text clients), and says when the connection's work is done:
-/// the sender then returns that. It also returns, with `Ok`, when a write fails.
+/// the sender then returns that. It is also asked, with no frames, before the sender
+/// sleeps. The sender also returns, with `Ok`, when a write fails.
 pub(crate) async fn send<F: Flow>(
     connection: &Connection,
     writer: &mut WriteHalf<F>,
@@ -269,6 +288,9 @@ pub(crate) async fn send<F: Flow>(
         connection.wake.arm();
         fill(connection, &mut out, &mut after);
         if out.is_empty() {
+            if let (_, Some(done)) = shape(Bytes::new()) {
+                return done;
+            }
             connection.wake.notify.notified().await;
             continue;
         }
