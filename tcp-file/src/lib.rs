@@ -73,8 +73,8 @@ pub use crate::error::{Error, FileError, TransportError};
 pub use crate::protocol::{MAX_MESSAGE, MAX_NAME, MAX_STREAMS, VERSION};
 #[cfg(feature = "server")]
 pub use crate::server::{
-    ConnectionSnapshot, FileHandle, FileOptions, FileSnapshot, LineEnding, ReaderSnapshot, Server,
-    Snapshot, SyncPolicy,
+    ConnectionSnapshot, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, FileHandle, FileOptions,
+    FileSnapshot, Limits, LineEnding, ReaderSnapshot, Server, Snapshot, SyncPolicy,
 };
 
 /// Turns Nagle's algorithm off (`TCP_NODELAY`): requests and batches are small, and waiting

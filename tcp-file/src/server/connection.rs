@@ -34,6 +34,8 @@ pub(crate) struct Connection {
     pub(crate) peer: String,
     pub(crate) streams: Mutex<BTreeMap<u32, StreamState>>,
     wake: Arc<Wake>,
+    /// The server's [`Limits::write_timeout`](crate::Limits::write_timeout).
+    write_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -54,6 +56,7 @@ impl Connection {
             peer,
             streams: Mutex::new(BTreeMap::new()),
             wake: Arc::new(Wake::default()),
+            write_timeout: server.limits.write_timeout,
         });
         server.connections_lock().insert(id, connection.clone());
         connection
@@ -135,19 +138,24 @@ pub(crate) async fn serve<F: Flow>(
             (frames, done.then_some(Ok(())))
         });
         tokio::pin!(sending);
-        let ended = tokio::select! {
-            r = requests(&server, &connection, &mut reader, &mut frames) => r,
-            // The sender alone ends only when a write fails: the client left.
+        tokio::select! {
+            r = requests(&server, &connection, &mut reader, &mut frames) => {
+                if r.is_ok() {
+                    // The client may half-close after its requests: what it asked for
+                    // still comes (what the sender took already included).
+                    requests_ended.store(true, Ordering::Release);
+                    connection.wake.notify.notify_one();
+                    let _ = (&mut sending).await;
+                }
+                r
+            }
+            // The sender alone ends only when a write fails or times out: the client left.
             _ = &mut sending => Ok(()),
-        };
-        if ended.is_ok() {
-            // The client may half-close after its requests: what it asked for still comes
-            // (what the sender took already included).
-            requests_ended.store(true, Ordering::Release);
-            connection.wake.notify.notify_one();
-            let _ = sending.await;
+            () = idle(&connection, server.limits.idle_timeout) => {
+                tracing::info!(%peer, id, "closing a connection with no stream for its idle timeout");
+                Ok(())
+            }
         }
-        ended
     };
     match ended {
         Ok(()) => tracing::debug!(%peer, id, "connection closed"),
@@ -157,6 +165,22 @@ pub(crate) async fn serve<F: Flow>(
     }
     connection.close(&server);
     let _ = writer.shutdown().await;
+}
+
+/// Completes once `connection` has had no stream for `timeout`, looking about every
+/// quarter of it.
+async fn idle(connection: &Connection, timeout: Duration) {
+    let step = (timeout / 4).max(Duration::from_millis(10));
+    let mut idle_since = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        if !connection.lock().is_empty() {
+            idle_since = None;
+        } else if now.duration_since(*idle_since.get_or_insert(now)) >= timeout {
+            return;
+        }
+        tokio::time::sleep(step).await;
+    }
 }
 
 /// The next request: a broken frame is a violation, a failed read the client's leaving.
@@ -296,9 +320,21 @@ pub(crate) async fn send<F: Flow>(
         }
         let (bytes, done) = shape(out.split().freeze());
         if !bytes.is_empty() {
-            if let Err(e) = writer.write(bytes).await {
-                tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
-                return Ok(());
+            match tokio::time::timeout(connection.write_timeout, writer.write(bytes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        peer = %connection.peer,
+                        id = connection.id,
+                        timeout = ?connection.write_timeout,
+                        "closing a connection whose socket took nothing for its write timeout"
+                    );
+                    return Ok(());
+                }
             }
         }
         if let Some(done) = done {

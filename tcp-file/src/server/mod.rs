@@ -4,6 +4,7 @@
 mod connection;
 mod disk;
 mod file;
+mod limits;
 mod log;
 mod options;
 mod snapshot;
@@ -29,6 +30,7 @@ use crate::server::connection::Connection;
 use crate::server::log::{Log, Status};
 
 pub use crate::server::file::FileHandle;
+pub use crate::server::limits::{DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, Limits};
 pub use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
 pub use crate::server::snapshot::{ConnectionSnapshot, FileSnapshot, ReaderSnapshot, Snapshot};
 
@@ -105,6 +107,7 @@ pub(crate) struct ServerInner {
     pub(crate) connections: Mutex<BTreeMap<u64, Arc<Connection>>>,
     pub(crate) next_connection: AtomicU64,
     serving: Mutex<Serving>,
+    pub(crate) limits: Limits,
     /// Held while a file is opened: two opens of one name or one path never interleave.
     opening: Mutex<()>,
 }
@@ -141,9 +144,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with no files.
+    /// A server with no files, and the default [`Limits`].
     pub fn new() -> Self {
         Server::default()
+    }
+
+    /// A server with no files, and these limits on its connections.
+    pub fn with_limits(limits: Limits) -> Self {
+        Server {
+            inner: Arc::new(ServerInner {
+                limits,
+                ..ServerInner::default()
+            }),
+        }
     }
 
     /// Opens `path` for writing and serves it as `name`.
@@ -257,7 +270,8 @@ impl Server {
 
     /// Listens on `where_to_listen` (TCP or Unix) with the `tcp-server` crate and serves
     /// every client that `auth` accepts; `auth` runs once per connection, and `false`
-    /// disconnects at once. Returns once the socket listens.
+    /// disconnects at once. Returns once the socket listens. The server's [`Limits`] give
+    /// the connection limit and the backlog.
     ///
     /// The returned [`tcp_server::Server`] is the listener: it tells the port or path
     /// ([`listening_on`](tcp_server::Server::listening_on)), and serving lasts as long as
@@ -302,10 +316,14 @@ impl Server {
         let inner = self.inner.clone();
         let auth = Arc::new(auth);
         // One connection's failure (a panic in `auth`, say) never stops the file server.
-        let options =
-            ServerOptions::default().on_handler_error(OnHandlerError::call(|peer, error| {
-                tracing::error!(?peer, %error, "a file server connection failed");
-            }));
+        let options = self
+            .inner
+            .limits
+            .server_options(
+                ServerOptions::default().on_handler_error(OnHandlerError::call(|peer, error| {
+                    tracing::error!(?peer, %error, "a file server connection failed");
+                })),
+            );
         let listening =
             tcp_server::Server::create_sock(where_to_listen, options, move |peer, stream| {
                 let inner = inner.clone();
@@ -400,7 +418,11 @@ impl Server {
             })
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        Snapshot { files, connections }
+        Snapshot {
+            files,
+            connections,
+            limits: self.inner.limits,
+        }
     }
 }
 

@@ -52,9 +52,10 @@ impl FileOptions {
         FileOptions::default()
     }
 
-    /// Appends to an existing file: its lines are counted and served first, and a last
-    /// line without a newline is terminated (never deleted). Without it, an existing
-    /// non-empty file is an error.
+    /// Appends to an existing file: its lines are counted and served first. A last line
+    /// without a newline is a write torn by a crash: it is cut off the file (with a
+    /// warning in the log), never served. Without `append`, an existing non-empty file is
+    /// an error.
     pub fn append(mut self, append: bool) -> Self {
         self.append = append;
         self

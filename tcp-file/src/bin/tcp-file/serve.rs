@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tcp_file::{FileHandle, FileOptions, MAX_MESSAGE, Server, SyncPolicy};
+use tcp_file::{FileHandle, FileOptions, Limits, MAX_MESSAGE, Server, SyncPolicy};
 use tcp_server::WhereToListen;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{SignalKind, signal};
@@ -68,6 +68,16 @@ pub(crate) struct ServeArgs {
     /// Accept clients from this address only (repeatable; default: everyone).
     #[arg(long = "allow", value_name = "IP")]
     allow: Vec<IpAddr>,
+    /// Serve at most N clients at once; more wait to be accepted (default: 10,000, or 90%
+    /// of the file-descriptor limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Close a client connection that has no stream open for this long.
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = crate::parse_duration)]
+    idle_timeout: Duration,
+    /// Close a client connection whose socket takes nothing for this long while data waits.
+    #[arg(long, value_name = "D", default_value = "30s", value_parser = crate::parse_duration)]
+    write_timeout: Duration,
 }
 
 fn name_and_path(text: &str) -> Result<(String, PathBuf), String> {
@@ -106,7 +116,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         Sync::Interval => SyncPolicy::Interval(SYNC_INTERVAL),
         Sync::Always => SyncPolicy::Always,
     };
-    let server = Server::new();
+    let mut limits = Limits::new()
+        .idle_timeout(args.idle_timeout)
+        .write_timeout(args.write_timeout);
+    if let Some(max) = args.max_connections {
+        limits = limits.max_connections(max);
+    }
+    let server = Server::with_limits(limits);
     let options = FileOptions::new().append(args.append).sync(sync);
     let mut files = Vec::new();
     for (name, path) in &args.publish {
