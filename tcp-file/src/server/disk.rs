@@ -259,44 +259,17 @@ fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
 /// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,
 /// which starts at byte `until.1`: at most `max_messages` lines in one `Lines` frame of
 /// about `max_bytes` (more for a single longer line). The file's bytes are read straight
-/// into `out`; lines are only counted. Returns how many were sent.
+/// into `out` from the log's shared reader; lines are only counted. Returns how many were
+/// sent.
 pub(crate) fn pull_disk(
     log: &Log,
     cursor: &mut Cursor,
     until: (u64, u64),
     stream: u32,
     out: &mut BytesMut,
-    max_messages: u32,
-    max_bytes: usize,
-) -> io::Result<u32> {
-    let file = match cursor.file.take() {
-        Some(file) => file,
-        None => File::open(&log.path)?,
-    };
-    // The file is taken out of the cursor while the cursor moves on.
-    let result = pull_lines(
-        log,
-        &file,
-        cursor,
-        until,
-        stream,
-        out,
-        (max_messages, max_bytes),
-    );
-    cursor.file = Some(file);
-    result
-}
-
-/// As [`pull_disk`], with the file at hand, and the limits as one pair.
-fn pull_lines(
-    log: &Log,
-    file: &File,
-    cursor: &mut Cursor,
-    until: (u64, u64),
-    stream: u32,
-    out: &mut BytesMut,
     (max_messages, max_bytes): (u32, usize),
 ) -> io::Result<u32> {
+    let file = &log.reader;
     let (until_line, until_offset) = until;
     skip_to_next(file, cursor, until)?;
     if cursor.scan_line >= until_line || max_messages == 0 {
@@ -410,14 +383,15 @@ fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) 
 fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Result<()> {
     let (until_line, until_offset) = until;
     let mut chunk = 256 * 1024;
+    let mut buf = Vec::new();
     while cursor.scan_line < cursor.next.min(until_line) {
         let available = (until_offset - cursor.scan_offset) as usize;
         let want = chunk.min(available);
-        let buf = &mut cursor.disk_buf;
+        // A buffer of this call's own: a stream holds none between pulls.
         buf.resize(want, 0);
-        file.read_exact_at(buf, cursor.scan_offset)?;
+        file.read_exact_at(&mut buf, cursor.scan_offset)?;
         let mut skipped = 0;
-        for newline in memchr::memchr_iter(b'\n', buf) {
+        for newline in memchr::memchr_iter(b'\n', &buf) {
             cursor.scan_line += 1;
             skipped = newline + 1;
             if cursor.scan_line == cursor.next {

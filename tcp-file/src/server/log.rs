@@ -1,6 +1,7 @@
 //! The log of one file: every message written, the newest in a bounded in-memory window,
 //! all of them on disk. Readers pull from it with a [`Cursor`].
 
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -94,6 +95,10 @@ pub(crate) struct LogState {
 pub(crate) struct Log {
     pub(crate) name: String,
     pub(crate) path: PathBuf,
+    /// The file opened read-only, shared by every reader catching up from disk (`pread`
+    /// at offsets): one file descriptor per log, not one per stream. Its own open file
+    /// description, so it never holds the writer's lock.
+    pub(crate) reader: File,
     pub(crate) ending: LineEnding,
     pub(crate) state: Mutex<LogState>,
     /// Wakes the disk thread.
@@ -109,10 +114,11 @@ pub(crate) struct Log {
 }
 
 impl Log {
-    /// A log whose first `scan.lines` lines are on disk already.
+    /// A log whose first `scan.lines` lines are on disk already, at `path`, opened read-only
+    /// as `reader`.
     pub(crate) fn new(
         name: String,
-        path: PathBuf,
+        (path, reader): (PathBuf, File),
         ending: LineEnding,
         scan: DiskScan,
         status: Status,
@@ -120,6 +126,7 @@ impl Log {
         Log {
             name,
             path,
+            reader,
             ending,
             state: Mutex::new(LogState {
                 lines: scan.lines,
@@ -323,25 +330,13 @@ impl LogState {
 }
 
 /// A reader's place in a log: the next line to send, and a line at or before it whose byte
-/// offset is known (catching up from disk scans from there).
+/// offset is known (catching up from disk scans from there). It holds no file and no
+/// buffer: catch-up reads the log's shared [`Log::reader`] into the sender's batch.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
     pub(crate) next: u64,
     pub(crate) scan_line: u64,
     pub(crate) scan_offset: u64,
-    /// Open only while catching up from disk, with its read buffer.
-    pub(crate) file: Option<std::fs::File>,
-    pub(crate) disk_buf: Vec<u8>,
-}
-
-impl Cursor {
-    /// Back in the window: the file and its buffer are not needed any more.
-    fn leave_disk(&mut self) {
-        if self.file.is_some() {
-            self.file = None;
-            self.disk_buf = Vec::new();
-        }
-    }
 }
 
 /// What one pull from a log gave.
@@ -403,8 +398,7 @@ impl Log {
             disk_until,
             stream,
             out,
-            max_messages,
-            max_bytes,
+            (max_messages, max_bytes),
         ) {
             Ok(sent) => Pulled::Sent(sent),
             Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
@@ -422,7 +416,6 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> u32 {
-        cursor.leave_disk();
         let frame = protocol::begin_batch(out, stream, cursor.next, Layout::Framed);
         let sent = state
             .window

@@ -207,9 +207,10 @@ impl Server {
             file.set_len(scan.bytes)?;
         }
         let on_disk = scan.bytes;
+        let reader = std::fs::File::open(&path)?;
         let log = Arc::new(Log::new(
             name.to_string(),
-            path,
+            (path, reader),
             options.line_ending,
             scan,
             Status::Open,
@@ -252,7 +253,7 @@ impl Server {
         let lines = scan.lines;
         let log = Arc::new(Log::new(
             name.to_string(),
-            path,
+            (path, file),
             LineEnding::CrLf,
             scan,
             Status::Closed,
