@@ -99,11 +99,18 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
             loop {
                 if !state.pending.is_empty() && state.disk_error.is_none() {
                     let full = state.pending.len() >= DISK_BATCH;
-                    if full || gathered || state.flush_requested || state.status == Status::Closed {
+                    // Readers wait for lines to reach the file: no gathering for them.
+                    let awaited = !state.subscribers.is_empty();
+                    if full
+                        || gathered
+                        || awaited
+                        || state.flush_requested
+                        || state.status == Status::Closed
+                    {
                         break;
                     }
-                    // A few bytes: wait a moment for more, so that a busy writer costs one
-                    // wake-up per batch and not one per message.
+                    // A few bytes and no reader: wait a moment for more, so that a busy
+                    // writer costs one wake-up per batch and not one per message.
                     state.disk_wait = DiskWait::Gathering;
                     let (waited, _) = log
                         .disk_signal
@@ -218,6 +225,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
                         state.synced_lines = state.disk_lines;
                         unsynced = false;
                     }
+                    log.disk_advanced(&state);
                     // No eviction here: the writer evicts on its next message, so memory is
                     // freed by the thread that allocated it.
                 }
@@ -247,7 +255,10 @@ fn check_length(file: &File, expected: u64) -> io::Result<()> {
 /// Records the outcome of an `fsync`: progress, or the error that stops the file.
 fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
     match synced {
-        Ok(()) => state.synced_lines = state.disk_lines,
+        Ok(()) => {
+            state.synced_lines = state.disk_lines;
+            log.disk_advanced(state);
+        }
         Err(e) => {
             tracing::error!(file = %log.name, error = %e, "disk sync failed");
             state.disk_error = Some(Arc::new(e));

@@ -15,16 +15,18 @@ use crate::server::options::SyncPolicy;
 ///
 /// Each message is one line: it may end with one `\n` (or `\r\n`) and contains no other;
 /// the line ending is added on disk when missing, and readers receive messages without it.
-/// Writes go to memory and to a disk thread at once; readers get them as soon as they are
-/// written, [`flushed`](FileHandle::flushed) says when they are on disk.
+/// Writes go to memory and to a disk thread at once; readers get them as soon as the disk
+/// thread has written them to the file (or synced them, for a
+/// [`durable`](crate::FileOptions::durable) file), so a line a reader was told is never
+/// taken back by a crash; [`flushed`](FileHandle::flushed) says when they are on disk.
 ///
 /// Writing never waits for readers. It waits for the disk only when more than 8 MiB are
 /// not written yet (lines are kept in memory until they are on disk, so a disk that falls
 /// far behind would otherwise grow memory without limit): then `write_message` blocks the
 /// calling thread until the disk has caught up half of that.
 ///
-/// A line accepted in memory is sent to readers even if writing it to disk fails later;
-/// the failure then reaches writers, `flushed` and, after the lines they were sent, readers.
+/// A disk failure reaches writers, `flushed` and, after the lines that reached the file,
+/// readers; lines accepted but never written are never sent.
 ///
 /// Dropping the handle closes the file as [`close`](FileHandle::close) does, without
 /// waiting.

@@ -99,6 +99,8 @@ pub(crate) struct Log {
     /// at offsets): one file descriptor per log, not one per stream. Its own open file
     /// description, so it never holds the writer's lock.
     pub(crate) reader: File,
+    /// Readers receive only synced lines (`FileOptions::durable`), not every written one.
+    durable: bool,
     pub(crate) ending: LineEnding,
     pub(crate) state: Mutex<LogState>,
     /// Wakes the disk thread.
@@ -107,9 +109,10 @@ pub(crate) struct Log {
     pub(crate) disk_room: Condvar,
     /// Woken when the disk makes progress or fails: `flushed` waits on it.
     pub(crate) disk_progress: Notify,
-    /// The line count, readable without the lock: a hint (it may lag), so that a sender
-    /// busy with other streams does not take this lock only to find nothing new.
-    /// `u64::MAX` once the file is closed or failed: there is always something to look at.
+    /// How many lines readers may have ([`LogState::readable`]), readable without the
+    /// lock: a hint (it may lag), so that a sender busy with other streams does not take
+    /// this lock only to find nothing new. `u64::MAX` once the file is closed or failed:
+    /// there is always something to look at.
     published: AtomicU64,
 }
 
@@ -119,7 +122,7 @@ impl Log {
     pub(crate) fn new(
         name: String,
         (path, reader): (PathBuf, File),
-        ending: LineEnding,
+        (ending, durable): (LineEnding, bool),
         scan: DiskScan,
         status: Status,
     ) -> Self {
@@ -127,6 +130,7 @@ impl Log {
             name,
             path,
             reader,
+            durable,
             ending,
             state: Mutex::new(LogState {
                 lines: scan.lines,
@@ -150,6 +154,7 @@ impl Log {
             disk_room: Condvar::new(),
             disk_progress: Notify::new(),
             published: AtomicU64::new(match status {
+                // What was on disk at the start is readable, synced or not.
                 Status::Open => scan.lines,
                 Status::Closed => u64::MAX,
             }),
@@ -212,18 +217,12 @@ impl Log {
         offset
     }
 
-    /// After a line is recorded and in the window: trims the window, wakes the disk thread
-    /// and the readers, and holds the writer while the disk is far behind.
+    /// After a line is recorded and in the window: trims the window, wakes the disk thread,
+    /// and holds the writer while the disk is far behind.
     fn pushed(&self, mut state: MutexGuard<'_, LogState>) {
-        if self.published.load(Ordering::Relaxed) != u64::MAX {
-            self.published.store(state.lines, Ordering::Relaxed);
-        }
-        state.evict();
+        state.evict(self.durable);
+        // Readers hear of the line once it reached the file: the disk thread wakes them.
         self.wake_disk(&mut state, false);
-        // Cheap when a reader's sender is busy: `wake` is one atomic load then.
-        for wake in &state.subscribers {
-            wake.wake();
-        }
         if state.pending.len() + state.writing > DISK_LAG_LIMIT {
             self.wait_for_disk(state);
         }
@@ -273,6 +272,20 @@ impl Log {
         self.published.store(u64::MAX, Ordering::Relaxed);
     }
 
+    /// Called by the disk thread, under the lock, once lines reached the file (or were
+    /// synced): readers may have them now.
+    pub(crate) fn disk_advanced(&self, state: &LogState) {
+        if self.published.load(Ordering::Relaxed) != u64::MAX {
+            self.published
+                .store(state.readable(self.durable), Ordering::Relaxed);
+        }
+        // Cheap when a reader's sender is busy: `wake` is one atomic load then. Under the
+        // lock, as the sender's last look before it sleeps (see `Wake::armed`).
+        for wake in &state.subscribers {
+            wake.wake();
+        }
+    }
+
     pub(crate) fn wake_readers(&self) {
         let subscribers = self.lock().subscribers.clone();
         for wake in &subscribers {
@@ -306,11 +319,22 @@ impl Log {
 }
 
 impl LogState {
-    /// Drops the oldest window messages past the limit, but only those on disk already, so
-    /// a reader that falls behind the window finds them there.
-    pub(crate) fn evict(&mut self) {
-        let on_disk = self.disk_lines;
-        self.window.evict(WINDOW_BYTES, on_disk);
+    /// How many lines readers may have: those that reached the file (`write(2)` returned),
+    /// so that a crash of the process never takes back a line a reader was sent; or, for a
+    /// `durable` file, those synced, so that a crash of the machine never does either.
+    pub(crate) fn readable(&self, durable: bool) -> u64 {
+        if durable {
+            self.synced_lines
+        } else {
+            self.disk_lines
+        }
+    }
+
+    /// Drops the oldest window messages past the limit, but only readable ones, so a reader
+    /// that falls behind the window finds them on disk and may have them.
+    pub(crate) fn evict(&mut self, durable: bool) {
+        let readable = self.readable(durable);
+        self.window.evict(WINDOW_BYTES, readable);
     }
 
     /// A line at or before `line` whose byte offset is known, and that offset.
@@ -368,10 +392,11 @@ impl Log {
             if state.unlinked {
                 return Pulled::End;
             }
-            if cursor.next >= state.lines {
+            let readable = state.readable(self.durable);
+            if cursor.next >= readable {
                 return match (&state.disk_error, state.status) {
                     (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
-                    (None, Status::Closed) => Pulled::End,
+                    (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
                     _ => Pulled::Nothing,
                 };
             }
@@ -380,6 +405,8 @@ impl Log {
             }
             let start = state.window.start();
             if cursor.next >= start {
+                // Readable lines only: the window holds lines not on disk yet too.
+                let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
                 return Pulled::Sent(self.pull_window(
                     &state,
                     cursor,

@@ -211,12 +211,12 @@ impl Server {
         let log = Arc::new(Log::new(
             name.to_string(),
             (path, reader),
-            options.line_ending,
+            (options.line_ending, options.durable),
             scan,
             Status::Open,
         ));
         let disk_log = log.clone();
-        let sync = options.sync;
+        let sync = options.effective_sync();
         // Registered only once its disk thread runs: a failed spawn leaves nothing behind
         // (the file, and its lock, go with the closure).
         std::thread::Builder::new()
@@ -227,11 +227,7 @@ impl Server {
             .lock()
             .insert(name.to_string(), log.clone());
         tracing::debug!(name, path = %log.path.display(), "file open");
-        Ok(FileHandle::new(
-            log,
-            self.inner.registry.clone(),
-            options.sync,
-        ))
+        Ok(FileHandle::new(log, self.inner.registry.clone(), sync))
     }
 
     /// Serves the existing file at `path` as `name`, line by line from its beginning to its
@@ -254,7 +250,7 @@ impl Server {
         let log = Arc::new(Log::new(
             name.to_string(),
             (path, file),
-            LineEnding::CrLf,
+            (LineEnding::CrLf, false),
             scan,
             Status::Closed,
         ));

@@ -44,6 +44,7 @@ pub struct FileOptions {
     pub(crate) append: bool,
     pub(crate) line_ending: LineEnding,
     pub(crate) sync: SyncPolicy,
+    pub(crate) durable: bool,
 }
 
 impl FileOptions {
@@ -71,5 +72,23 @@ impl FileOptions {
     pub fn sync(mut self, sync: SyncPolicy) -> Self {
         self.sync = sync;
         self
+    }
+
+    /// With `true`, readers receive only lines synced to disk (`fdatasync`), so that not
+    /// even a crash of the machine takes back a line a reader was told; under
+    /// [`SyncPolicy::Never`] the file is then synced as under `Always`. By default readers
+    /// receive every line that reached the file (`write(2)` returned): a crash of the
+    /// process never takes one back, a power cut may.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// The sync policy in force: `durable` needs syncs.
+    pub(crate) fn effective_sync(&self) -> SyncPolicy {
+        match self.sync {
+            SyncPolicy::Never if self.durable => SyncPolicy::Always,
+            sync => sync,
+        }
     }
 }
