@@ -107,8 +107,14 @@ fn child_writes_until_the_disk_refuses() {
         };
         let on_disk = std::fs::read(dir.join("log")).expect("read the file");
         let whole_lines = on_disk.iter().filter(|&&b| b == b'\n').count() as u64;
-        assert_eq!(received, whole_lines, "the reader got lines that never reached the file");
-        assert!(received < written, "the last accepted line never reached the file");
+        assert_eq!(
+            received, whole_lines,
+            "the reader got lines that never reached the file"
+        );
+        assert!(
+            received < written,
+            "the last accepted line never reached the file"
+        );
         assert!(
             matches!(&end, Error::Unknown(text) if text.contains("File too large")),
             "{end:?}"

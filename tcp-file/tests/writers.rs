@@ -226,3 +226,48 @@ async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
     let _ = file.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_durable_file_serves_only_synced_lines() {
+    let dir = support::fresh_dir("durable");
+    let server = Server::new();
+    // Synced only at close: until then its lines are on disk, not synced.
+    let file = server
+        .open_file(
+            "log",
+            dir.join("log"),
+            FileOptions::new()
+                .durable(true)
+                .sync(tcp_file::SyncPolicy::Interval(Duration::from_secs(3600))),
+        )
+        .expect("open");
+    let client = connect(&server).await;
+    let mut stream = client.read("log", StreamOptions::new());
+    for i in 0..3 {
+        file.write_message(format!("line {i}").as_bytes())
+            .expect("write");
+    }
+    file.flushed().await.expect("flushed");
+    let snapshot = server.debug_snapshot();
+    assert_eq!(
+        (
+            snapshot.files[0].lines_on_disk,
+            snapshot.files[0].lines_synced
+        ),
+        (3, 0)
+    );
+    // Nothing may come while nothing is synced (a short look: nothing is the answer).
+    assert!(
+        timeout(Duration::from_millis(300), stream.next())
+            .await
+            .is_err(),
+        "a line was served before it was synced"
+    );
+    file.close().await.expect("close syncs");
+    let mut got = Vec::new();
+    while let Some(item) = timeout(LIMIT, stream.next()).await.expect("stalled") {
+        got.push(item.expect("message").line);
+    }
+    assert_eq!(got, [0, 1, 2]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
