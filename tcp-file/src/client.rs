@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, TransportError};
 use crate::protocol::{
-    self, Frame, FrameReader, Layout, MAX_SERVER_FRAME, ReadFrameError, Start, StreamFailure,
-    VERSION,
+    self, Frame, FrameReader, Layout, MAX_SERVER_FRAME, MAX_STREAMS, ReadFrameError, Start,
+    StreamFailure, VERSION,
 };
 
 /// The flow-control window of a stream unless set otherwise, in messages.
@@ -334,6 +334,10 @@ impl Client {
             match &streams.ended {
                 Some(why) => {
                     let _ = tx.send(Delivery::Failed(why.clone()));
+                }
+                // The server would close the whole connection for this one.
+                None if streams.open.len() >= MAX_STREAMS => {
+                    let _ = tx.send(Delivery::Failed(Error::TooManyStreams));
                 }
                 None if self.shared.outgoing.send(open).is_err() => {
                     let _ = tx.send(Delivery::Failed(Error::Transport(TransportError::new(

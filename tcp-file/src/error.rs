@@ -15,6 +15,9 @@ pub enum Error {
     Unknown(String),
     /// The connection failed or spoke something other than this protocol.
     Transport(TransportError),
+    /// The connection has [`MAX_STREAMS`](crate::MAX_STREAMS) streams open already: this
+    /// one was not opened (the others go on).
+    TooManyStreams,
 }
 
 /// A failed connection: I/O, a refused handshake, or a malformed frame.
@@ -67,6 +70,11 @@ impl fmt::Display for Error {
             Error::FileNotFound(name) => write!(f, "file not found: {name:?}"),
             Error::Unknown(text) => write!(f, "server error: {text}"),
             Error::Transport(e) => write!(f, "connection failed: {e}"),
+            Error::TooManyStreams => write!(
+                f,
+                "too many streams: a connection has at most {} open at once",
+                crate::MAX_STREAMS
+            ),
         }
     }
 }
@@ -86,6 +94,9 @@ impl std::error::Error for Error {
 pub enum FileError {
     /// A file of this name is open already.
     AlreadyOpen(String),
+    /// The file at this path is open for writing already (its lock is taken), by this
+    /// server or another process: a file has one writer.
+    Locked(std::path::PathBuf),
     /// The file exists and is not empty, and `append` was not asked for (writing over it
     /// in place, as the original did, would corrupt it).
     NotEmpty(std::path::PathBuf),
@@ -109,6 +120,11 @@ impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileError::AlreadyOpen(name) => write!(f, "a file named {name:?} is open already"),
+            FileError::Locked(path) => write!(
+                f,
+                "{} is open for writing already, by this server or another process",
+                path.display()
+            ),
             FileError::NotEmpty(path) => write!(
                 f,
                 "{} exists and is not empty: open it with append, or remove it",

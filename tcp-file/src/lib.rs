@@ -70,11 +70,11 @@ pub use crate::client::{
     Batch, BatchIter, Client, Message, MessageRef, MessageStream, StreamOptions,
 };
 pub use crate::error::{Error, FileError, TransportError};
-pub use crate::protocol::{MAX_MESSAGE, VERSION};
+pub use crate::protocol::{MAX_MESSAGE, MAX_NAME, MAX_STREAMS, VERSION};
 #[cfg(feature = "server")]
 pub use crate::server::{
-    ConnectionSnapshot, FileHandle, FileOptions, FileSnapshot, LineEnding, ReaderSnapshot, Server,
-    Snapshot, SyncPolicy,
+    ConnectionSnapshot, DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, FileHandle, FileOptions,
+    FileSnapshot, Limits, LineEnding, ReaderSnapshot, Server, Snapshot, SyncPolicy,
 };
 
 /// Turns Nagle's algorithm off (`TCP_NODELAY`): requests and batches are small, and waiting

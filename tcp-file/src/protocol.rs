@@ -18,6 +18,13 @@ pub(crate) const MAGIC: &[u8; 7] = b"TCPFILE";
 pub(crate) const MAX_CLIENT_FRAME: usize = 64 * 1024;
 /// The largest message a file accepts, and so the largest part of a server frame.
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// The longest file name a server looks up, in bytes: a stream asking for a longer one
+/// fails with an error item (and the server keeps nothing of the name).
+pub const MAX_NAME: usize = 1024;
+/// The most streams one connection may have open at once. A server closes a connection
+/// that opens more; a [`Client`](crate::Client) never sends such a request, and fails the
+/// stream that would be one too many instead.
+pub const MAX_STREAMS: usize = 1024;
 /// The largest frame a server sends: one maximal message and its headers.
 #[cfg(feature = "client")]
 pub(crate) const MAX_SERVER_FRAME: usize = MAX_MESSAGE + 64;

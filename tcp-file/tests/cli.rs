@@ -153,7 +153,17 @@ fn exit_codes_tell_what_failed() {
 
 #[test]
 fn sigint_stops_serve_with_exit_code_0() {
-    let dir = temp_dir("sigint");
+    signal_stops_serve_with_exit_code_0("INT");
+}
+
+#[test]
+fn sighup_stops_serve_as_sigterm_does() {
+    signal_stops_serve_with_exit_code_0("HUP");
+}
+
+/// Readers get every line written and then a normal end, and the server exits with 0.
+fn signal_stops_serve_with_exit_code_0(signal: &str) {
+    let dir = temp_dir(&format!("sig{signal}"));
     let static_path = dir.join("old.log");
     std::fs::write(&static_path, "one\ntwo\n").expect("write");
     let (mut server, address) = serve(&[
@@ -173,13 +183,33 @@ fn sigint_stops_serve_with_exit_code_0() {
     server.write("started\n");
     assert_eq!(reader.line(), r#"{"line":0,"message":"started"}"#);
     // Standard input stays open: only the signal stops the server.
-    server.signal("INT");
+    server.signal(signal);
     let (status, out, err) = server.finish();
     assert_eq!(status.code(), Some(0), "stderr: {err}");
     assert!(out.is_empty());
     let (status, out, err) = reader.finish();
     assert!(status.success(), "the stream ends normally: {err}");
     assert!(out.is_empty());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn an_oversized_stdin_line_is_skipped_and_the_server_goes_on() {
+    let dir = temp_dir("stdin-long");
+    let (mut server, address) = serve(&["--publish", &arg(&dir, "app"), "--stdin", "app"]);
+    let reader = run(&["read", &address, "app"]);
+    server.write("before\n");
+    assert_eq!(reader.line(), "before");
+    // One byte over the limit, then one within it exactly.
+    server.write(&format!("{}\n", "x".repeat(tcp_file::MAX_MESSAGE + 1)));
+    server.write("after\n");
+    server.close_stdin();
+    let (status, _, err) = server.finish();
+    assert!(status.success(), "serve: {status}, stderr: {err}");
+    assert!(err.contains("skipped a line"), "{err}");
+    let (status, rest, err) = reader.finish();
+    assert!(status.success(), "read: {status}, stderr: {err}");
+    assert_eq!(rest, ["after"]);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 

@@ -159,3 +159,36 @@ async fn too_many_streams_on_one_connection_close_it() {
         "only the healthy connection is left"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_requests_still_gets_its_data() {
+    let dir = support::fresh_dir("half-close");
+    let path = dir.join("old.log");
+    std::fs::write(&path, "one\ntwo\nthree\n").expect("write");
+    let server = Server::new();
+    server
+        .serve_existing_static_file("old", &path)
+        .expect("serve");
+    let listening = server
+        .serve(
+            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+            |_| true,
+        )
+        .await
+        .expect("serve");
+    let mut socket = TcpStream::connect(("127.0.0.1", listening.listening_on()))
+        .await
+        .expect("connect");
+    let mut request = hello(tcp_file::VERSION);
+    request.extend(open_frame(1, u32::MAX, "old"));
+    socket.write_all(&request).await.expect("requests");
+    socket.shutdown().await.expect("half-close");
+    // The server ends the connection itself, once the stream has ended.
+    let answer = read_until_closed(&mut socket).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.contains("one\ntwo\nthree\n"),
+        "the lines asked for must come: {text:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

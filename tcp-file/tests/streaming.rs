@@ -328,10 +328,10 @@ async fn crlf_endings_on_disk_and_none_for_readers() {
 }
 
 #[tokio::test]
-async fn append_terminates_a_last_line_without_newline_and_counts_it() {
+async fn append_cuts_off_a_torn_last_line_and_never_serves_it() {
     let dir = temp_dir("append");
     let path = dir.join("log");
-    std::fs::write(&path, "old 0\nold 1 without newline").expect("write file");
+    std::fs::write(&path, "old 0\nold 1\ntorn by a cra").expect("write file");
     let server = Server::new();
     let err = server
         .open_file("log", &path, FileOptions::new())
@@ -340,7 +340,12 @@ async fn append_terminates_a_last_line_without_newline_and_counts_it() {
     let file = server
         .open_file("log", &path, FileOptions::new().append(true))
         .expect("append");
-    assert_eq!(file.lines(), 2);
+    assert_eq!(file.lines(), 2, "the torn line is not a message");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "old 0\nold 1\n",
+        "the torn line is cut off the file"
+    );
     file.write_message(b"new 2").expect("write");
     let err = server
         .open_file("log", &path, FileOptions::new().append(true))
@@ -349,20 +354,38 @@ async fn append_terminates_a_last_line_without_newline_and_counts_it() {
     let err = server
         .open_file("other", &path, FileOptions::new().append(true))
         .expect_err("one path, one writer");
-    assert!(err.to_string().contains("\"log\" is open already"), "{err}");
+    assert!(
+        err.to_string().contains("open for writing already"),
+        "{err}"
+    );
     file.close_with(false).await.expect("close");
     assert_eq!(
         std::fs::read_to_string(&path).expect("read"),
-        "old 0\nold 1 without newline\nnew 2\n"
+        "old 0\nold 1\nnew 2\n"
     );
     let client = connect(&server).await;
     assert_eq!(
         collect(&mut client.read("log", StreamOptions::new())).await,
         vec![
             (0, "old 0".into()),
-            (1, "old 1 without newline".into()),
+            (1, "old 1".into()),
             (2, "new 2".into())
         ]
+    );
+
+    // A file that is one torn line holds no message.
+    let only = dir.join("only");
+    std::fs::write(&only, "torn").expect("write file");
+    let file = server
+        .open_file("only", &only, FileOptions::new().append(true))
+        .expect("append");
+    assert_eq!(file.lines(), 0);
+    file.write_message(b"first").expect("write");
+    file.close_with(false).await.expect("close");
+    assert_eq!(std::fs::read_to_string(&only).expect("read"), "first\n");
+    assert_eq!(
+        collect(&mut client.read("only", StreamOptions::new())).await,
+        vec![(0, "first".into())]
     );
 }
 

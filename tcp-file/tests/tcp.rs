@@ -57,6 +57,33 @@ async fn a_client_reads_a_file_over_tcp() {
 }
 
 #[tokio::test]
+async fn once_the_listener_is_dropped_serve_can_be_called_again() {
+    let server = Server::new();
+    let listening = server.serve(localhost(), |_| true).await.expect("serve");
+    let port = listening.listening_on();
+    let closed = listening.close_finished();
+    drop(listening);
+    timeout(LIMIT, closed)
+        .await
+        .expect("dropping the listener closes it")
+        .expect("closed cleanly");
+    let target = WhereToConnect::inet_address(([127, 0, 0, 1], port).into());
+    assert!(
+        Client::connect(&target).await.is_err(),
+        "nothing listens on the dropped listener's port"
+    );
+    let again = server
+        .serve(localhost(), |_| true)
+        .await
+        .expect("serve again");
+    let target = WhereToConnect::inet_address(([127, 0, 0, 1], again.listening_on()).into());
+    timeout(LIMIT, Client::connect(&target))
+        .await
+        .expect("connect timed out")
+        .expect("the new listener serves");
+}
+
+#[tokio::test]
 async fn auth_refusal_disconnects_at_once() {
     let server = Server::new();
     let listening = server.serve(localhost(), |_| false).await.expect("serve");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,13 +11,12 @@ use bytes::{Bytes, BytesMut};
 use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 
 use crate::protocol::{
-    self, Frame, FrameReader, MAX_CLIENT_FRAME, ReadFrameError, Start, StreamFailure, VERSION,
+    self, Frame, FrameReader, MAX_CLIENT_FRAME, MAX_NAME, MAX_STREAMS, ReadFrameError, Start,
+    StreamFailure, VERSION,
 };
 use crate::server::ServerInner;
 use crate::server::log::{Cursor, Log, Pulled, Wake};
 
-/// The most streams one connection may have open.
-pub(crate) const MAX_STREAMS: usize = 1024;
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender writes up to about this much at once.
@@ -35,6 +34,8 @@ pub(crate) struct Connection {
     pub(crate) peer: String,
     pub(crate) streams: Mutex<BTreeMap<u32, StreamState>>,
     wake: Arc<Wake>,
+    /// The server's [`Limits::write_timeout`](crate::Limits::write_timeout).
+    write_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -55,6 +56,7 @@ impl Connection {
             peer,
             streams: Mutex::new(BTreeMap::new()),
             wake: Arc::new(Wake::default()),
+            write_timeout: server.limits.write_timeout,
         });
         server.connections_lock().insert(id, connection.clone());
         connection
@@ -127,10 +129,33 @@ pub(crate) async fn serve<F: Flow>(
     let connection = Connection::open(&server, peer.clone());
     let id = connection.id;
     tracing::debug!(%peer, id, "connection open");
-    let ended = tokio::select! {
-        r = requests(&server, &connection, &mut reader, &mut frames) => r,
-        // Frames go out as they are: the sender only ends when the client leaves.
-        _ = send(&connection, &mut writer, |frames| (frames, None)) => Ok(()),
+    // Set once the client's requests have ended (it half-closed): the connection then
+    // lasts until its streams have ended.
+    let requests_ended = AtomicBool::new(false);
+    let ended = {
+        let sending = send(&connection, &mut writer, |frames| {
+            let done = requests_ended.load(Ordering::Acquire) && connection.lock().is_empty();
+            (frames, done.then_some(Ok(())))
+        });
+        tokio::pin!(sending);
+        tokio::select! {
+            r = requests(&server, &connection, &mut reader, &mut frames) => {
+                if r.is_ok() {
+                    // The client may half-close after its requests: what it asked for
+                    // still comes (what the sender took already included).
+                    requests_ended.store(true, Ordering::Release);
+                    connection.wake.notify.notify_one();
+                    let _ = (&mut sending).await;
+                }
+                r
+            }
+            // The sender alone ends only when a write fails or times out: the client left.
+            _ = &mut sending => Ok(()),
+            () = idle(&connection, server.limits.idle_timeout) => {
+                tracing::info!(%peer, id, "closing a connection with no stream for its idle timeout");
+                Ok(())
+            }
+        }
     };
     match ended {
         Ok(()) => tracing::debug!(%peer, id, "connection closed"),
@@ -140,6 +165,22 @@ pub(crate) async fn serve<F: Flow>(
     }
     connection.close(&server);
     let _ = writer.shutdown().await;
+}
+
+/// Completes once `connection` has had no stream for `timeout`, looking about every
+/// quarter of it.
+async fn idle(connection: &Connection, timeout: Duration) {
+    let step = (timeout / 4).max(Duration::from_millis(10));
+    let mut idle_since = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        if !connection.lock().is_empty() {
+            idle_since = None;
+        } else if now.duration_since(*idle_since.get_or_insert(now)) >= timeout {
+            return;
+        }
+        tokio::time::sleep(step).await;
+    }
 }
 
 /// The next request: a broken frame is a violation, a failed read the client's leaving.
@@ -217,8 +258,18 @@ pub(crate) fn open_stream(
             "more than {MAX_STREAMS} streams on one connection"
         )));
     }
-    let state = match server.registry.get(name) {
-        Some(log) => {
+    let found = if name.len() > MAX_NAME {
+        Err(StreamFailure::Unknown(format!(
+            "a file name is at most {MAX_NAME} bytes"
+        )))
+    } else {
+        server
+            .registry
+            .get(name)
+            .ok_or_else(|| StreamFailure::FileNotFound(name.to_string()))
+    };
+    let state = match found {
+        Ok(log) => {
             log.subscribe(&connection.wake);
             let cursor = log.cursor(match start {
                 Start::Line(line) => Some(line),
@@ -231,11 +282,11 @@ pub(crate) fn open_stream(
                 failure: None,
             }
         }
-        None => StreamState {
+        Err(failure) => StreamState {
             log: None,
             cursor: Cursor::default(),
             credit,
-            failure: Some(StreamFailure::FileNotFound(name.to_string())),
+            failure: Some(failure),
         },
     };
     streams.insert(stream, state);
@@ -248,7 +299,8 @@ pub(crate) fn open_stream(
 ///
 /// `shape` turns each batch of frames into what is written (the frames themselves for
 /// binary clients, lines for text clients), and says when the connection's work is done:
-/// the sender then returns that. It also returns, with `Ok`, when a write fails.
+/// the sender then returns that. It is also asked, with no frames, before the sender
+/// sleeps. The sender also returns, with `Ok`, when a write fails.
 pub(crate) async fn send<F: Flow>(
     connection: &Connection,
     writer: &mut WriteHalf<F>,
@@ -260,14 +312,29 @@ pub(crate) async fn send<F: Flow>(
         connection.wake.arm();
         fill(connection, &mut out, &mut after);
         if out.is_empty() {
+            if let (_, Some(done)) = shape(Bytes::new()) {
+                return done;
+            }
             connection.wake.notify.notified().await;
             continue;
         }
         let (bytes, done) = shape(out.split().freeze());
         if !bytes.is_empty() {
-            if let Err(e) = writer.write(bytes).await {
-                tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
-                return Ok(());
+            match tokio::time::timeout(connection.write_timeout, writer.write(bytes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        peer = %connection.peer,
+                        id = connection.id,
+                        timeout = ?connection.write_timeout,
+                        "closing a connection whose socket took nothing for its write timeout"
+                    );
+                    return Ok(());
+                }
             }
         }
         if let Some(done) = done {

@@ -26,6 +26,27 @@ pub(crate) struct DiskScan {
     pub(crate) index: Vec<u64>,
     /// The file is empty or ends with a newline.
     pub(crate) terminated: bool,
+    /// Where the last line starts.
+    last_line: u64,
+}
+
+impl DiskScan {
+    /// Forgets the last line when it has no newline: a write torn by a crash. Returns its
+    /// length in bytes (0 when the file was whole); the file must be cut to `bytes`.
+    pub(crate) fn cut_torn_line(&mut self) -> u64 {
+        if self.terminated {
+            return 0;
+        }
+        let torn = self.bytes - self.last_line;
+        self.bytes = self.last_line;
+        self.lines -= 1;
+        self.terminated = true;
+        if self.index.last() == Some(&self.bytes) {
+            // It pointed at the torn line, which the next append writes again.
+            self.index.pop();
+        }
+        torn
+    }
 }
 
 /// Counts the lines of `file` (a last line without a newline counts) and indexes them.
@@ -47,8 +68,9 @@ pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
         }
         for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
             scan.lines += 1;
+            scan.last_line = scan.bytes + newline as u64 + 1;
             if scan.lines % INDEX_EVERY == 0 {
-                scan.index.push(scan.bytes + newline as u64 + 1);
+                scan.index.push(scan.last_line);
             }
         }
         scan.bytes += n as u64;
@@ -65,8 +87,8 @@ pub(crate) fn scan(file: &mut File) -> io::Result<DiskScan> {
 }
 
 /// Appends what the log hands over, syncing as the policy says, until the log is closed
-/// and drained. Runs on a thread of its own.
-pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
+/// and drained. Runs on a thread of its own. `on_disk` is the file's length at the start.
+pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, mut on_disk: u64) {
     let mut last_sync = Instant::now();
     let mut unsynced = false;
     let mut batch = BytesMut::new();
@@ -77,11 +99,18 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
             loop {
                 if !state.pending.is_empty() && state.disk_error.is_none() {
                     let full = state.pending.len() >= DISK_BATCH;
-                    if full || gathered || state.flush_requested || state.status == Status::Closed {
+                    // Readers wait for lines to reach the file: no gathering for them.
+                    let awaited = !state.subscribers.is_empty();
+                    if full
+                        || gathered
+                        || awaited
+                        || state.flush_requested
+                        || state.status == Status::Closed
+                    {
                         break;
                     }
-                    // A few bytes: wait a moment for more, so that a busy writer costs one
-                    // wake-up per batch and not one per message.
+                    // A few bytes and no reader: wait a moment for more, so that a busy
+                    // writer costs one wake-up per batch and not one per message.
                     state.disk_wait = DiskWait::Gathering;
                     let (waited, _) = log
                         .disk_signal
@@ -92,7 +121,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                     gathered = true;
                     continue;
                 }
-                if state.status == Status::Closed || state.disk_error.is_some() {
+                if state.status == Status::Closed {
                     if unsynced && sync != SyncPolicy::Never && state.disk_error.is_none() {
                         drop(state);
                         let synced = file.sync_data();
@@ -104,9 +133,30 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                         state.window.clear();
                     }
                     drop(state);
+                    // Closed (and unlocked) before anyone hears of it: once `close`
+                    // returns, the path can be opened for writing again.
+                    drop(file);
+                    log.lock().file_closed = true;
                     log.disk_progress.notify_waiters();
                     log.wake_readers();
                     return;
+                }
+                if state.disk_error.is_some() {
+                    // Failed: nothing more is written, but the file and its lock are kept
+                    // until the file is closed, so that no other writer takes it meanwhile.
+                    state.disk_wait = DiskWait::Idle;
+                    drop(state);
+                    log.disk_progress.notify_waiters();
+                    log.wake_readers();
+                    state = log.lock();
+                    if state.status != Status::Closed {
+                        state = log
+                            .disk_signal
+                            .wait(state)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    }
+                    state.disk_wait = DiskWait::Busy;
+                    continue;
                 }
                 state.disk_wait = DiskWait::Idle;
                 state = match sync {
@@ -144,7 +194,10 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
             state.writing = batch.len();
             lines
         };
-        let mut result = file.write_all(&batch);
+        let mut result = check_length(&file, on_disk).and_then(|()| file.write_all(&batch));
+        if result.is_ok() {
+            on_disk += batch.len() as u64;
+        }
         batch.clear();
         if batch.capacity() > 4 * DISK_BATCH {
             // A burst made it large: do not keep that memory for ever.
@@ -172,6 +225,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
                         state.synced_lines = state.disk_lines;
                         unsynced = false;
                     }
+                    log.disk_advanced(&state);
                     // No eviction here: the writer evicts on its next message, so memory is
                     // freed by the thread that allocated it.
                 }
@@ -186,10 +240,25 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy) {
     }
 }
 
+/// Checks that the file is as long as this thread left it (one `fstat(2)`): a file that
+/// another program wrote to or cut would have its lines counted wrong from here on.
+fn check_length(file: &File, expected: u64) -> io::Result<()> {
+    let found = file.metadata()?.len();
+    if found == expected {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "the file was changed by another program: {expected} bytes expected, {found} found"
+    )))
+}
+
 /// Records the outcome of an `fsync`: progress, or the error that stops the file.
 fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
     match synced {
-        Ok(()) => state.synced_lines = state.disk_lines,
+        Ok(()) => {
+            state.synced_lines = state.disk_lines;
+            log.disk_advanced(state);
+        }
         Err(e) => {
             tracing::error!(file = %log.name, error = %e, "disk sync failed");
             state.disk_error = Some(Arc::new(e));
@@ -201,44 +270,17 @@ fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
 /// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,
 /// which starts at byte `until.1`: at most `max_messages` lines in one `Lines` frame of
 /// about `max_bytes` (more for a single longer line). The file's bytes are read straight
-/// into `out`; lines are only counted. Returns how many were sent.
+/// into `out` from the log's shared reader; lines are only counted. Returns how many were
+/// sent.
 pub(crate) fn pull_disk(
     log: &Log,
     cursor: &mut Cursor,
     until: (u64, u64),
     stream: u32,
     out: &mut BytesMut,
-    max_messages: u32,
-    max_bytes: usize,
-) -> io::Result<u32> {
-    let file = match cursor.file.take() {
-        Some(file) => file,
-        None => File::open(&log.path)?,
-    };
-    // The file is taken out of the cursor while the cursor moves on.
-    let result = pull_lines(
-        log,
-        &file,
-        cursor,
-        until,
-        stream,
-        out,
-        (max_messages, max_bytes),
-    );
-    cursor.file = Some(file);
-    result
-}
-
-/// As [`pull_disk`], with the file at hand, and the limits as one pair.
-fn pull_lines(
-    log: &Log,
-    file: &File,
-    cursor: &mut Cursor,
-    until: (u64, u64),
-    stream: u32,
-    out: &mut BytesMut,
     (max_messages, max_bytes): (u32, usize),
 ) -> io::Result<u32> {
+    let file = &log.reader;
     let (until_line, until_offset) = until;
     skip_to_next(file, cursor, until)?;
     if cursor.scan_line >= until_line || max_messages == 0 {
@@ -246,9 +288,8 @@ fn pull_lines(
     }
     let available = (until_offset - cursor.scan_offset) as usize;
     let line_limit = u64::from(max_messages).min(until_line - cursor.scan_line);
-    let layout = Layout::Lines {
-        crlf: log.ending == LineEnding::CrLf,
-    };
+    let crlf = log.ending == LineEnding::CrLf;
+    let layout = Layout::Lines { crlf };
     let budget = max_bytes.max(1);
     let mut want = budget.min(available);
     loop {
@@ -259,22 +300,29 @@ fn pull_lines(
             return Err(e);
         }
         let read = &out[data..];
+        let first = memchr::memchr(b'\n', read);
+        // Only a read made longer for a long first line can hold a line over the limit,
+        // which no client would take: that fails this stream alone.
+        if want > MAX_MESSAGE && first.unwrap_or(want) > MAX_MESSAGE + usize::from(crlf) {
+            frame.abandon(out);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than the {MAX_MESSAGE}-byte message limit",
+                    cursor.next
+                ),
+            ));
+        }
         // A read made longer for a long first line still sends lines up to the budget
         // only, or that one line: a frame never holds more than one line over the budget.
-        let span = match memchr::memchr(b'\n', read) {
+        let span = match first {
             Some(first) if want > budget => budget.max(first + 1),
             _ => want,
         };
         let (mut lines, end) = whole_lines(&read[..span], line_limit);
         let mut consumed = end;
         if lines == 0 {
-            if want > MAX_MESSAGE + 2 {
-                frame.abandon(out);
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "a line longer than the message limit",
-                ));
-            } else if want == available {
+            if want == available {
                 // The file's last line, without a newline: send it terminated.
                 out.put_u8(b'\n');
                 lines = 1;
@@ -346,14 +394,15 @@ fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) 
 fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Result<()> {
     let (until_line, until_offset) = until;
     let mut chunk = 256 * 1024;
+    let mut buf = Vec::new();
     while cursor.scan_line < cursor.next.min(until_line) {
         let available = (until_offset - cursor.scan_offset) as usize;
         let want = chunk.min(available);
-        let buf = &mut cursor.disk_buf;
+        // A buffer of this call's own: a stream holds none between pulls.
         buf.resize(want, 0);
-        file.read_exact_at(buf, cursor.scan_offset)?;
+        file.read_exact_at(&mut buf, cursor.scan_offset)?;
         let mut skipped = 0;
-        for newline in memchr::memchr_iter(b'\n', buf) {
+        for newline in memchr::memchr_iter(b'\n', &buf) {
             cursor.scan_line += 1;
             skipped = newline + 1;
             if cursor.scan_line == cursor.next {
@@ -382,6 +431,42 @@ fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scan_of(content: &[u8]) -> DiskScan {
+        let dir = std::env::temp_dir().join(format!("tcp-file-scan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(format!("f{}", content.len()));
+        std::fs::write(&path, content).expect("write");
+        let scan = scan(&mut File::open(&path).expect("open")).expect("scan");
+        let _ = std::fs::remove_file(&path);
+        scan
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_with_its_index_entry() {
+        let mut whole = Vec::new();
+        for i in 0..INDEX_EVERY {
+            whole.extend_from_slice(format!("{i}\n").as_bytes());
+        }
+        let mut torn = whole.clone();
+        torn.extend_from_slice(b"torn");
+
+        let mut scan = scan_of(&torn);
+        assert_eq!((scan.lines, scan.terminated), (INDEX_EVERY + 1, false));
+        assert_eq!(scan.index, [0, whole.len() as u64]);
+        assert_eq!(scan.cut_torn_line(), 4);
+        assert_eq!((scan.lines, scan.bytes), (INDEX_EVERY, whole.len() as u64));
+        assert_eq!(scan.index, [0], "the entry of the cut line is gone");
+
+        let mut scan = scan_of(&whole);
+        assert_eq!(scan.cut_torn_line(), 0);
+        assert_eq!(scan.index, [0]);
+
+        let mut scan = scan_of(b"torn");
+        assert_eq!(scan.cut_torn_line(), 4);
+        assert_eq!((scan.lines, scan.bytes), (0, 0));
+        assert!(scan.index.is_empty(), "an empty file has no entry");
+    }
 
     #[test]
     fn whole_lines_stop_at_the_last_newline_or_the_limit() {

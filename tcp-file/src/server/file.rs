@@ -8,23 +8,25 @@ use bytes::Bytes;
 use crate::error::FileError;
 use crate::protocol::MAX_MESSAGE;
 use crate::server::Registry;
-use crate::server::log::{Log, Status};
+use crate::server::log::{Log, LogState, Status};
 use crate::server::options::SyncPolicy;
 
 /// The writer's handle on a file opened with [`Server::open_file`](crate::Server::open_file).
 ///
 /// Each message is one line: it may end with one `\n` (or `\r\n`) and contains no other;
 /// the line ending is added on disk when missing, and readers receive messages without it.
-/// Writes go to memory and to a disk thread at once; readers get them as soon as they are
-/// written, [`flushed`](FileHandle::flushed) says when they are on disk.
+/// Writes go to memory and to a disk thread at once; readers get them as soon as the disk
+/// thread has written them to the file (or synced them, for a
+/// [`durable`](crate::FileOptions::durable) file), so a line a reader was told is never
+/// taken back by a crash; [`flushed`](FileHandle::flushed) says when they are on disk.
 ///
 /// Writing never waits for readers. It waits for the disk only when more than 8 MiB are
 /// not written yet (lines are kept in memory until they are on disk, so a disk that falls
 /// far behind would otherwise grow memory without limit): then `write_message` blocks the
 /// calling thread until the disk has caught up half of that.
 ///
-/// A line accepted in memory is sent to readers even if writing it to disk fails later;
-/// the failure then reaches writers, `flushed` and, after the lines they were sent, readers.
+/// A disk failure reaches writers, `flushed` and, after the lines that reached the file,
+/// readers; lines accepted but never written are never sent.
 ///
 /// Dropping the handle closes the file as [`close`](FileHandle::close) does, without
 /// waiting.
@@ -87,22 +89,39 @@ impl FileHandle {
             self.log.wake_disk(&mut state, true);
             state.lines
         };
+        let always = self.sync == SyncPolicy::Always;
+        self.disk_reaches(
+            |state| {
+                let done = if always {
+                    state.synced_lines
+                } else {
+                    state.disk_lines
+                };
+                done >= target
+            },
+            false,
+        )
+        .await
+    }
+
+    /// Waits until `done` holds of the log, and returns the disk's error if it failed. A
+    /// failure ends the wait at once, unless `past_failure`.
+    async fn disk_reaches(
+        &self,
+        done: impl Fn(&LogState) -> bool,
+        past_failure: bool,
+    ) -> Result<(), FileError> {
         loop {
             let progress = self.log.disk_progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
             {
                 let state = self.log.lock();
-                if let Some(e) = &state.disk_error {
-                    return Err(FileError::Disk(e.clone()));
-                }
-                let done = if self.sync == SyncPolicy::Always {
-                    state.synced_lines
-                } else {
-                    state.disk_lines
-                };
-                if done >= target {
-                    return Ok(());
+                let done = done(&state);
+                match &state.disk_error {
+                    Some(e) if done || !past_failure => return Err(FileError::Disk(e.clone())),
+                    None if done => return Ok(()),
+                    _ => {}
                 }
             }
             progress.await;
@@ -129,7 +148,30 @@ impl FileHandle {
     /// As [`close`](FileHandle::close).
     pub async fn close_with(self, stop_serving: bool) -> Result<(), FileError> {
         self.mark_closed(stop_serving);
-        self.flushed().await
+        self.file_closed().await
+    }
+
+    /// Completes once the disk thread has written everything and closed the file, which
+    /// frees the path for another writer. Call after `mark_closed`.
+    async fn file_closed(&self) -> Result<(), FileError> {
+        self.disk_reaches(|state| state.file_closed, true).await
+    }
+
+    /// Closes the file, stops serving its name and deletes it (Async's `unlink`): every
+    /// stream of it ends after what it was sent, new requests get `FileNotFound`, and the
+    /// path is gone once this completes.
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::Io`] when the file cannot be deleted; else [`FileError::Disk`] when
+    /// the last writes failed (the file is deleted all the same).
+    pub async fn unlink(self) -> Result<(), FileError> {
+        self.log.lock().unlinked = true;
+        self.mark_closed(true);
+        let closed = self.file_closed().await;
+        std::fs::remove_file(&self.log.path)?;
+        tracing::debug!(name = %self.log.name, path = %self.log.path.display(), "file unlinked");
+        closed
     }
 
     /// Removes the name only: new requests get `FileNotFound`, streams already open go on,

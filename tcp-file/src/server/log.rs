@@ -1,6 +1,7 @@
 //! The log of one file: every message written, the newest in a bounded in-memory window,
 //! all of them on disk. Readers pull from it with a [`Cursor`].
 
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -80,6 +81,11 @@ pub(crate) struct LogState {
     /// A `flushed` or a close waits: the disk thread writes without gathering more.
     pub(crate) flush_requested: bool,
     pub(crate) status: Status,
+    /// The file is deleted ([`FileHandle::unlink`](crate::FileHandle::unlink)): every
+    /// stream ends where it is.
+    pub(crate) unlinked: bool,
+    /// The disk thread has ended and closed the file (so its lock is free).
+    pub(crate) file_closed: bool,
     pub(crate) disk_error: Option<Arc<std::io::Error>>,
     pub(crate) subscribers: Vec<Arc<Wake>>,
 }
@@ -89,6 +95,12 @@ pub(crate) struct LogState {
 pub(crate) struct Log {
     pub(crate) name: String,
     pub(crate) path: PathBuf,
+    /// The file opened read-only, shared by every reader catching up from disk (`pread`
+    /// at offsets): one file descriptor per log, not one per stream. Its own open file
+    /// description, so it never holds the writer's lock.
+    pub(crate) reader: File,
+    /// Readers receive only synced lines (`FileOptions::durable`), not every written one.
+    durable: bool,
     pub(crate) ending: LineEnding,
     pub(crate) state: Mutex<LogState>,
     /// Wakes the disk thread.
@@ -97,24 +109,28 @@ pub(crate) struct Log {
     pub(crate) disk_room: Condvar,
     /// Woken when the disk makes progress or fails: `flushed` waits on it.
     pub(crate) disk_progress: Notify,
-    /// The line count, readable without the lock: a hint (it may lag), so that a sender
-    /// busy with other streams does not take this lock only to find nothing new.
-    /// `u64::MAX` once the file is closed or failed: there is always something to look at.
+    /// How many lines readers may have ([`LogState::readable`]), readable without the
+    /// lock: a hint (it may lag), so that a sender busy with other streams does not take
+    /// this lock only to find nothing new. `u64::MAX` once the file is closed or failed:
+    /// there is always something to look at.
     published: AtomicU64,
 }
 
 impl Log {
-    /// A log whose first `scan.lines` lines are on disk already.
+    /// A log whose first `scan.lines` lines are on disk already, at `path`, opened read-only
+    /// as `reader`.
     pub(crate) fn new(
         name: String,
-        path: PathBuf,
-        ending: LineEnding,
+        (path, reader): (PathBuf, File),
+        (ending, durable): (LineEnding, bool),
         scan: DiskScan,
         status: Status,
     ) -> Self {
         Log {
             name,
             path,
+            reader,
+            durable,
             ending,
             state: Mutex::new(LogState {
                 lines: scan.lines,
@@ -129,6 +145,8 @@ impl Log {
                 disk_wait: DiskWait::Busy,
                 flush_requested: false,
                 status,
+                unlinked: false,
+                file_closed: false,
                 disk_error: None,
                 subscribers: Vec::new(),
             }),
@@ -136,6 +154,7 @@ impl Log {
             disk_room: Condvar::new(),
             disk_progress: Notify::new(),
             published: AtomicU64::new(match status {
+                // What was on disk at the start is readable, synced or not.
                 Status::Open => scan.lines,
                 Status::Closed => u64::MAX,
             }),
@@ -198,18 +217,12 @@ impl Log {
         offset
     }
 
-    /// After a line is recorded and in the window: trims the window, wakes the disk thread
-    /// and the readers, and holds the writer while the disk is far behind.
+    /// After a line is recorded and in the window: trims the window, wakes the disk thread,
+    /// and holds the writer while the disk is far behind.
     fn pushed(&self, mut state: MutexGuard<'_, LogState>) {
-        if self.published.load(Ordering::Relaxed) != u64::MAX {
-            self.published.store(state.lines, Ordering::Relaxed);
-        }
-        state.evict();
+        state.evict(self.durable);
+        // Readers hear of the line once it reached the file: the disk thread wakes them.
         self.wake_disk(&mut state, false);
-        // Cheap when a reader's sender is busy: `wake` is one atomic load then.
-        for wake in &state.subscribers {
-            wake.wake();
-        }
         if state.pending.len() + state.writing > DISK_LAG_LIMIT {
             self.wait_for_disk(state);
         }
@@ -259,6 +272,20 @@ impl Log {
         self.published.store(u64::MAX, Ordering::Relaxed);
     }
 
+    /// Called by the disk thread, under the lock, once lines reached the file (or were
+    /// synced): readers may have them now.
+    pub(crate) fn disk_advanced(&self, state: &LogState) {
+        if self.published.load(Ordering::Relaxed) != u64::MAX {
+            self.published
+                .store(state.readable(self.durable), Ordering::Relaxed);
+        }
+        // Cheap when a reader's sender is busy: `wake` is one atomic load then. Under the
+        // lock, as the sender's last look before it sleeps (see `Wake::armed`).
+        for wake in &state.subscribers {
+            wake.wake();
+        }
+    }
+
     pub(crate) fn wake_readers(&self) {
         let subscribers = self.lock().subscribers.clone();
         for wake in &subscribers {
@@ -292,11 +319,22 @@ impl Log {
 }
 
 impl LogState {
-    /// Drops the oldest window messages past the limit, but only those on disk already, so
-    /// a reader that falls behind the window finds them there.
-    pub(crate) fn evict(&mut self) {
-        let on_disk = self.disk_lines;
-        self.window.evict(WINDOW_BYTES, on_disk);
+    /// How many lines readers may have: those that reached the file (`write(2)` returned),
+    /// so that a crash of the process never takes back a line a reader was sent; or, for a
+    /// `durable` file, those synced, so that a crash of the machine never does either.
+    pub(crate) fn readable(&self, durable: bool) -> u64 {
+        if durable {
+            self.synced_lines
+        } else {
+            self.disk_lines
+        }
+    }
+
+    /// Drops the oldest window messages past the limit, but only readable ones, so a reader
+    /// that falls behind the window finds them on disk and may have them.
+    pub(crate) fn evict(&mut self, durable: bool) {
+        let readable = self.readable(durable);
+        self.window.evict(WINDOW_BYTES, readable);
     }
 
     /// A line at or before `line` whose byte offset is known, and that offset.
@@ -316,25 +354,13 @@ impl LogState {
 }
 
 /// A reader's place in a log: the next line to send, and a line at or before it whose byte
-/// offset is known (catching up from disk scans from there).
+/// offset is known (catching up from disk scans from there). It holds no file and no
+/// buffer: catch-up reads the log's shared [`Log::reader`] into the sender's batch.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
     pub(crate) next: u64,
     pub(crate) scan_line: u64,
     pub(crate) scan_offset: u64,
-    /// Open only while catching up from disk, with its read buffer.
-    pub(crate) file: Option<std::fs::File>,
-    pub(crate) disk_buf: Vec<u8>,
-}
-
-impl Cursor {
-    /// Back in the window: the file and its buffer are not needed any more.
-    fn leave_disk(&mut self) {
-        if self.file.is_some() {
-            self.file = None;
-            self.disk_buf = Vec::new();
-        }
-    }
 }
 
 /// What one pull from a log gave.
@@ -363,10 +389,14 @@ impl Log {
     ) -> Pulled {
         let disk_until = {
             let state = self.lock();
-            if cursor.next >= state.lines {
+            if state.unlinked {
+                return Pulled::End;
+            }
+            let readable = state.readable(self.durable);
+            if cursor.next >= readable {
                 return match (&state.disk_error, state.status) {
                     (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
-                    (None, Status::Closed) => Pulled::End,
+                    (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
                     _ => Pulled::Nothing,
                 };
             }
@@ -375,6 +405,8 @@ impl Log {
             }
             let start = state.window.start();
             if cursor.next >= start {
+                // Readable lines only: the window holds lines not on disk yet too.
+                let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
                 return Pulled::Sent(self.pull_window(
                     &state,
                     cursor,
@@ -393,8 +425,7 @@ impl Log {
             disk_until,
             stream,
             out,
-            max_messages,
-            max_bytes,
+            (max_messages, max_bytes),
         ) {
             Ok(sent) => Pulled::Sent(sent),
             Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
@@ -412,7 +443,6 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> u32 {
-        cursor.leave_disk();
         let frame = protocol::begin_batch(out, stream, cursor.next, Layout::Framed);
         let sent = state
             .window

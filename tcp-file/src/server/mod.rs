@@ -4,6 +4,7 @@
 mod connection;
 mod disk;
 mod file;
+mod limits;
 mod log;
 mod options;
 mod snapshot;
@@ -11,11 +12,14 @@ mod text;
 mod window;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::future::Future;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Waker};
 
 use bytes::BytesMut;
 use flow::{Flow, FlowExt, IoFlow, Read};
@@ -26,6 +30,7 @@ use crate::server::connection::Connection;
 use crate::server::log::{Log, Status};
 
 pub use crate::server::file::FileHandle;
+pub use crate::server::limits::{DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, Limits};
 pub use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
 pub use crate::server::snapshot::{ConnectionSnapshot, FileSnapshot, ReaderSnapshot, Snapshot};
 
@@ -55,17 +60,65 @@ impl Registry {
     }
 }
 
+/// Whether [`Server::serve`] may be called: once per listener, again after it closed.
+#[derive(Default)]
+enum Serving {
+    #[default]
+    No,
+    /// A `serve` is binding its socket.
+    Binding,
+    /// A listener is open until this completion (its `close_finished`) is ready.
+    Listening(Pin<Box<dyn Future<Output = Result<(), tcp_server::Error>> + Send>>),
+}
+
+impl Serving {
+    /// Claims the right to listen, unless a listener is open or being bound.
+    fn claim(&mut self) -> Result<(), FileError> {
+        let free = match self {
+            Serving::No => true,
+            Serving::Binding => false,
+            // The completion is checked, not waited for: ready once the listener closed.
+            Serving::Listening(closed) => closed
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready(),
+        };
+        if !free {
+            return Err(FileError::AlreadyServing);
+        }
+        *self = Serving::Binding;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Serving {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Serving::No => "No",
+            Serving::Binding => "Binding",
+            Serving::Listening(_) => "Listening",
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ServerInner {
     pub(crate) registry: Arc<Registry>,
     pub(crate) connections: Mutex<BTreeMap<u64, Arc<Connection>>>,
     pub(crate) next_connection: AtomicU64,
-    serving: AtomicBool,
+    serving: Mutex<Serving>,
+    pub(crate) limits: Limits,
     /// Held while a file is opened: two opens of one name or one path never interleave.
     opening: Mutex<()>,
 }
 
 impl ServerInner {
+    fn serving_lock(&self) -> MutexGuard<'_, Serving> {
+        self.serving
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(crate) fn connections_lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<Connection>>> {
         self.connections
             .lock()
@@ -91,16 +144,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server with no files.
+    /// A server with no files, and the default [`Limits`].
     pub fn new() -> Self {
         Server::default()
+    }
+
+    /// A server with no files, and these limits on its connections.
+    pub fn with_limits(limits: Limits) -> Self {
+        Server {
+            inner: Arc::new(ServerInner {
+                limits,
+                ..ServerInner::default()
+            }),
+        }
     }
 
     /// Opens `path` for writing and serves it as `name`.
     ///
     /// # Errors
     ///
-    /// [`FileError::AlreadyOpen`] when `name` is open; [`FileError::NotEmpty`] when the file
+    /// [`FileError::AlreadyOpen`] when `name` is open; [`FileError::Locked`] when the file
+    /// is open for writing already, by this server (under any name, served or not) or by
+    /// another process; [`FileError::NotEmpty`] when the file
     /// exists with content and `append` was not asked for; [`FileError::Io`] when the file
     /// cannot be opened, read or created.
     pub fn open_file(
@@ -124,45 +189,45 @@ impl Server {
             .append(true)
             .create(true)
             .open(path.as_ref())?;
-        // One path, one writer: two disk threads appending to one file would interleave.
         let path = std::fs::canonicalize(path.as_ref())?;
-        let open_elsewhere = self.inner.registry.lock().values().find_map(|l| {
-            (l.path == path && l.lock().status == Status::Open).then(|| l.name.clone())
-        });
-        if let Some(other) = open_elsewhere {
-            return Err(FileError::AlreadyOpen(other));
-        }
+        lock_for_writing(&file, &path)?;
         let mut scan = disk::scan(&mut file)?;
         if scan.bytes > 0 && !options.append {
             return Err(FileError::NotEmpty(path));
         }
-        if !scan.terminated {
-            // Terminate the last line; never delete it.
-            file.write_all(options.line_ending.as_bytes())?;
-            scan.bytes += options.line_ending.len() as u64;
+        let torn = scan.cut_torn_line();
+        if torn > 0 {
+            // A line without its newline is a write a crash cut short: never a message.
+            tracing::warn!(
+                name,
+                path = %path.display(),
+                bytes = torn,
+                "cutting off a torn last line (no newline)"
+            );
+            file.set_len(scan.bytes)?;
         }
+        let on_disk = scan.bytes;
+        let reader = std::fs::File::open(&path)?;
         let log = Arc::new(Log::new(
             name.to_string(),
-            path,
-            options.line_ending,
+            (path, reader),
+            (options.line_ending, options.durable),
             scan,
             Status::Open,
         ));
+        let disk_log = log.clone();
+        let sync = options.effective_sync();
+        // Registered only once its disk thread runs: a failed spawn leaves nothing behind
+        // (the file, and its lock, go with the closure).
+        std::thread::Builder::new()
+            .name(format!("tcp-file disk {name}"))
+            .spawn(move || disk::run_disk_thread(disk_log, file, sync, on_disk))?;
         self.inner
             .registry
             .lock()
             .insert(name.to_string(), log.clone());
-        let disk_log = log.clone();
-        let sync = options.sync;
-        std::thread::Builder::new()
-            .name(format!("tcp-file disk {name}"))
-            .spawn(move || disk::run_disk_thread(disk_log, file, sync))?;
         tracing::debug!(name, path = %log.path.display(), "file open");
-        Ok(FileHandle::new(
-            log,
-            self.inner.registry.clone(),
-            options.sync,
-        ))
+        Ok(FileHandle::new(log, self.inner.registry.clone(), sync))
     }
 
     /// Serves the existing file at `path` as `name`, line by line from its beginning to its
@@ -184,8 +249,8 @@ impl Server {
         let lines = scan.lines;
         let log = Arc::new(Log::new(
             name.to_string(),
-            path,
-            LineEnding::CrLf,
+            (path, file),
+            (LineEnding::CrLf, false),
             scan,
             Status::Closed,
         ));
@@ -202,13 +267,20 @@ impl Server {
 
     /// Listens on `where_to_listen` (TCP or Unix) with the `tcp-server` crate and serves
     /// every client that `auth` accepts; `auth` runs once per connection, and `false`
-    /// disconnects at once. Returns once the socket listens: the returned server tells the
-    /// port or path ([`listening_on`](tcp_server::Server::listening_on)) and closes it.
+    /// disconnects at once. Returns once the socket listens. The server's [`Limits`] give
+    /// the connection limit and the backlog.
+    ///
+    /// The returned [`tcp_server::Server`] is the listener: it tells the port or path
+    /// ([`listening_on`](tcp_server::Server::listening_on)), and serving lasts as long as
+    /// it (or a clone) is kept. Dropping the last clone, or calling its
+    /// [`close`](tcp_server::Server::close), stops listening; to serve until then, await
+    /// its [`close_finished`](tcp_server::Server::close_finished). Once the listener has
+    /// closed, `serve` may be called again.
     ///
     /// # Errors
     ///
-    /// [`FileError::AlreadyServing`] on a second call; [`FileError::Listen`] when the
-    /// socket cannot listen.
+    /// [`FileError::AlreadyServing`] while an earlier `serve`'s listener is open;
+    /// [`FileError::Listen`] when the socket cannot listen.
     ///
     /// # Examples
     ///
@@ -223,24 +295,32 @@ impl Server {
     ///     .await?;
     /// println!("serving on port {}", listening.listening_on());
     /// assert!(server.serve(WhereToListen::on_port_chosen_by_os(), |_| true).await.is_err());
+    ///
+    /// // Serve until something calls `close` on a clone of the listener (here at once).
+    /// let closing = listening.clone();
+    /// tokio::spawn(async move { closing.close(false).await });
+    /// listening.close_finished().await?;
     /// # Ok(())
     /// # }
     /// ```
+    #[must_use = "the listener closes when the returned server is dropped"]
     pub async fn serve<T: tcp_server::Listen>(
         &self,
         where_to_listen: WhereToListen<T>,
         auth: impl Fn(&T::Address) -> bool + Send + Sync + 'static,
     ) -> Result<tcp_server::Server<T>, FileError> {
-        if self.inner.serving.swap(true, Ordering::AcqRel) {
-            return Err(FileError::AlreadyServing);
-        }
+        self.inner.serving_lock().claim()?;
         let inner = self.inner.clone();
         let auth = Arc::new(auth);
         // One connection's failure (a panic in `auth`, say) never stops the file server.
-        let options =
-            ServerOptions::default().on_handler_error(OnHandlerError::call(|peer, error| {
-                tracing::error!(?peer, %error, "a file server connection failed");
-            }));
+        let options = self
+            .inner
+            .limits
+            .server_options(
+                ServerOptions::default().on_handler_error(OnHandlerError::call(|peer, error| {
+                    tracing::error!(?peer, %error, "a file server connection failed");
+                })),
+            );
         let listening =
             tcp_server::Server::create_sock(where_to_listen, options, move |peer, stream| {
                 let inner = inner.clone();
@@ -257,10 +337,19 @@ impl Server {
                 }
             })
             .await;
-        listening.map_err(|e| {
-            self.inner.serving.store(false, Ordering::Release);
-            FileError::Listen(std::sync::Arc::new(e))
-        })
+        let mut serving = self.inner.serving_lock();
+        match listening {
+            Ok(listening) => {
+                // The completion holds no handle on the listener: dropping the listener
+                // still closes it.
+                *serving = Serving::Listening(Box::pin(listening.close_finished()));
+                Ok(listening)
+            }
+            Err(e) => {
+                *serving = Serving::No;
+                Err(FileError::Listen(Arc::new(e)))
+            }
+        }
     }
 
     /// Serves one client connection over `flow` (one end of [`flow::pair`], a TCP or Unix
@@ -326,7 +415,24 @@ impl Server {
             })
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        Snapshot { files, connections }
+        Snapshot {
+            files,
+            connections,
+            limits: self.inner.limits,
+        }
+    }
+}
+
+/// Takes the exclusive lock (`flock(2)`, `LOCK_EX | LOCK_NB`) that makes `file` the one
+/// writer of `path`: two writers, in this process or another, would interleave their lines
+/// and count them differently. The lock lives with this open file: it goes when the disk
+/// thread, which owns the file, ends at close.
+fn lock_for_writing(file: &std::fs::File, path: &Path) -> Result<(), FileError> {
+    use rustix::fs::{FlockOperation, flock};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(FileError::Locked(path.to_path_buf())),
+        Err(e) => Err(std::io::Error::from(e).into()),
     }
 }
 

@@ -44,6 +44,7 @@ pub struct FileOptions {
     pub(crate) append: bool,
     pub(crate) line_ending: LineEnding,
     pub(crate) sync: SyncPolicy,
+    pub(crate) durable: bool,
 }
 
 impl FileOptions {
@@ -52,9 +53,10 @@ impl FileOptions {
         FileOptions::default()
     }
 
-    /// Appends to an existing file: its lines are counted and served first, and a last
-    /// line without a newline is terminated (never deleted). Without it, an existing
-    /// non-empty file is an error.
+    /// Appends to an existing file: its lines are counted and served first. A last line
+    /// without a newline is a write torn by a crash: it is cut off the file (with a
+    /// warning in the log), never served. Without `append`, an existing non-empty file is
+    /// an error.
     pub fn append(mut self, append: bool) -> Self {
         self.append = append;
         self
@@ -70,5 +72,23 @@ impl FileOptions {
     pub fn sync(mut self, sync: SyncPolicy) -> Self {
         self.sync = sync;
         self
+    }
+
+    /// With `true`, readers receive only lines synced to disk (`fdatasync`), so that not
+    /// even a crash of the machine takes back a line a reader was told; under
+    /// [`SyncPolicy::Never`] the file is then synced as under `Always`. By default readers
+    /// receive every line that reached the file (`write(2)` returned): a crash of the
+    /// process never takes one back, a power cut may.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// The sync policy in force: `durable` needs syncs.
+    pub(crate) fn effective_sync(&self) -> SyncPolicy {
+        match self.sync {
+            SyncPolicy::Never if self.durable => SyncPolicy::Always,
+            sync => sync,
+        }
     }
 }

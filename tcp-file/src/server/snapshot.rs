@@ -9,6 +9,8 @@ pub struct Snapshot {
     pub files: Vec<FileSnapshot>,
     /// The open connections, of binary and of text clients.
     pub connections: Vec<ConnectionSnapshot>,
+    /// The limits on every connection (durations in seconds).
+    pub limits: crate::Limits,
 }
 
 /// One served file.

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tcp_file::{FileHandle, FileOptions, MAX_MESSAGE, Server, SyncPolicy};
+use tcp_file::{FileHandle, FileOptions, Limits, MAX_MESSAGE, Server, SyncPolicy};
 use tcp_server::WhereToListen;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{SignalKind, signal};
@@ -38,8 +38,9 @@ Examples:
 
 Prints `listening on HOST:PORT` as its first line of standard output. With --stdin, the
 server lives as long as its input: at the end of the input it closes the files, ends
-the client streams and stops. It stops the same way on Ctrl-C (SIGINT) or SIGTERM, with
-exit code 0; clients get up to 3 s to receive what is left.
+the client streams and stops. It stops the same way on Ctrl-C (SIGINT), SIGTERM or
+SIGHUP, with exit code 0; clients get up to 3 s to receive what is left. A line of input
+longer than 16 MiB is skipped, with a note on standard error.
 
 Plain clients (nc, socat, telnet) may send one line, `READ NAME`, `TAIL NAME` or
 `FROM LINE NAME`, and receive `+OK` then every message as a line, or `-ERR reason`.")]
@@ -67,6 +68,16 @@ pub(crate) struct ServeArgs {
     /// Accept clients from this address only (repeatable; default: everyone).
     #[arg(long = "allow", value_name = "IP")]
     allow: Vec<IpAddr>,
+    /// Serve at most N clients at once; more wait to be accepted (default: 10,000, or 90%
+    /// of the file-descriptor limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Close a client connection that has no stream open for this long.
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = crate::parse_duration)]
+    idle_timeout: Duration,
+    /// Close a client connection whose socket takes nothing for this long while data waits.
+    #[arg(long, value_name = "D", default_value = "30s", value_parser = crate::parse_duration)]
+    write_timeout: Duration,
 }
 
 fn name_and_path(text: &str) -> Result<(String, PathBuf), String> {
@@ -105,7 +116,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         Sync::Interval => SyncPolicy::Interval(SYNC_INTERVAL),
         Sync::Always => SyncPolicy::Always,
     };
-    let server = Server::new();
+    let mut limits = Limits::new()
+        .idle_timeout(args.idle_timeout)
+        .write_timeout(args.write_timeout);
+    if let Some(max) = args.max_connections {
+        limits = limits.max_connections(max);
+    }
+    let server = Server::with_limits(limits);
     let options = FileOptions::new().append(args.append).sync(sync);
     let mut files = Vec::new();
     for (name, path) in &args.publish {
@@ -124,6 +141,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let signal_error = |e: std::io::Error| Failure::other(format!("cannot handle signals: {e}"));
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    // The terminal or the ssh session went away: stop as cleanly as on SIGTERM.
+    let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
 
     let allow = args.allow;
     let auth = move |peer: &SocketAddr| {
@@ -150,6 +169,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         fed = feed(input) => fed,
         _ = interrupt.recv() => Ok(()),
         _ = terminate.recv() => Ok(()),
+        _ = hangup.recv() => Ok(()),
     };
 
     // Stop: readers receive what was written, then the end of their streams.
@@ -204,7 +224,10 @@ async fn feed(file: Option<&FileHandle>) -> Result<(), Failure> {
         }
         stdin.consume(taken);
         if end_of_line {
-            if too_long {
+            let message = line
+                .strip_suffix(b"\n")
+                .map_or(&line[..], |l| l.strip_suffix(b"\r").unwrap_or(l));
+            if too_long || message.len() > MAX_MESSAGE {
                 eprintln!("tcp-file: skipped a line of standard input longer than 16 MiB");
             } else {
                 file.write_message(&line).map_err(failed)?;

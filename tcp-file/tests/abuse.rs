@@ -1,0 +1,330 @@
+//! What hostile peers can make a server hold, measured: a `tcp-file` server in a child
+//! process (with a lowered file-descriptor limit) is attacked from raw sockets, and its
+//! resident memory and open file descriptors are read from `/proc` before and after. Each
+//! time a fresh client is then served at once.
+#![cfg(all(feature = "server", feature = "client"))]
+
+use std::io::{BufRead, BufReader, Read as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tcp_file::{Limits, Server};
+use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+mod support;
+
+const ROLE: &str = "TCP_FILE_ABUSE_CHILD";
+const IDLE_MS: &str = "TCP_FILE_ABUSE_IDLE_MS";
+const LIMIT: Duration = Duration::from_secs(60);
+const MIB: u64 = 1024 * 1024;
+
+/// The server under attack, killed (by its PID, through its handle) when dropped.
+struct ServerChild {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerChild {
+    /// Starts the server child on `dir`'s files, with at most `fds` file descriptors.
+    fn start(dir: &Path, fds: u32, idle: Duration) -> ServerChild {
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {fds}; exec \"$0\" \"$@\""))
+            .arg(&exe)
+            .args([
+                "--exact",
+                "abuse_server_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROLE, dir)
+            .env(IDLE_MS, idle.as_millis().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the child");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("the child ended before it listened")
+                .expect("read the child's output");
+            if let Some((_, port)) = line.split_once("PORT ") {
+                break port.trim().parse().expect("a port");
+            }
+        };
+        ServerChild { child, port }
+    }
+
+    fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+
+    fn fds(&self) -> u64 {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("/proc/PID/fd")
+            .count() as u64
+    }
+
+    /// A fresh text client reads the one-line file `hello`: how long it took.
+    async fn fresh_client(&self) -> Duration {
+        let started = Instant::now();
+        let mut socket = TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        socket.write_all(b"READ hello\n").await.expect("request");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        timeout(LIMIT, async {
+            while !String::from_utf8_lossy(&seen).contains("+OK\nhello\n") {
+                let n = socket.read(&mut buf).await.expect("read");
+                assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&seen));
+                seen.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await
+        .expect("the fresh client was never served");
+        started.elapsed()
+    }
+
+    /// The fresh client is served within 2 s, a generous bound for one small request.
+    async fn serves_a_fresh_client(&self, after: &str) {
+        let took = self.fresh_client().await;
+        assert!(
+            took < Duration::from_secs(2),
+            "after {after}, a fresh client waited {took:?}"
+        );
+    }
+}
+
+fn hello() -> Vec<u8> {
+    let mut frame = vec![0, 0, 0, 10, 0x01];
+    frame.extend_from_slice(b"TCPFILE");
+    frame.extend_from_slice(&tcp_file::VERSION.to_be_bytes());
+    frame
+}
+
+fn open_frame(out: &mut Vec<u8>, stream: u32, line: u64, credit: u32, name: &[u8]) {
+    let body_len = 1 + 4 + 1 + 8 + 4 + name.len();
+    out.extend_from_slice(&(body_len as u32).to_be_bytes());
+    out.push(0x02);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.push(0);
+    out.extend_from_slice(&line.to_be_bytes());
+    out.extend_from_slice(&credit.to_be_bytes());
+    out.extend_from_slice(name);
+}
+
+/// Reads `frames` whole frames (after the welcome) from a connection: the server has
+/// then handled that many requests.
+async fn read_frames(socket: &mut TcpStream, frames: usize) {
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    timeout(LIMIT, async {
+        loop {
+            let mut seen = 0;
+            let mut at = 0;
+            while data.len() >= at + 4 {
+                let len = u32::from_be_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+                if data.len() < at + 4 + len as usize {
+                    break;
+                }
+                at += 4 + len as usize;
+                seen += 1;
+            }
+            // The welcome is one frame more.
+            if seen > frames {
+                return;
+            }
+            let n = socket.read(&mut buf).await.expect("read");
+            assert!(n > 0, "the server closed the connection");
+            data.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the server did not answer every request");
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / MIB as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
+    let dir = support::fresh_dir("abuse");
+    // 60 MB of lines to catch up from.
+    let line = format!("{}\n", "y".repeat(99));
+    std::fs::write(dir.join("big"), line.repeat(600_000)).expect("write big");
+    let server = ServerChild::start(&dir, 2_000, Duration::from_secs(60));
+    server.serves_a_fresh_client("start").await;
+    let (rss0, fds0) = (server.rss(), server.fds());
+
+    // 3 connections, each 1,024 opens of 65,000-byte names that do not exist, not read.
+    let mut attack = hello();
+    for stream in 1..=1024 {
+        open_frame(&mut attack, stream, 0, 1, &[b'n'; 65_000]);
+    }
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .expect("connect");
+        // Written once the server has read nearly all of it: requests are read whatever
+        // the answers do.
+        timeout(LIMIT, socket.write_all(&attack))
+            .await
+            .expect("the server stopped reading requests")
+            .expect("write");
+        names.push(socket);
+    }
+    server.serves_a_fresh_client("long names").await;
+    let (rss1, fds1) = (server.rss(), server.fds());
+    println!(
+        "long names: +{:.1} MiB, +{} fds",
+        mib(rss1.saturating_sub(rss0)),
+        fds1 - fds0
+    );
+    assert!(
+        rss1.saturating_sub(rss0) < 32 * MIB,
+        "3 connections of long names grew the server by {:.1} MiB",
+        mib(rss1 - rss0)
+    );
+
+    // 4 connections, each 1,024 streams catching up from lines 1..=1,024 of the big file,
+    // with credit 1, never giving more.
+    let mut catch_up = hello();
+    for stream in 1..=1024u32 {
+        open_frame(&mut catch_up, stream, u64::from(stream), 1, b"big");
+    }
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .expect("connect");
+        socket.write_all(&catch_up).await.expect("write");
+        // One batch of one line per stream: every stream has read from disk.
+        read_frames(&mut socket, 1024).await;
+        streams.push(socket);
+    }
+    server.serves_a_fresh_client("catch-up streams").await;
+    let (rss2, fds2) = (server.rss(), server.fds());
+    println!(
+        "catch-up streams: +{:.1} MiB, +{} fds",
+        mib(rss2.saturating_sub(rss1)),
+        fds2 - fds1
+    );
+    assert!(
+        rss2.saturating_sub(rss1) < 64 * MIB,
+        "4 x 1,024 catch-up streams grew the server by {:.1} MiB",
+        mib(rss2 - rss1)
+    );
+    assert!(
+        fds2 - fds1 < 256,
+        "4 x 1,024 catch-up streams took {} file descriptors",
+        fds2 - fds1
+    );
+    drop((names, streams));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout() {
+    let dir = support::fresh_dir("abuse-idle");
+    let idle = Duration::from_secs(1);
+    let server = ServerChild::start(&dir, 256, idle);
+    server.serves_a_fresh_client("start").await;
+    // More than the server can hold at once (90% of 256 descriptors): the rest wait in
+    // the backlog, their hello sent.
+    let mut idlers = Vec::new();
+    for _ in 0..300 {
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .expect("connect");
+        socket.write_all(&hello()).await.expect("hello");
+        idlers.push(socket);
+    }
+    let took = server.fresh_client().await;
+    println!("with 300 idle handshakes, a fresh client was served after {took:?}");
+    assert!(
+        took < LIMIT,
+        "the fresh client must be served once idle connections are closed"
+    );
+    // And the idle ones were closed by the server: each sees the end after the welcome.
+    for socket in &mut idlers[..10] {
+        let mut buf = [0u8; 64];
+        timeout(LIMIT, async {
+            while let Ok(n) = socket.read(&mut buf).await {
+                if n == 0 {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("an idle connection was never closed");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The child: serves `hello` and, if present, `big` from the directory in [`ROLE`], with
+/// the idle timeout in [`IDLE_MS`], until its standard input closes.
+#[test]
+fn abuse_server_child() {
+    let Some(dir) = std::env::var_os(ROLE) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let idle: u64 = std::env::var(IDLE_MS)
+        .expect("idle")
+        .parse()
+        .expect("a number");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let server = Server::with_limits(Limits::new().idle_timeout(Duration::from_millis(idle)));
+        std::fs::write(dir.join("hello"), "hello\n").expect("write hello");
+        server
+            .serve_existing_static_file("hello", dir.join("hello"))
+            .expect("serve hello");
+        if dir.join("big").exists() {
+            server
+                .serve_existing_static_file("big", dir.join("big"))
+                .expect("serve big");
+        }
+        let listening = server
+            .serve(
+                WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+                |_| true,
+            )
+            .await
+            .expect("serve");
+        println!("PORT {}", listening.listening_on());
+        // Until the parent closes standard input (or dies), and at most 5 minutes.
+        let stdin_closed = tokio::task::spawn_blocking(|| {
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(300), stdin_closed).await;
+    });
+}

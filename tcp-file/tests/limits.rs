@@ -1,0 +1,112 @@
+//! The protocol's stream limit, kept by the client: one stream too many fails alone.
+#![cfg(all(feature = "server", feature = "client"))]
+
+use std::time::Duration;
+
+use tcp_file::{Error, FileOptions, MAX_STREAMS, Server, StreamOptions};
+use tokio::time::timeout;
+
+mod support;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
+    const STREAMS: usize = 1_100;
+    let dir = support::fresh_dir("stream-limit");
+    let server = Server::new();
+    let file = server
+        .open_file("log", dir.join("log"), FileOptions::new())
+        .expect("open");
+    file.write_message(b"hello").expect("write");
+    let (client_end, server_end) = flow::pair(256 * 1024);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
+    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+
+    let mut streams: Vec<_> = (0..STREAMS)
+        .map(|_| client.read("log", StreamOptions::new().window(4)))
+        .collect();
+    let mut refused = 0;
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let item = timeout(LIMIT, stream.next()).await.expect("stalled");
+        match item {
+            Some(Ok(message)) if i < MAX_STREAMS => assert_eq!(message.bytes, "hello"),
+            Some(Err(Error::TooManyStreams)) if i >= MAX_STREAMS => refused += 1,
+            other => panic!("stream {i}: {other:?}"),
+        }
+    }
+    assert_eq!(refused, STREAMS - MAX_STREAMS);
+
+    // The connection lives: a closed stream frees a place, and the open ones go on.
+    streams.truncate(MAX_STREAMS - 1);
+    let mut another = client.read("log", StreamOptions::new());
+    let first = timeout(LIMIT, another.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("a freed place serves a new stream");
+    assert_eq!(first.bytes, "hello");
+    file.write_message(b"again").expect("write");
+    let next = timeout(LIMIT, streams[0].next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("message");
+    assert_eq!((next.line, &next.bytes[..]), (1, &b"again"[..]));
+    file.close().await.expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
+    let dir = support::fresh_dir("long-line");
+    let big = dir.join("big");
+    let mut content = b"short\n".to_vec();
+    content.resize(content.len() + tcp_file::MAX_MESSAGE + 1024 * 1024, b'x');
+    content.extend_from_slice(b"\nafter\n");
+    std::fs::write(&big, &content).expect("write");
+    let server = Server::new();
+    assert_eq!(
+        server
+            .serve_existing_static_file("big", &big)
+            .expect("serve"),
+        3
+    );
+    let live = server
+        .open_file("live", dir.join("live"), FileOptions::new())
+        .expect("open");
+    let (client_end, server_end) = flow::pair(256 * 1024);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
+    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+
+    let mut other = client.read("live", StreamOptions::new());
+    let mut stream = client.read("big", StreamOptions::new());
+    let first = timeout(LIMIT, stream.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("the short line");
+    assert_eq!(first.bytes, "short");
+    match timeout(LIMIT, stream.next()).await.expect("stalled") {
+        Some(Err(e)) => assert!(e.to_string().contains("longer than"), "{e}"),
+        other => panic!("expected the stream's error, got {other:?}"),
+    }
+    assert!(
+        timeout(LIMIT, stream.next())
+            .await
+            .expect("stalled")
+            .is_none()
+    );
+
+    live.write_message(b"still here").expect("write");
+    let message = timeout(LIMIT, other.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("the connection lives");
+    assert_eq!(message.bytes, "still here");
+    live.close().await.expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}
