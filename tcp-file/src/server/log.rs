@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 
 use crate::error::FileError;
 use crate::protocol::{self, Layout};
-use crate::server::disk::DiskScan;
 use crate::server::options::LineEnding;
+use crate::server::scan::DiskScan;
 use crate::server::window::Window;
 
 /// Memory the window of recent messages may hold; older ones are read back from disk.
@@ -221,6 +221,9 @@ impl Log {
     /// and holds the writer while the disk is far behind.
     fn pushed(&self, mut state: MutexGuard<'_, LogState>) {
         state.evict(self.durable);
+        if cfg!(debug_assertions) {
+            state.invariant(self.durable);
+        }
         // Readers hear of the line once it reached the file: the disk thread wakes them.
         self.wake_disk(&mut state, false);
         if state.pending.len() + state.writing > DISK_LAG_LIMIT {
@@ -275,6 +278,9 @@ impl Log {
     /// Called by the disk thread, under the lock, once lines reached the file (or were
     /// synced): readers may have them now.
     pub(crate) fn disk_advanced(&self, state: &LogState) {
+        if cfg!(debug_assertions) {
+            state.invariant(self.durable);
+        }
         if self.published.load(Ordering::Relaxed) != u64::MAX {
             self.published
                 .store(state.readable(self.durable), Ordering::Relaxed);
@@ -328,6 +334,42 @@ impl LogState {
         } else {
             self.disk_lines
         }
+    }
+
+    /// Checks what always holds of a log, whatever the writers, the disk thread and the
+    /// readers do; called at each change in builds with debug assertions (tests).
+    ///
+    /// - synced ≤ on disk ≤ written: a line is written to the file before it is synced,
+    ///   and counted before it is written;
+    /// - the window holds the newest lines, up to the last one written;
+    /// - it never dropped a line that is not readable yet, which readers could then find
+    ///   neither in memory nor (readably) on disk.
+    pub(crate) fn invariant(&self, durable: bool) {
+        assert!(
+            self.synced_lines <= self.disk_lines && self.disk_lines <= self.lines,
+            "synced {} <= on disk {} <= written {}",
+            self.synced_lines,
+            self.disk_lines,
+            self.lines
+        );
+        assert!(
+            self.disk_lines + self.pending_lines <= self.lines,
+            "on disk {} + pending {} <= written {}",
+            self.disk_lines,
+            self.pending_lines,
+            self.lines
+        );
+        assert_eq!(
+            self.window.start() + self.window.len(),
+            self.lines,
+            "the window ends at the last line written"
+        );
+        assert!(
+            self.window.start() <= self.readable(durable),
+            "the window dropped line {} before it was readable ({})",
+            self.window.start() - 1,
+            self.readable(durable)
+        );
     }
 
     /// Drops the oldest window messages past the limit, but only readable ones, so a reader
@@ -419,7 +461,7 @@ impl Log {
             // Everything before the window is on disk.
             (start, state.window.offset(start).unwrap_or(state.bytes))
         };
-        match crate::server::disk::pull_disk(
+        match crate::server::catch_up::pull_disk(
             self,
             cursor,
             disk_until,

@@ -1,12 +1,25 @@
 //! The file server: files opened for writing or served as they are, and the connections
 //! that read them.
+//!
+//! Where things are: `log.rs` holds a file's state (the count, the window of recent lines
+//! in `window.rs`, the disk's progress) under one lock; `disk.rs` is the thread that
+//! appends to the file; `scan.rs` counts a file at open; `catch_up.rs` reads lines back
+//! for readers behind the window; `connection.rs` serves a binary client (its requests,
+//! and the sender that pulls from the logs), `text.rs` a plain-text one.
+//!
+//! Lock order, outermost first: `opening` → the server's `connections` → a connection's
+//! `streams` → the `registry` → a log's `state`. A log's state is the innermost lock:
+//! nothing else is taken under it, and the disk thread takes only it, never across a
+//! write or a sync.
 
+mod catch_up;
 mod connection;
 mod disk;
 mod file;
 mod limits;
 mod log;
 mod options;
+mod scan;
 mod snapshot;
 mod text;
 mod window;
@@ -191,7 +204,7 @@ impl Server {
             .open(path.as_ref())?;
         let path = std::fs::canonicalize(path.as_ref())?;
         lock_for_writing(&file, &path)?;
-        let mut scan = disk::scan(&mut file)?;
+        let mut scan = scan::scan(&mut file)?;
         if scan.bytes > 0 && !options.append {
             return Err(FileError::NotEmpty(path));
         }
@@ -245,7 +258,7 @@ impl Server {
     ) -> Result<u64, FileError> {
         let path = path.as_ref().to_path_buf();
         let mut file = std::fs::File::open(&path)?;
-        let scan = disk::scan(&mut file)?;
+        let scan = scan::scan(&mut file)?;
         let lines = scan.lines;
         let log = Arc::new(Log::new(
             name.to_string(),
