@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::Error;
+use crate::error::explained;
 use crate::where_to_listen::Spec;
 
 /// A bound, listening, non-blocking socket, and the Unix socket file it made.
@@ -90,9 +91,10 @@ fn listen_unix(path: &Path, backlog: i32) -> io::Result<(Socket, UnixFile)> {
 fn replace_stale_file(path: &Path, in_use: io::Error) -> io::Result<()> {
     let metadata = std::fs::symlink_metadata(path)?;
     if !metadata.file_type().is_socket() {
-        return Err(io::Error::new(
+        return Err(explained(
             io::ErrorKind::AddrInUse,
-            format!("{} exists and is not a socket: {in_use}", path.display()),
+            format!("{} exists and is not a socket", path.display()),
+            in_use,
         ));
     }
     // Is anybody listening? A non-blocking connect says so without waiting: a refusal
@@ -106,12 +108,13 @@ fn replace_stale_file(path: &Path, in_use: io::Error) -> io::Result<()> {
         }
         Ok(()) => Err(live_socket(path)),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(live_socket(path)),
-        Err(e) => Err(io::Error::new(
+        Err(e) => Err(explained(
             io::ErrorKind::AddrInUse,
             format!(
-                "{} exists, and probing it for a listening server failed ({e}): {in_use}",
+                "{} exists, and probing it for a listening server failed",
                 path.display()
             ),
+            e,
         )),
     }
 }

@@ -11,7 +11,7 @@ use std::task::Poll;
 
 use flow::{Reader, Writer, WriterOptions};
 
-use crate::error::{BoxError, panic_message};
+use crate::error::{BoxError, Chain, panic_message};
 use crate::shared::{Shared, lock};
 use crate::where_to_listen::Listen;
 use crate::{Error, HandlerError, OnHandlerError};
@@ -147,7 +147,9 @@ impl<T: Listen> ConnectionGuard<T> {
         shared.handler_errors.fetch_add(1, Ordering::Relaxed);
         match &shared.on_handler_error {
             OnHandlerError::Raise => shared.stop_with(Error::handler(peer, error)),
-            OnHandlerError::Ignore => tracing::debug!(?peer, %error, "ignoring a handler error"),
+            OnHandlerError::Ignore => {
+                tracing::debug!(?peer, error = %Chain(&error), "ignoring a handler error");
+            }
             OnHandlerError::Call(f) => {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(peer, &error))) {
                     let panic = panic_message(&*panic);
@@ -286,7 +288,7 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
                 Some(outcome.map(|result| result.map_err(Into::into)))
             }
             error = ours.failed() => {
-                tracing::debug!(?peer, %error, "the writer failed: ending the connection");
+                tracing::debug!(?peer, error = %Chain(&error), "the writer failed: ending the connection");
                 None
             }
         };
@@ -295,7 +297,7 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
             // As Async closes the writer when the handler is done: write what it left,
             // then half-close. Bounded by the buffer age limit, and by `close(true)`.
             if let Err(error) = ours.close().await {
-                tracing::debug!(?peer, %error, "cannot flush the connection's writer");
+                tracing::debug!(?peer, error = %Chain(&error), "cannot flush the connection's writer");
             }
         }
         // The socket closes here, then the connection leaves the count.

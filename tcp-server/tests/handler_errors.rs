@@ -55,7 +55,8 @@ fn check_error(error: &HandlerError, failure: Failure) {
         Failure::Err => {
             assert!(!error.is_panic());
             assert_eq!(error.returned_error().unwrap().to_string(), "boom");
-            assert!(error.to_string().contains("boom"), "{error}");
+            let source = std::error::Error::source(error).map(ToString::to_string);
+            assert_eq!(source.as_deref(), Some("boom"), "{error}");
         }
         Failure::Panic => {
             assert!(error.is_panic());

@@ -24,6 +24,17 @@ async fn hello_server(path: &std::path::Path) -> Result<Server<Unix>, tcp_server
     .await
 }
 
+/// The messages of `error` and its sources.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text += &format!(": {e}");
+        source = e.source();
+    }
+    text
+}
+
 async fn greeting(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     let mut stream = UnixStream::connect(path).await?;
     let mut answer = Vec::new();
@@ -66,7 +77,7 @@ async fn a_live_socket_is_never_stolen() {
     let first = hello_server(&path).await.unwrap();
     let error = hello_server(&path).await.expect_err("the path is taken");
     assert!(error.is_listen() && error.is_address_in_use(), "{error:?}");
-    assert!(error.to_string().contains("already listening"), "{error}");
+    assert!(chain(&error).contains("already listening"), "{error}");
     // The first server still has its file and serves.
     assert_eq!(greeting(&path).await.unwrap(), b"hello");
     first.close(false).await.unwrap();
@@ -90,7 +101,7 @@ async fn a_file_that_is_not_a_socket_is_left_alone() {
     std::fs::write(&path, b"precious").unwrap();
     let error = hello_server(&path).await.expect_err("not a socket");
     assert!(error.is_address_in_use(), "{error:?}");
-    assert!(error.to_string().contains("not a socket"), "{error}");
+    assert!(chain(&error).contains("not a socket"), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
     std::fs::remove_file(&path).unwrap();
 }
