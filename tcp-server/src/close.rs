@@ -15,6 +15,7 @@ impl<T: Listen> Shared<T> {
     pub(crate) fn start_close(&self, close_existing_connections: bool) {
         {
             let mut state = lock(&self.close_state);
+            state.close_called = true;
             if state.close_existing.is_none() {
                 state.close_existing = Some(close_existing_connections);
                 tracing::info!(
@@ -43,6 +44,11 @@ impl<T: Listen> Shared<T> {
         state.stopped_by = Some(error);
         drop(state);
         self.closing.cancel();
+    }
+
+    /// True once `close` was called.
+    pub(crate) fn close_called(&self) -> bool {
+        lock(&self.close_state).close_called
     }
 
     fn result(&self) -> Result<(), Error> {

@@ -216,9 +216,19 @@ impl<T: Listen> Server<T> {
         self.shared().handlers_determined()
     }
 
-    /// True once [`close`](Server::close) was called, or a handler error stopped the
-    /// server.
+    /// True once [`close`](Server::close) was called (Async's `is_closed`), and only
+    /// then: a server that a handler error stopped is not closed until `close` is
+    /// called. See [`is_stopped`](Server::is_stopped).
     pub fn is_closed(&self) -> bool {
+        self.shared().close_called()
+    }
+
+    /// True once the server has stopped accepting for good, for whatever reason: after
+    /// [`close`](Server::close), after a handler error stopped it (see
+    /// [`OnHandlerError`](crate::OnHandlerError)), or after its accept loop ended with
+    /// the runtime. The listening socket may still be closing: await
+    /// [`close_finished`](Server::close_finished) for that.
+    pub fn is_stopped(&self) -> bool {
         self.shared().closing.is_cancelled()
     }
 

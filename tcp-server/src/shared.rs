@@ -41,6 +41,8 @@ pub(crate) struct Shared<T: Listen> {
 /// How the server was closed: set once, by the first `close` or the error that stopped it.
 #[derive(Debug, Default)]
 pub(crate) struct CloseState {
+    /// `close` was called (or the last handle dropped): `is_closed`.
+    pub(crate) close_called: bool,
     /// `close_existing_connections` of the first close (false when an error stopped it).
     pub(crate) close_existing: Option<bool>,
     pub(crate) stopped_by: Option<Error>,
@@ -125,6 +127,12 @@ impl<T: Listen> Shared<T> {
         let state = lock(&self.close_state);
         if state.close_existing.is_some() {
             assert!(self.closing.is_cancelled(), "closed but still accepting");
+        }
+        if state.close_called {
+            assert!(
+                state.close_existing.is_some(),
+                "close called but not recorded"
+            );
         }
         if state.stopped_by.is_some() {
             assert_eq!(
