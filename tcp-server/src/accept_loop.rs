@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
-use crate::bind::UnixFile;
 use crate::connection::ConnectionGuard;
 use crate::shared::{Shared, lock};
+use crate::unix_file::UnixFile;
 use crate::where_to_listen::Listen;
 
 /// The first pause after an accept error that is not about one connection.
@@ -49,7 +49,7 @@ impl<T: Listen> Drop for ExitGuard<T> {
         // keeps one.
         lock(&shared.listener).take();
         self.listener.take();
-        if let Some(file) = &self.unix_file {
+        if let Some(file) = self.unix_file.take() {
             file.remove();
         }
         shared.tracker.close();
