@@ -93,6 +93,7 @@ mod accept_loop;
 mod bind;
 mod close;
 mod connection;
+mod connections;
 mod error;
 mod options;
 mod server;

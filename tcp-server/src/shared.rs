@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::connection::Connections;
+use crate::connections::Connections;
 use crate::where_to_listen::Listen;
 use crate::{Error, OnHandlerError, ServerOptions};
 
@@ -103,11 +103,6 @@ impl<T: Listen> Shared<T> {
             count + available <= self.max_connections,
             "num_connections {count} + free permits {available} > max_connections {}",
             self.max_connections
-        );
-        assert!(
-            connections.registered() <= count,
-            "{} registered sockets for {count} connections",
-            connections.registered()
         );
         drop(connections);
         if self.listener_closed.is_cancelled() {
