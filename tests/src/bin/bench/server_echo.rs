@@ -32,7 +32,7 @@ const MESSAGE: usize = 512;
 /// How long one server's clients run at a time.
 const SLICE: Duration = Duration::from_millis(100);
 /// Rounds counted, after one round of warm-up: each measures each of ours once.
-const ROUNDS: usize = 60;
+const ROUNDS: usize = 100;
 
 #[derive(Clone, Copy)]
 enum Kind {
