@@ -1,5 +1,6 @@
-//! The accept loop: a permit first, then `accept(2)`, then a task for the connection.
-//! Errors never end it: per-connection ones are skipped, others (EMFILE...) pause it.
+//! The accept loop: a permit first, then `accept(2)` and the server's handle on the
+//! socket, then a task for the connection. Errors never end it: per-connection ones are
+//! skipped, others (EMFILE...) pause it.
 
 use std::future::poll_fn;
 use std::io;
@@ -9,9 +10,9 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
-use crate::bind::UnixFile;
 use crate::connection::ConnectionGuard;
 use crate::shared::{Shared, lock};
+use crate::unix_file::UnixFile;
 use crate::where_to_listen::Listen;
 
 /// The first pause after an accept error that is not about one connection.
@@ -49,7 +50,7 @@ impl<T: Listen> Drop for ExitGuard<T> {
         // keeps one.
         lock(&shared.listener).take();
         self.listener.take();
-        if let Some(file) = &self.unix_file {
+        if let Some(file) = self.unix_file.take() {
             file.remove();
         }
         shared.tracker.close();
@@ -106,11 +107,22 @@ where
                     if shared.closing.is_cancelled() {
                         break 'accepting;
                     }
-                    pause = FIRST_PAUSE;
                     shared.accepted.fetch_add(1, Ordering::Relaxed);
+                    // The server's handle on the socket takes a descriptor too: without
+                    // one, the client waits, accepted, as it would in the backlog.
+                    let guard = loop {
+                        match ConnectionGuard::register(shared, &stream) {
+                            Ok(guard) => break guard,
+                            Err(error) => {
+                                if !back_off(shared, &mut pause, &error).await {
+                                    break 'accepting;
+                                }
+                            }
+                        }
+                    };
+                    pause = FIRST_PAUSE;
                     // The connection keeps the permit; its guard gives it back.
                     permit.forget();
-                    let guard = ConnectionGuard::register(shared, &stream);
                     spawn_connection(guard, stream, peer);
                     in_a_row = if waited { 1 } else { in_a_row + 1 };
                     if in_a_row >= shared.max_accepts_per_batch {
@@ -123,22 +135,32 @@ where
                     tracing::debug!(%error, "a connection failed before it was accepted");
                 }
                 Err(error) => {
-                    shared.accept_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        %error,
-                        pause_ms = pause.as_millis() as u64,
-                        "accept failed; pausing before the next attempt"
-                    );
-                    tokio::select! {
-                        biased;
-                        () = shared.closing.cancelled() => break 'accepting,
-                        () = tokio::time::sleep(pause) => {}
+                    if !back_off(shared, &mut pause, &error).await {
+                        break 'accepting;
                     }
-                    pause = (pause * 2).min(LONGEST_PAUSE);
                 }
             }
         }
     }
+}
+
+/// After an error that is not about one connection (out of descriptors, say): counts and
+/// logs it, sleeps `pause`, and doubles `pause` up to [`LONGEST_PAUSE`]. False when the
+/// server closes meanwhile.
+async fn back_off<T: Listen>(shared: &Shared<T>, pause: &mut Duration, error: &io::Error) -> bool {
+    shared.accept_errors.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(
+        %error,
+        pause_ms = pause.as_millis() as u64,
+        "accepting failed; pausing before the next attempt"
+    );
+    tokio::select! {
+        biased;
+        () = shared.closing.cancelled() => return false,
+        () = tokio::time::sleep(*pause) => {}
+    }
+    *pause = (*pause * 2).min(LONGEST_PAUSE);
+    true
 }
 
 /// Errors that concern the connection being accepted, not the listener: skip it and go

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::Error;
+use crate::error::Chain;
 use crate::shared::{Shared, lock};
 use crate::where_to_listen::Listen;
 
@@ -14,6 +15,7 @@ impl<T: Listen> Shared<T> {
     pub(crate) fn start_close(&self, close_existing_connections: bool) {
         {
             let mut state = lock(&self.close_state);
+            state.close_called = true;
             if state.close_existing.is_none() {
                 state.close_existing = Some(close_existing_connections);
                 tracing::info!(
@@ -34,14 +36,19 @@ impl<T: Listen> Shared<T> {
     pub(crate) fn stop_with(&self, error: Error) {
         let mut state = lock(&self.close_state);
         if state.close_existing.is_some() {
-            tracing::warn!(%error, "handler error while the server closes");
+            tracing::warn!(error = %Chain(&error), "handler error while the server closes");
             return;
         }
-        tracing::error!(%error, "stopping the server");
+        tracing::error!(error = %Chain(&error), "stopping the server");
         state.close_existing = Some(false);
         state.stopped_by = Some(error);
         drop(state);
         self.closing.cancel();
+    }
+
+    /// True once `close` was called.
+    pub(crate) fn close_called(&self) -> bool {
+        lock(&self.close_state).close_called
     }
 
     fn result(&self) -> Result<(), Error> {

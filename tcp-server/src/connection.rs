@@ -1,8 +1,11 @@
-//! One connection: its place in the count and the socket registry, the task that runs its
+//! One connection: its place among the server's [`Connections`], the task that runs its
 //! handler (catching panics), and what happens when the handler fails.
+//!
+//! [`Connections`]: crate::connections::Connections
 
 use std::future::{Future, poll_fn};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::io;
+use std::os::fd::AsFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::Arc;
@@ -11,129 +14,34 @@ use std::task::Poll;
 
 use flow::{Reader, Writer, WriterOptions};
 
-use crate::error::{BoxError, panic_message};
+use crate::error::{BoxError, Chain, panic_message};
 use crate::shared::{Shared, lock};
 use crate::where_to_listen::Listen;
 use crate::{Error, HandlerError, OnHandlerError};
 
-/// The open connections: their count, and their sockets by file descriptor, so that
-/// `close(true)` can shut them down although the handlers own them.
-#[derive(Debug, Default)]
-pub(crate) struct Connections {
-    count: usize,
-    /// The inode of the socket at each fd (0: none), indexed by fd, which the kernel
-    /// keeps dense. A handler may close its socket before it returns and the number be
-    /// reused: the inode tells whether the fd is still that socket.
-    sockets: Vec<u64>,
-    registered: usize,
-    /// Set by `close(true)`: sockets registered later are shut down at once.
-    shut_down: bool,
-}
-
-impl Connections {
-    pub(crate) fn count(&self) -> usize {
-        self.count
-    }
-
-    pub(crate) fn registered(&self) -> usize {
-        self.registered
-    }
-
-    fn register(&mut self, fd: RawFd, inode: u64) {
-        let Ok(index) = usize::try_from(fd) else {
-            return;
-        };
-        if inode == 0 {
-            return; // No identity to check it by later: never shut it down blindly.
-        }
-        if index >= self.sockets.len() {
-            self.sockets.resize(index + 1, 0);
-        }
-        if self.sockets[index] == 0 {
-            self.registered += 1;
-        }
-        self.sockets[index] = inode;
-    }
-
-    fn deregister(&mut self, fd: RawFd, inode: u64) {
-        if let Some(slot) = usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.sockets.get_mut(i))
-        {
-            if *slot == inode && inode != 0 {
-                *slot = 0;
-                self.registered -= 1;
-            }
-        }
-    }
-
-    /// `shutdown(2)` with `SHUT_RDWR` on every open connection's socket: reads then end
-    /// and writes fail, while the handlers keep their sockets.
-    pub(crate) fn shut_down_all(&mut self) {
-        self.shut_down = true;
-        for (fd, &inode) in self
-            .sockets
-            .iter()
-            .enumerate()
-            .filter(|(_, inode)| **inode != 0)
-        {
-            let Ok(fd) = RawFd::try_from(fd) else {
-                continue;
-            };
-            // SAFETY: the fd was a connection's socket when registered, and its task
-            // removes it (under the lock we hold) before the socket can be closed by us.
-            // A `create_sock` handler may have closed it already, so it may be closed
-            // (then fstat fails) or reused by another file (then the inode differs):
-            // neither `fstat(2)` nor, after the check, `shutdown(2)` on it touches memory.
-            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-            if inode_of(fd) == Some(inode) {
-                shut_down(fd);
-            }
-        }
-    }
-}
-
-#[allow(clippy::unnecessary_cast)] // st_ino is u64 on some targets, not on all
-fn inode_of(fd: BorrowedFd<'_>) -> Option<u64> {
-    rustix::fs::fstat(fd).ok().map(|stat| stat.st_ino as u64)
-}
-
-fn shut_down(fd: BorrowedFd<'_>) {
-    match socket2::SockRef::from(&fd).shutdown(std::net::Shutdown::Both) {
-        Ok(()) => {}
-        // The peer is gone already.
-        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => {}
-        Err(e) => tracing::debug!(error = %e, "cannot shut a connection down"),
-    }
-}
-
-/// A connection's place in the server: counted, registered, holding one permit of
-/// `Shared::permits` (taken by the accept loop and forgotten there, to keep this small).
-/// Dropping it (when the connection task ends) gives all three back, the permit last.
+/// A connection's place in the server: counted, its socket duplicated into
+/// `Shared::connections`, holding one permit of `Shared::permits` (taken by the accept
+/// loop and forgotten there, to keep this small). Dropping it (when the connection task
+/// ends) gives all three back: the duplicate closes, then the permit returns.
 pub(crate) struct ConnectionGuard<T: Listen> {
     shared: Arc<Shared<T>>,
-    fd: RawFd,
-    inode: u64,
+    id: u64,
 }
 
 impl<T: Listen> ConnectionGuard<T> {
-    /// Counts and registers the connection of `stream`, which holds a permit that the
-    /// caller took and forgot.
-    pub(crate) fn register(shared: &Arc<Shared<T>>, stream: &T::Stream) -> Self {
-        let fd = stream.as_fd();
-        let inode = inode_of(fd).unwrap_or(0);
-        let mut connections = lock(&shared.connections);
-        connections.count += 1;
-        connections.register(fd.as_raw_fd(), inode);
-        if connections.shut_down {
-            shut_down(fd);
-        }
-        drop(connections);
-        ConnectionGuard {
+    /// Counts the connection of `stream`, which holds a permit that the caller took and
+    /// forgot, keeping a duplicate of its socket.
+    ///
+    /// # Errors
+    ///
+    /// When the socket cannot be duplicated: out of descriptors (EMFILE, ENFILE).
+    pub(crate) fn register(shared: &Arc<Shared<T>>, stream: &T::Stream) -> io::Result<Self> {
+        let socket = stream.as_fd().try_clone_to_owned()?;
+        let id = lock(&shared.connections).add(socket);
+        Ok(ConnectionGuard {
             shared: shared.clone(),
-            fd: fd.as_raw_fd(),
-            inode,
-        }
+            id,
+        })
     }
 
     /// Runs `handler`'s policy if the connection ended with an error.
@@ -147,7 +55,9 @@ impl<T: Listen> ConnectionGuard<T> {
         shared.handler_errors.fetch_add(1, Ordering::Relaxed);
         match &shared.on_handler_error {
             OnHandlerError::Raise => shared.stop_with(Error::handler(peer, error)),
-            OnHandlerError::Ignore => tracing::debug!(?peer, %error, "ignoring a handler error"),
+            OnHandlerError::Ignore => {
+                tracing::debug!(?peer, error = %Chain(&error), "ignoring a handler error");
+            }
             OnHandlerError::Call(f) => {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(peer, &error))) {
                     let panic = panic_message(&*panic);
@@ -160,10 +70,8 @@ impl<T: Listen> ConnectionGuard<T> {
 
 impl<T: Listen> Drop for ConnectionGuard<T> {
     fn drop(&mut self) {
-        let mut connections = lock(&self.shared.connections);
-        connections.count -= 1;
-        connections.deregister(self.fd, self.inode);
-        drop(connections);
+        let socket = lock(&self.shared.connections).remove(self.id);
+        drop(socket);
         self.shared.permits.add_permits(1);
     }
 }
@@ -286,7 +194,7 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
                 Some(outcome.map(|result| result.map_err(Into::into)))
             }
             error = ours.failed() => {
-                tracing::debug!(?peer, %error, "the writer failed: ending the connection");
+                tracing::debug!(?peer, error = %Chain(&error), "the writer failed: ending the connection");
                 None
             }
         };
@@ -295,7 +203,7 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
             // As Async closes the writer when the handler is done: write what it left,
             // then half-close. Bounded by the buffer age limit, and by `close(true)`.
             if let Err(error) = ours.close().await {
-                tracing::debug!(?peer, %error, "cannot flush the connection's writer");
+                tracing::debug!(?peer, error = %Chain(&error), "cannot flush the connection's writer");
             }
         }
         // The socket closes here, then the connection leaves the count.

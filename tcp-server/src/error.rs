@@ -1,4 +1,8 @@
 //! The errors: `Error` for the server, `HandlerError` for what one handler failed with.
+//!
+//! Each error's `Display` says its own level only; the cause is its `source` (as hyper's
+//! errors do), so a reporter that walks the chain says each thing once. Logs print the
+//! whole chain with [`Chain`].
 
 use std::any::Any;
 use std::error::Error as StdError;
@@ -10,6 +14,9 @@ use std::sync::Arc;
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// What a connection handler failed with: the `Err` it returned, or a panic.
+///
+/// Its `Display` says which, with the panic's message; the returned error is its
+/// [`source`](std::error::Error::source).
 ///
 /// Given to [`OnHandlerError::Call`](crate::OnHandlerError::Call) and kept in the
 /// server's [`Error`] under [`OnHandlerError::Raise`](crate::OnHandlerError::Raise).
@@ -74,7 +81,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            HandlerFailure::Returned(error) => write!(f, "handler failed: {error}"),
+            HandlerFailure::Returned(_) => f.write_str("handler failed"),
             HandlerFailure::Panicked(message) => write!(f, "handler panicked: {message}"),
         }
     }
@@ -200,14 +207,17 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Listen { address, source } => write!(f, "cannot listen on {address}: {source}"),
-            Kind::Handler { peer, error } => {
-                write!(f, "server stopped: the {error} (connection from {peer})")
+            Kind::Listen { address, .. } => write!(f, "cannot listen on {address}"),
+            Kind::Handler { peer, .. } => {
+                write!(
+                    f,
+                    "server stopped by a handler error (connection from {peer})"
+                )
             }
-            Kind::Callback { peer, error, panic } => write!(
+            Kind::Callback { peer, panic, .. } => write!(
                 f,
-                "server stopped: the on_handler_error function panicked ({panic}) on: the \
-                 {error} (connection from {peer})"
+                "server stopped: the on_handler_error function panicked ({panic}) on a \
+                 handler error (connection from {peer})"
             ),
         }
     }
@@ -242,5 +252,44 @@ impl StdError for Error {
             Kind::Listen { source, .. } => Some(&**source),
             Kind::Handler { error, .. } | Kind::Callback { error, .. } => Some(error),
         }
+    }
+}
+
+/// An `io::Error` of `kind` saying `message`, with `cause` as its source.
+pub(crate) fn explained(kind: io::ErrorKind, message: String, cause: io::Error) -> io::Error {
+    io::Error::new(kind, Explained { message, cause })
+}
+
+/// The payload of [`explained`]: `io::Error` displays it and returns its source.
+#[derive(Debug)]
+struct Explained {
+    message: String,
+    cause: io::Error,
+}
+
+impl fmt::Display for Explained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for Explained {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// Displays an error and its sources, `outer: inner: innermost`, for logs.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
     }
 }

@@ -19,7 +19,8 @@
 //! - **A clean close.** [`Server::close`] is idempotent and returns the same completion to
 //!   every caller; no handler starts after it; `close(true)` shuts down the open
 //!   connections too and waits for them. A Unix socket file is removed on close, a stale
-//!   one is replaced when binding, a live one is never taken over.
+//!   one is replaced when binding, a live one is never taken over nor connected to (see
+//!   [`WhereToListen::of_file`]).
 //!
 //! # Examples
 //!
@@ -92,10 +93,12 @@ mod accept_loop;
 mod bind;
 mod close;
 mod connection;
+mod connections;
 mod error;
 mod options;
 mod server;
 mod shared;
+mod unix_file;
 mod where_to_listen;
 
 pub use crate::error::{BoxError, Error, HandlerError};

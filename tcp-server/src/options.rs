@@ -113,9 +113,12 @@ impl<T: Transport> ServerOptions<T> {
     /// The most connections served at once (at least 1).
     ///
     /// While that many are open the server does not call `accept(2)`: it never refuses a
-    /// client, who waits in the listen backlog until a connection ends. The default is
-    /// 10,000 or 90% of the soft file-descriptor limit (`RLIMIT_NOFILE`), whichever is
-    /// smaller, read when the server is created.
+    /// client, who waits in the listen backlog until a connection ends. Each connection
+    /// takes two file descriptors: the handler's socket, and the server's own handle on
+    /// it (for [`close(true)`](crate::Server::close)). The default is 10,000 or 45% of
+    /// the soft file-descriptor limit (`RLIMIT_NOFILE`), whichever is smaller, read when
+    /// the server is created. Past the descriptor limit the server waits for descriptors
+    /// to free up, and clients wait meanwhile too.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = Some(max.max(1));
         self
@@ -197,13 +200,14 @@ impl<T: Transport> fmt::Debug for ServerOptions<T> {
     }
 }
 
-/// 10,000, or 90% of the soft `RLIMIT_NOFILE` if that is smaller (at least 1).
+/// 10,000, or 45% of the soft `RLIMIT_NOFILE` if that is smaller (at least 1): two
+/// descriptors a connection, and a tenth of the limit left for everything else.
 fn default_max_connections() -> usize {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     match limit.current {
         Some(soft) => {
-            let ninety = usize::try_from(soft.saturating_mul(9) / 10).unwrap_or(usize::MAX);
-            ninety.clamp(1, DEFAULT_MAX_CONNECTIONS)
+            let share = usize::try_from(soft.saturating_mul(9) / 20).unwrap_or(usize::MAX);
+            share.clamp(1, DEFAULT_MAX_CONNECTIONS)
         }
         None => DEFAULT_MAX_CONNECTIONS,
     }

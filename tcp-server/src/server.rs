@@ -53,10 +53,16 @@ impl<T: Listen> Server<T> {
     /// Listens as `where_to_listen` says and calls `handler(peer, stream)` for each
     /// connection, in a task of its own. Returns once the socket listens.
     ///
-    /// The connection ends when the future that `handler` returns completes (its socket
-    /// closes when the handler drops it: a stream the handler hands elsewhere is no longer
-    /// the server's), returns an `Err`, or panics; the last two are handler errors, which
+    /// The connection ends when the future that `handler` returns completes, returns an
+    /// `Err`, or panics; the last two are handler errors, which
     /// [`ServerOptions::on_handler_error`] decides about.
+    ///
+    /// Until the connection ends, the server keeps a handle of its own on the socket (a
+    /// duplicate descriptor, through which `close(true)` shuts it down): the socket closes
+    /// once the handler has dropped the stream *and* the connection has ended. A handler
+    /// that wants the peer to see the end sooner shuts the stream down (`shutdown`). A
+    /// stream the handler hands elsewhere is no longer the server's once the handler
+    /// returns.
     ///
     /// # Errors
     ///
@@ -216,9 +222,19 @@ impl<T: Listen> Server<T> {
         self.shared().handlers_determined()
     }
 
-    /// True once [`close`](Server::close) was called, or a handler error stopped the
-    /// server.
+    /// True once [`close`](Server::close) was called (Async's `is_closed`), and only
+    /// then: a server that a handler error stopped is not closed until `close` is
+    /// called. See [`is_stopped`](Server::is_stopped).
     pub fn is_closed(&self) -> bool {
+        self.shared().close_called()
+    }
+
+    /// True once the server has stopped accepting for good, for whatever reason: after
+    /// [`close`](Server::close), after a handler error stopped it (see
+    /// [`OnHandlerError`](crate::OnHandlerError)), or after its accept loop ended with
+    /// the runtime. The listening socket may still be closing: await
+    /// [`close_finished`](Server::close_finished) for that.
+    pub fn is_stopped(&self) -> bool {
         self.shared().closing.is_cancelled()
     }
 
@@ -252,8 +268,8 @@ impl<T: Listen> Server<T> {
     }
 
     /// Checks the server's internal consistency: `num_connections` within
-    /// `max_connections`, one connection permit for each open connection, no socket
-    /// registered without its connection, and a closed server closed all the way.
+    /// `max_connections`, one connection permit for each open connection, and a closed
+    /// server closed all the way.
     ///
     /// # Panics
     ///

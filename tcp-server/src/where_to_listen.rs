@@ -159,7 +159,13 @@ impl WhereToListen<Unix> {
     /// A socket file that nothing listens on any more (left by a server that crashed) is
     /// replaced; a file on which a server listens is never taken over: creating the server
     /// fails with an [address in use](crate::Error::is_address_in_use) error instead, as
-    /// it does for a file that is not a socket. The server removes the file when it closes.
+    /// it does for a file that is not a socket.
+    ///
+    /// While it listens, the server holds an exclusive `flock(2)` on the file `PATH.lock`
+    /// beside the socket: that is how another server of this crate tells a live socket,
+    /// without connecting to it (which would run the live server's handler on a probe).
+    /// A socket of a program that takes no such lock is still probed by connecting. The
+    /// server removes both files when it closes.
     pub fn of_file(path: impl Into<PathBuf>) -> Self {
         WhereToListen::new(Spec::Unix { path: path.into() })
     }

@@ -26,7 +26,7 @@ async fn idle_server() -> Server<Inet> {
 async fn close_called_ten_times_concurrently() {
     let server = idle_server().await;
     let address = *server.listening_on_address();
-    assert!(!server.is_closed());
+    assert!(!server.is_closed() && !server.is_stopped());
     let barrier = Arc::new(tokio::sync::Barrier::new(10));
     let closers: Vec<_> = (0..10)
         .map(|i| {
@@ -34,7 +34,7 @@ async fn close_called_ten_times_concurrently() {
             tokio::spawn(async move {
                 barrier.wait().await;
                 let done = server.close(i % 2 == 0);
-                assert!(server.is_closed());
+                assert!(server.is_closed() && server.is_stopped());
                 done.await
             })
         })

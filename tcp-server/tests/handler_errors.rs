@@ -55,7 +55,8 @@ fn check_error(error: &HandlerError, failure: Failure) {
         Failure::Err => {
             assert!(!error.is_panic());
             assert_eq!(error.returned_error().unwrap().to_string(), "boom");
-            assert!(error.to_string().contains("boom"), "{error}");
+            let source = std::error::Error::source(error).map(ToString::to_string);
+            assert_eq!(source.as_deref(), Some("boom"), "{error}");
         }
         Failure::Panic => {
             assert!(error.is_panic());
@@ -78,12 +79,15 @@ async fn raise(failure: Failure) {
         "{error:?}"
     );
     check_error(error.handler_error().unwrap(), failure);
-    assert!(server.is_closed());
+    // Stopped, not closed: nobody called `close`.
+    assert!(server.is_stopped());
+    assert!(!server.is_closed(), "is_closed without a call to close");
     server.invariant();
     // Stopped: the listening socket is closed.
     assert!(TcpStream::connect(address).await.is_err());
     // `close` now returns the same result.
     assert!(server.close(true).await.unwrap_err().is_handler());
+    assert!(server.is_closed());
 }
 
 #[tokio::test]
@@ -103,7 +107,7 @@ async fn ignore(failure: Failure) {
         exchange(address, b'!').await.unwrap();
         assert_eq!(exchange(address, b'a').await.unwrap().0, b"ok");
     }
-    assert!(!server.is_closed());
+    assert!(!server.is_closed() && !server.is_stopped());
     server.close(false).await.expect("no error reported");
 }
 

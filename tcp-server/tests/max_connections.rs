@@ -129,7 +129,7 @@ async fn four_at_a_time_and_every_client_served() {
 async fn the_default_limit_follows_the_file_descriptor_limit() {
     let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     let expected = match soft {
-        Some(soft) => usize::try_from(soft * 9 / 10).unwrap().clamp(1, 10_000),
+        Some(soft) => usize::try_from(soft * 9 / 20).unwrap().clamp(1, 10_000),
         None => 10_000,
     };
     let server = Server::create_sock(

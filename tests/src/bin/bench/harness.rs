@@ -15,8 +15,10 @@ pub(crate) struct Measurement {
     pub(crate) unit: &'static str,
     pub(crate) ours: f64,
     pub(crate) baseline: f64,
-    /// `ours / baseline`.
+    /// `ours / baseline`; for figures [`from_rounds`], the median of the rounds' ratios.
     pub(crate) ratio: f64,
+    /// For figures [`from_rounds`]: the interquartile range of the rounds' ratios.
+    pub(crate) ratio_iqr: Option<(f64, f64)>,
     pub(crate) higher_is_better: bool,
 }
 
@@ -41,9 +43,36 @@ impl Measurement {
             ours,
             baseline,
             ratio,
+            ratio_iqr: None,
             higher_is_better,
         }
     }
+}
+
+/// A figure measured in rounds: the medians of ours and of the baseline, and the median
+/// and interquartile range of `ratios`, one per round, each comparing ours with the
+/// baseline measured right beside it (so that drift of the machine between rounds does
+/// not skew it).
+pub(crate) fn from_rounds(
+    scenario: &'static str,
+    metric: impl Into<String>,
+    unit: &'static str,
+    ours: &[f64],
+    baseline: &[f64],
+    mut ratios: Vec<f64>,
+    higher_is_better: bool,
+) -> Measurement {
+    let mut measurement = Measurement::new(
+        scenario,
+        metric,
+        unit,
+        median(&mut ours.to_vec()),
+        median(&mut baseline.to_vec()),
+        higher_is_better,
+    );
+    measurement.ratio = median(&mut ratios);
+    measurement.ratio_iqr = Some((quantile(&ratios, 0.25), quantile(&ratios, 0.75)));
+    measurement
 }
 
 /// A named benchmark scenario.
@@ -111,8 +140,8 @@ pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// Prints the table that people read.
 pub(crate) fn print_table(results: &[Measurement]) {
     println!(
-        "{:<22} {:<34} {:>14} {:>14} {:>7}  unit",
-        "scenario", "metric", "ours", "baseline", "ratio"
+        "{:<22} {:<34} {:>14} {:>14} {:>7} {:>13}  unit",
+        "scenario", "metric", "ours", "baseline", "ratio", "ratio IQR"
     );
     for m in results {
         let better = if m.higher_is_better {
@@ -120,13 +149,18 @@ pub(crate) fn print_table(results: &[Measurement]) {
         } else {
             "lower is better"
         };
+        let range = match m.ratio_iqr {
+            Some((low, high)) => format!("{low:.3}-{high:.3}"),
+            None => String::new(),
+        };
         println!(
-            "{:<22} {:<34} {:>14} {:>14} {:>7.3}  {} ({better})",
+            "{:<22} {:<34} {:>14} {:>14} {:>7.3} {:>13}  {} ({better})",
             m.scenario,
             m.metric,
             human(m.ours),
             human(m.baseline),
             m.ratio,
+            range,
             m.unit
         );
     }
