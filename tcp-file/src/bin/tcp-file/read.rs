@@ -87,27 +87,24 @@ pub(crate) async fn connect(addr: &str) -> Result<Client, Failure> {
     Client::connect(&WhereToConnect::host_and_port(host, port))
         .await
         .map_err(|e| {
-            let reason = match e {
-                Error::Transport(e) => e.to_string(),
-                other => other.to_string(),
-            };
             Failure::new(
                 Failure::REFUSED,
-                format!("connection to {addr} refused or failed: {reason}"),
+                format!("connection to {addr} refused or failed: {e}"),
             )
         })
 }
 
 /// The failure a stream error means.
 pub(crate) fn stream_failure(error: Error) -> Failure {
-    match error {
-        Error::FileNotFound(name) => {
-            Failure::new(Failure::FILE_NOT_FOUND, format!("unknown file: {name:?}"))
-        }
-        Error::Transport(e) => {
-            Failure::new(Failure::CONNECTION_LOST, format!("connection lost: {e}"))
-        }
-        other => Failure::other(other),
+    if let Some(name) = error.file_name() {
+        Failure::new(Failure::FILE_NOT_FOUND, format!("unknown file: {name:?}"))
+    } else if error.is_transport() {
+        Failure::new(
+            Failure::CONNECTION_LOST,
+            format!("connection lost: {error}"),
+        )
+    } else {
+        Failure::other(error)
     }
 }
 
