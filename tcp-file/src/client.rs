@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -181,8 +181,18 @@ struct Shared {
 /// that gets the error at once instead of waiting for ever.
 #[derive(Default)]
 struct Streams {
-    open: HashMap<u32, mpsc::UnboundedSender<Delivery>>,
+    open: HashMap<u32, OpenStream>,
     ended: Option<Error>,
+}
+
+/// An open stream, as the connection's reader sees it.
+struct OpenStream {
+    tx: mpsc::UnboundedSender<Delivery>,
+    /// Messages handed to the stream that its consumer has not taken yet. Under flow
+    /// control never more than the window, the credit the server was given: a server that
+    /// sends more fails the stream instead of growing its queue.
+    queued: Arc<AtomicU64>,
+    window: Option<u32>,
 }
 
 impl Shared {
@@ -196,9 +206,9 @@ impl Shared {
     fn end_all(&self, why: Error, tell_streams: bool) {
         let mut streams = self.streams();
         streams.ended = Some(why.clone());
-        for (_, tx) in streams.open.drain() {
+        for (_, open) in streams.open.drain() {
             if tell_streams {
-                let _ = tx.send(Delivery::Failed(why.clone()));
+                let _ = open.tx.send(Delivery::Failed(why.clone()));
             }
         }
     }
@@ -325,6 +335,7 @@ impl Client {
     fn open(&self, name: &str, start: Start, options: StreamOptions) -> MessageStream {
         let id = self.shared.next_stream.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicU64::new(0));
         let credit = options.pushes_back.unwrap_or(u32::MAX);
         {
             let mut streams = self.shared.streams();
@@ -348,7 +359,12 @@ impl Client {
                     )));
                 }
                 None => {
-                    streams.open.insert(id, tx);
+                    let open = OpenStream {
+                        tx,
+                        queued: queued.clone(),
+                        window: options.pushes_back,
+                    };
+                    streams.open.insert(id, open);
                 }
             }
         }
@@ -358,6 +374,7 @@ impl Client {
             unread: None,
             client: self.clone(),
             window: options.pushes_back,
+            queued,
             taken: 0,
             ended: false,
         }
@@ -383,6 +400,8 @@ pub struct MessageStream {
     unread: Option<Batch>,
     client: Client,
     window: Option<u32>,
+    /// Shared with the connection's reader: see [`OpenStream::queued`].
+    queued: Arc<AtomicU64>,
     /// Messages received since credit was last given back.
     taken: u32,
     ended: bool,
@@ -431,6 +450,7 @@ impl MessageStream {
         }
         match std::task::ready!(self.rx.poll_recv(cx)) {
             Some(Delivery::Batch { batch, count }) => {
+                self.queued.fetch_sub(u64::from(count), Ordering::AcqRel);
                 self.received(count);
                 Poll::Ready(Some(Ok(batch)))
             }
@@ -507,21 +527,19 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
                 layout,
                 data,
             } => {
-                if let Some(tx) = shared.streams().open.get(&stream) {
-                    let batch = Batch {
-                        first_line,
-                        layout,
-                        data,
-                    };
-                    let _ = tx.send(Delivery::Batch { batch, count });
-                }
+                let batch = Batch {
+                    first_line,
+                    layout,
+                    data,
+                };
+                deliver(&shared, stream, batch, count);
             }
             Frame::End { stream } => {
                 shared.streams().open.remove(&stream);
             }
             Frame::StreamError { stream, failure } => {
-                if let Some(tx) = shared.streams().open.remove(&stream) {
-                    let _ = tx.send(Delivery::Failed(match failure {
+                if let Some(open) = shared.streams().open.remove(&stream) {
+                    let _ = open.tx.send(Delivery::Failed(match failure {
                         StreamFailure::FileNotFound(name) => Error::file_not_found(name),
                         StreamFailure::Unknown(text) => Error::server(text),
                     }));
@@ -534,6 +552,26 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
     };
     tracing::debug!(error = %failure, "file client connection ended");
     shared.end_all(failure, true);
+}
+
+/// Hands `batch` to its stream, unless the server sent past the stream's credit: that
+/// fails the stream (and cancels it on the server), so the queue stays within the window.
+fn deliver(shared: &Shared, stream: u32, batch: Batch, count: u32) {
+    let mut streams = shared.streams();
+    let Some(open) = streams.open.get(&stream) else {
+        return;
+    };
+    let queued = open.queued.fetch_add(u64::from(count), Ordering::AcqRel) + u64::from(count);
+    if open.window.is_none_or(|window| queued <= u64::from(window)) {
+        let _ = open.tx.send(Delivery::Batch { batch, count });
+        return;
+    }
+    if let Some(open) = streams.open.remove(&stream) {
+        let _ = open.tx.send(Delivery::Failed(Error::transport(
+            "the server sent more messages than the stream's credit",
+        )));
+        let _ = shared.outgoing.send(Frame::Cancel { stream });
+    }
 }
 
 /// Writes requests as they come, several at once when they queue up.
