@@ -319,7 +319,6 @@ impl Log {
             next,
             scan_line,
             scan_offset,
-            ..Cursor::default()
         }
     }
 }
