@@ -15,7 +15,9 @@ use crate::{Error, Flow, Read, Shutdown};
 /// A [`Flow`] as `AsyncRead + AsyncWrite`, for code written against tokio's I/O traits
 /// (codecs, `tokio::io::copy`).
 ///
-/// `poll_shutdown` half-closes (`Shutdown::Write`); it does not wait for the peer.
+/// A read into a buffer with no room left returns `Ok(())` at once, as tokio's own types
+/// do, and leaves the flow untouched. `poll_shutdown` half-closes (`Shutdown::Write`); it
+/// does not wait for the peer.
 #[derive(Debug)]
 pub struct FlowIo<F> {
     flow: F,
@@ -45,6 +47,10 @@ impl<F: Flow> AsyncRead for FlowIo<F> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // Nothing fits: taking a chunk now would only move it aside.
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         if this.leftover.is_empty() {
             match ready!(this.flow.poll_read(cx)) {
                 Ok(Read::Data(bytes)) => this.leftover = bytes,

@@ -10,8 +10,10 @@ use std::time::Duration;
 ///
 /// Opaque on purpose: ask it what happened with [`is_closed`](Error::is_closed),
 /// [`is_buffer_age_exceeded`](Error::is_buffer_age_exceeded),
-/// [`is_close_overflow`](Error::is_close_overflow) and [`io_kind`](Error::io_kind); the
-/// operating system's error, if any, is its [`source`](std::error::Error::source).
+/// [`is_close_overflow`](Error::is_close_overflow) and [`io_kind`](Error::io_kind). Its
+/// [`Display`](fmt::Display) says what happened to the flow, and only that: the operating
+/// system's error, if any, is its [`source`](std::error::Error::source), for whoever prints
+/// the chain of causes.
 ///
 /// It is cheap to clone, because a flow that failed keeps answering every later call with
 /// the same error.
@@ -100,16 +102,14 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.kind, &self.source) {
-            (Kind::Closed, None) => f.write_str("flow closed"),
-            (Kind::Closed, Some(e)) => write!(f, "flow closed: {e}"),
-            (Kind::Io, Some(e)) => write!(f, "flow I/O error: {e}"),
-            (Kind::Io, None) => f.write_str("flow I/O error"),
-            (Kind::CloseOverflow { limit }, _) => write!(
+        match &self.kind {
+            Kind::Closed => f.write_str("flow closed"),
+            Kind::Io => f.write_str("flow I/O error"),
+            Kind::CloseOverflow { limit } => write!(
                 f,
                 "close gave up: the peer sent more than {limit} bytes while close waited for it to close"
             ),
-            (Kind::BufferAge { age, pending }, _) => write!(
+            Kind::BufferAge { age, pending } => write!(
                 f,
                 "writer buffer age limit exceeded: {pending} bytes pending, the oldest for {:.1}s",
                 age.as_secs_f64()

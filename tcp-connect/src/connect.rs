@@ -24,8 +24,8 @@ pub type Stream<T> = <T as flow::Transport>::Stream;
 ///
 /// # Errors
 ///
-/// A [`ConnectError`] that names the target and every address tried:
-/// [`is_timeout`](ConnectError::is_timeout), [`is_interrupted`](ConnectError::is_interrupted),
+/// A [`ConnectError`] that names the target and keeps every address tried
+/// ([`attempts`](ConnectError::attempts)): [`is_timeout`](ConnectError::is_timeout), [`is_interrupted`](ConnectError::is_interrupted),
 /// [`is_refused`](ConnectError::is_refused) (nothing listens),
 /// [`is_resolve`](ConnectError::is_resolve) (the name did not resolve), or another failure
 /// of `socket(2)`, `bind(2)` or `connect(2)`.

@@ -11,16 +11,18 @@ use std::time::Duration;
 /// Opaque on purpose, as hyper's error: ask it what happened with
 /// [`is_timeout`](ConnectError::is_timeout), [`is_interrupted`](ConnectError::is_interrupted),
 /// [`is_refused`](ConnectError::is_refused) and [`is_resolve`](ConnectError::is_resolve).
-/// Its [`Display`](fmt::Display) is meant for people: it names the target and every
-/// address tried with its own failure, for example
-/// `connecting to localhost:7 failed: [::1]:7: Connection refused (os error 111);
-/// 127.0.0.1:7: Connection refused (os error 111)`. The operating system's (or the
-/// resolver's) error is its [`source`](std::error::Error::source); the message already
-/// includes it.
+///
+/// Its [`Display`](fmt::Display) names the target and what went wrong, and only that
+/// (`connecting to localhost:7 failed`); the cause is its
+/// [`source`](std::error::Error::source): the operating system's (or the resolver's)
+/// error, or, when addresses were tried, the first address's failure. Print the chain of
+/// sources to show it. [`attempts`](ConnectError::attempts) gives every address tried
+/// with its own failure. A time-out or an interrupt is the whole reason: it has no source.
 ///
 /// # Examples
 ///
 /// ```
+/// use std::error::Error;
 /// use tcp_connect::{WhereToConnect, connect_sock};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -29,7 +31,9 @@ use std::time::Duration;
 /// let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
 /// let error = connect_sock(&WhereToConnect::inet_address(addr)).await.unwrap_err();
 /// assert!(error.is_refused());
-/// assert!(error.to_string().contains(&addr.to_string()));
+/// assert_eq!(error.to_string(), format!("connecting to {addr} failed"));
+/// let cause = error.source().and_then(|e| e.downcast_ref::<std::io::Error>());
+/// assert_eq!(cause.map(|e| e.kind()), Some(std::io::ErrorKind::ConnectionRefused));
 /// # Ok(())
 /// # }
 /// ```
@@ -46,8 +50,9 @@ struct Inner {
 
 #[derive(Debug)]
 enum Kind {
-    /// The target cannot be connected to whatever happens (empty host, port 0, ...).
-    InvalidTarget,
+    /// The target cannot be connected to whatever happens (empty host, port 0, ...), and
+    /// why.
+    InvalidTarget { why: &'static str },
     /// Name resolution failed or found no address.
     Resolve,
     /// Preparing the socket failed (the caller's socket, or creating one).
@@ -94,8 +99,7 @@ impl ConnectError {
     }
 
     pub(crate) fn invalid_target(target: &dyn fmt::Display, why: &'static str) -> Self {
-        let source = io::Error::new(io::ErrorKind::InvalidInput, why);
-        ConnectError::new(target, Kind::InvalidTarget, Vec::new(), Some(source))
+        ConnectError::new(target, Kind::InvalidTarget { why }, Vec::new(), None)
     }
 
     pub(crate) fn resolve(target: &dyn fmt::Display, source: io::Error) -> Self {
@@ -167,13 +171,23 @@ impl ConnectError {
     /// True when the target itself is invalid (an empty host name, port 0, an unnamed
     /// Unix socket address), so that no attempt was made.
     pub fn is_invalid_target(&self) -> bool {
-        matches!(self.inner.kind, Kind::InvalidTarget)
+        matches!(self.inner.kind, Kind::InvalidTarget { .. })
     }
 
     /// The addresses tried, in the order they were started (empty for Unix sockets and
     /// when no attempt was made).
     pub fn addresses_tried(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         self.inner.attempts.iter().map(|a| a.address)
+    }
+
+    /// Every address tried, in the order they were started, with how it failed: `None`
+    /// when it was still waiting for an answer as the attempt ended (a time-out, an
+    /// interrupt). Empty for Unix sockets and when no attempt was made.
+    pub fn attempts(&self) -> impl Iterator<Item = (SocketAddr, Option<&io::Error>)> + '_ {
+        self.inner
+            .attempts
+            .iter()
+            .map(|a| (a.address, a.error.as_ref()))
     }
 }
 
@@ -182,37 +196,28 @@ impl fmt::Display for ConnectError {
         let inner = &*self.inner;
         let target = &inner.target;
         match &inner.kind {
-            Kind::InvalidTarget => write!(f, "cannot connect to {target}")?,
+            Kind::InvalidTarget { why } => write!(f, "cannot connect to {target}: {why}"),
             Kind::Resolve => write!(
                 f,
                 "connecting to {target} failed: cannot resolve the host name"
-            )?,
-            Kind::Socket => write!(f, "connecting to {target} failed: cannot set up the socket")?,
-            Kind::Connect => write!(f, "connecting to {target} failed")?,
+            ),
+            Kind::Socket => write!(f, "connecting to {target} failed: cannot set up the socket"),
+            Kind::Connect => write!(f, "connecting to {target} failed"),
             Kind::TimedOut { after, resolving } => {
                 write!(f, "connecting to {target} timed out after {after:?}")?;
                 if *resolving {
                     f.write_str(" while resolving the host name")?;
                 }
+                Ok(())
             }
             Kind::Interrupted { resolving } => {
                 write!(f, "connecting to {target} was interrupted")?;
                 if *resolving {
                     f.write_str(" while resolving the host name")?;
                 }
+                Ok(())
             }
         }
-        if let Some(source) = &inner.source {
-            write!(f, ": {source}")?;
-        }
-        for (i, attempt) in inner.attempts.iter().enumerate() {
-            f.write_str(if i == 0 { ": " } else { "; " })?;
-            match &attempt.error {
-                Some(error) => write!(f, "{}: {error}", attempt.address)?,
-                None => write!(f, "{}: no answer yet", attempt.address)?,
-            }
-        }
-        Ok(())
     }
 }
 
@@ -232,7 +237,15 @@ impl fmt::Debug for ConnectError {
 }
 
 impl std::error::Error for ConnectError {
+    /// The cause: the system's or the resolver's error, else the first failure of the
+    /// addresses tried; none for a time-out or an interrupt.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if matches!(
+            self.inner.kind,
+            Kind::TimedOut { .. } | Kind::Interrupted { .. }
+        ) {
+            return None;
+        }
         let first_failure = || self.inner.attempts.iter().find_map(|a| a.error.as_ref());
         let source = self.inner.source.as_ref().or_else(first_failure)?;
         Some(source)
@@ -247,7 +260,7 @@ impl From<ConnectError> for io::Error {
         let kind = match &error.inner.kind {
             Kind::TimedOut { .. } => io::ErrorKind::TimedOut,
             Kind::Interrupted { .. } => io::ErrorKind::Interrupted,
-            Kind::InvalidTarget => io::ErrorKind::InvalidInput,
+            Kind::InvalidTarget { .. } => io::ErrorKind::InvalidInput,
             Kind::Resolve => io::ErrorKind::NotFound,
             Kind::Socket | Kind::Connect => std::error::Error::source(&error)
                 .and_then(|e| e.downcast_ref::<io::Error>())

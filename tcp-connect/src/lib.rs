@@ -14,7 +14,7 @@
 //! A host with several addresses is connected with Happy Eyeballs (RFC 8305), through a
 //! pluggable [`Resolve`]r. The [timeout](WhereToConnect::timeout) (ten seconds by
 //! default) bounds the whole attempt, name resolution included, unlike Async's, and a
-//! [`ConnectError`] names the target and every address tried with its own failure.
+//! [`ConnectError`] names the target and keeps every address tried with its own failure.
 //!
 //! # Examples
 //!

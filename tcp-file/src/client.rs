@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use crate::error::{Error, TransportError};
+use crate::error::Error;
 use crate::protocol::{
     self, Frame, FrameReader, Layout, MAX_SERVER_FRAME, MAX_STREAMS, ReadFrameError, Start,
     StreamFailure, VERSION,
@@ -181,8 +181,18 @@ struct Shared {
 /// that gets the error at once instead of waiting for ever.
 #[derive(Default)]
 struct Streams {
-    open: HashMap<u32, mpsc::UnboundedSender<Delivery>>,
+    open: HashMap<u32, OpenStream>,
     ended: Option<Error>,
+}
+
+/// An open stream, as the connection's reader sees it.
+struct OpenStream {
+    tx: mpsc::UnboundedSender<Delivery>,
+    /// Messages handed to the stream that its consumer has not taken yet. Under flow
+    /// control never more than the window, the credit the server was given: a server that
+    /// sends more fails the stream instead of growing its queue.
+    queued: Arc<AtomicU64>,
+    window: Option<u32>,
 }
 
 impl Shared {
@@ -196,9 +206,9 @@ impl Shared {
     fn end_all(&self, why: Error, tell_streams: bool) {
         let mut streams = self.streams();
         streams.ended = Some(why.clone());
-        for (_, tx) in streams.open.drain() {
+        for (_, open) in streams.open.drain() {
             if tell_streams {
-                let _ = tx.send(Delivery::Failed(why.clone()));
+                let _ = open.tx.send(Delivery::Failed(why.clone()));
             }
         }
     }
@@ -231,17 +241,23 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] when the connection fails or the server refuses.
+    /// An error that [`is_transport`](Error::is_transport): when the connection cannot be
+    /// made, its source is the [`tcp_connect::ConnectError`]; when the server does not
+    /// complete the hello, its message names the server and its source is the error of
+    /// [`over`](Client::over).
     pub async fn connect<T: tcp_connect::ConnectTransport>(
         where_to_connect: &tcp_connect::WhereToConnect<T>,
     ) -> Result<Client, Error> {
         let stream = tcp_connect::connect_sock(where_to_connect)
             .await
-            .map_err(|e| Error::Transport(TransportError::with_source("cannot connect", e)))?;
+            .map_err(|e| Error::transport_caused("cannot connect to the file server", e))?;
         crate::set_no_delay(&stream);
         let mut flow = flow::IoFlow::new(stream);
         flow.set_read_size(READ_SIZE);
-        Client::over(flow).await
+        Client::over(flow).await.map_err(|e| {
+            let what = format!("the handshake with the file server at {where_to_connect} failed");
+            Error::transport_caused(what, e)
+        })
     }
 
     /// Speaks the protocol over `flow`: sends the hello and waits for the server's answer.
@@ -249,8 +265,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] when the server refuses (another protocol version) or the
-    /// connection fails or says something else within 10 s.
+    /// An error that [`is_transport`](Error::is_transport) when the server refuses (another
+    /// protocol version), or the connection fails, ends or says something else within 10 s.
     pub async fn over<F: Flow + 'static>(flow: F) -> Result<Client, Error> {
         let (mut reader, mut writer) = flow.split();
         let mut out = BytesMut::new();
@@ -258,29 +274,25 @@ impl Client {
         writer
             .write(out.freeze())
             .await
-            .map_err(|e| transport("sending the hello failed", e))?;
+            .map_err(|e| Error::transport_caused("sending the hello failed", e))?;
         let mut frames = FrameReader::new(MAX_SERVER_FRAME, BytesMut::new());
         let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut frames))
             .await
-            .map_err(|_| {
-                Error::Transport(TransportError::new("no answer to the hello within 10 s"))
-            })??;
+            .map_err(|_| Error::transport("no answer to the hello within 10 s"))??;
         match answer {
             Some(Frame::Welcome { version: VERSION }) => {}
             Some(Frame::Refused { reason }) => {
-                return Err(Error::Transport(TransportError::new(format!(
-                    "the server refused: {reason}"
-                ))));
+                return Err(Error::transport(format!("the server refused: {reason}")));
             }
             Some(other) => {
-                return Err(Error::Transport(TransportError::new(format!(
+                return Err(Error::transport(format!(
                     "unexpected answer to the hello: {other:?}"
-                ))));
+                )));
             }
             None => {
-                return Err(Error::Transport(TransportError::new(
-                    "the server closed the connection",
-                )));
+                return Err(Error::transport(
+                    "the server closed the connection without answering the hello",
+                ));
             }
         }
         let (outgoing, requests) = mpsc::unbounded_channel();
@@ -300,7 +312,8 @@ impl Client {
     /// Every message of `name` from line 0: first those on disk, then live ones as they are
     /// written, with no gap and no duplicate; the stream ends when the file is closed.
     ///
-    /// A missing file is an [`Error::FileNotFound`] item, after which the stream ends.
+    /// A missing file is an error item that [`is_file_not_found`](Error::is_file_not_found),
+    /// after which the stream ends.
     /// Dropping the stream cancels it on the server.
     pub fn read(&self, name: &str, options: StreamOptions) -> MessageStream {
         self.open(name, Start::Line(0), options)
@@ -322,6 +335,7 @@ impl Client {
     fn open(&self, name: &str, start: Start, options: StreamOptions) -> MessageStream {
         let id = self.shared.next_stream.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicU64::new(0));
         let credit = options.pushes_back.unwrap_or(u32::MAX);
         {
             let mut streams = self.shared.streams();
@@ -337,15 +351,20 @@ impl Client {
                 }
                 // The server would close the whole connection for this one.
                 None if streams.open.len() >= MAX_STREAMS => {
-                    let _ = tx.send(Delivery::Failed(Error::TooManyStreams));
+                    let _ = tx.send(Delivery::Failed(Error::too_many_streams()));
                 }
                 None if self.shared.outgoing.send(open).is_err() => {
-                    let _ = tx.send(Delivery::Failed(Error::Transport(TransportError::new(
+                    let _ = tx.send(Delivery::Failed(Error::transport(
                         "the connection is closed",
-                    ))));
+                    )));
                 }
                 None => {
-                    streams.open.insert(id, tx);
+                    let open = OpenStream {
+                        tx,
+                        queued: queued.clone(),
+                        window: options.pushes_back,
+                    };
+                    streams.open.insert(id, open);
                 }
             }
         }
@@ -355,6 +374,7 @@ impl Client {
             unread: None,
             client: self.clone(),
             window: options.pushes_back,
+            queued,
             taken: 0,
             ended: false,
         }
@@ -364,10 +384,8 @@ impl Client {
     /// `None`), and a stream opened later fails at once.
     pub async fn disconnect(self) {
         self.tasks.reader.abort();
-        self.shared.end_all(
-            Error::Transport(TransportError::new("the client disconnected")),
-            false,
-        );
+        self.shared
+            .end_all(Error::transport("the client disconnected"), false);
         let _ = self.shared.outgoing.send(Frame::End { stream: 0 });
     }
 }
@@ -382,6 +400,8 @@ pub struct MessageStream {
     unread: Option<Batch>,
     client: Client,
     window: Option<u32>,
+    /// Shared with the connection's reader: see [`OpenStream::queued`].
+    queued: Arc<AtomicU64>,
     /// Messages received since credit was last given back.
     taken: u32,
     ended: bool,
@@ -430,6 +450,7 @@ impl MessageStream {
         }
         match std::task::ready!(self.rx.poll_recv(cx)) {
             Some(Delivery::Batch { batch, count }) => {
+                self.queued.fetch_sub(u64::from(count), Ordering::AcqRel);
                 self.received(count);
                 Poll::Ready(Some(Ok(batch)))
             }
@@ -494,7 +515,7 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
         let frame = match next_frame(&mut reader, &mut frames).await {
             Ok(Some(frame)) => frame,
             Ok(None) => {
-                break Error::Transport(TransportError::new("the server closed the connection"));
+                break Error::transport("the server closed the connection");
             }
             Err(e) => break e,
         };
@@ -506,35 +527,51 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
                 layout,
                 data,
             } => {
-                if let Some(tx) = shared.streams().open.get(&stream) {
-                    let batch = Batch {
-                        first_line,
-                        layout,
-                        data,
-                    };
-                    let _ = tx.send(Delivery::Batch { batch, count });
-                }
+                let batch = Batch {
+                    first_line,
+                    layout,
+                    data,
+                };
+                deliver(&shared, stream, batch, count);
             }
             Frame::End { stream } => {
                 shared.streams().open.remove(&stream);
             }
             Frame::StreamError { stream, failure } => {
-                if let Some(tx) = shared.streams().open.remove(&stream) {
-                    let _ = tx.send(Delivery::Failed(match failure {
-                        StreamFailure::FileNotFound(name) => Error::FileNotFound(name),
-                        StreamFailure::Unknown(text) => Error::Unknown(text),
+                if let Some(open) = shared.streams().open.remove(&stream) {
+                    let _ = open.tx.send(Delivery::Failed(match failure {
+                        StreamFailure::FileNotFound(name) => Error::file_not_found(name),
+                        StreamFailure::Unknown(text) => Error::server(text),
                     }));
                 }
             }
             other => {
-                break Error::Transport(TransportError::new(format!(
-                    "unexpected frame from the server: {other:?}"
-                )));
+                break Error::transport(format!("unexpected frame from the server: {other:?}"));
             }
         }
     };
     tracing::debug!(error = %failure, "file client connection ended");
     shared.end_all(failure, true);
+}
+
+/// Hands `batch` to its stream, unless the server sent past the stream's credit: that
+/// fails the stream (and cancels it on the server), so the queue stays within the window.
+fn deliver(shared: &Shared, stream: u32, batch: Batch, count: u32) {
+    let mut streams = shared.streams();
+    let Some(open) = streams.open.get(&stream) else {
+        return;
+    };
+    let queued = open.queued.fetch_add(u64::from(count), Ordering::AcqRel) + u64::from(count);
+    if open.window.is_none_or(|window| queued <= u64::from(window)) {
+        let _ = open.tx.send(Delivery::Batch { batch, count });
+        return;
+    }
+    if let Some(open) = streams.open.remove(&stream) {
+        let _ = open.tx.send(Delivery::Failed(Error::transport(
+            "the server sent more messages than the stream's credit",
+        )));
+        let _ = shared.outgoing.send(Frame::Cancel { stream });
+    }
 }
 
 /// Writes requests as they come, several at once when they queue up.
@@ -569,13 +606,9 @@ async fn next_frame<F: Flow>(
     frames: &mut FrameReader,
 ) -> Result<Option<Frame>, Error> {
     frames.next(reader).await.map_err(|e| match e {
-        ReadFrameError::Flow(e) => transport("reading from the server failed", e),
-        other => Error::Transport(TransportError::new(other.to_string())),
+        ReadFrameError::Flow(e) => Error::transport_caused("reading from the server failed", e),
+        other => Error::transport(other.to_string()),
     })
-}
-
-fn transport(what: &str, e: flow::Error) -> Error {
-    Error::Transport(TransportError::with_source(what, e))
 }
 
 impl fmt::Debug for Client {

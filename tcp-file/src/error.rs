@@ -1,76 +1,120 @@
-//! The errors of the file server and of its clients.
+//! The client's error: opaque, cheap to clone, asked with queries. Its message says what
+//! went wrong at its own level; the cause is its source.
 
+use std::error::Error as StdError;
 use std::fmt;
-use std::io;
 use std::sync::Arc;
 
-/// Why a stream of messages ended with an error. Sent as the stream's last item.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Error {
-    /// The server serves no file of this name (never registered, stopped, or a name that
-    /// could only be a path: those are never looked up on disk).
+/// Why a stream of messages ended with an error (sent as the stream's last item), or why
+/// a [`Client`](crate::Client) could not connect.
+///
+/// Opaque on purpose: ask it what happened with
+/// [`is_file_not_found`](Error::is_file_not_found), [`is_server_error`](Error::is_server_error),
+/// [`is_transport`](Error::is_transport) and
+/// [`is_too_many_streams`](Error::is_too_many_streams), and which file with
+/// [`file_name`](Error::file_name). Its [`Display`](fmt::Display) says what went wrong,
+/// and only that: the cause, when there is one (the connection's error, for example), is
+/// its [`source`](std::error::Error::source).
+///
+/// Cheap to clone: when a connection fails, each of its streams gets the same error.
+#[derive(Clone)]
+pub struct Error {
+    inner: Arc<ErrorInner>,
+}
+
+struct ErrorInner {
+    kind: ErrorKind,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+#[derive(Debug)]
+enum ErrorKind {
+    /// The server serves no file of this name.
     FileNotFound(String),
-    /// The server failed to serve the file, with its reason (for example a disk error).
-    Unknown(String),
-    /// The connection failed or spoke something other than this protocol.
-    Transport(TransportError),
-    /// The connection has [`MAX_STREAMS`](crate::MAX_STREAMS) streams open already: this
-    /// one was not opened (the others go on).
+    /// The server failed to serve the file, for this reason (its own words).
+    Server(String),
+    /// The connection failed, or spoke something other than this protocol: what failed.
+    Transport(String),
+    /// The connection has `MAX_STREAMS` streams open already.
     TooManyStreams,
 }
 
-/// A failed connection: I/O, a refused handshake, or a malformed frame.
-#[derive(Debug, Clone)]
-pub struct TransportError {
-    message: String,
-    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
-}
-
-#[cfg(feature = "client")]
-impl TransportError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        TransportError {
-            message: message.into(),
-            source: None,
+impl Error {
+    fn new(kind: ErrorKind, source: Option<Box<dyn StdError + Send + Sync>>) -> Self {
+        Error {
+            inner: Arc::new(ErrorInner { kind, source }),
         }
     }
 
-    pub(crate) fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
+    pub(crate) fn file_not_found(name: String) -> Self {
+        Error::new(ErrorKind::FileNotFound(name), None)
+    }
+
+    pub(crate) fn server(reason: String) -> Self {
+        Error::new(ErrorKind::Server(reason), None)
+    }
+
+    pub(crate) fn too_many_streams() -> Self {
+        Error::new(ErrorKind::TooManyStreams, None)
+    }
+
+    /// A transport failure described by `what`, with no cause beyond it.
+    pub(crate) fn transport(what: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Transport(what.into()), None)
+    }
+
+    /// A transport failure described by `what`, caused by `source`.
+    pub(crate) fn transport_caused(
+        what: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
     ) -> Self {
-        TransportError {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
+        Error::new(ErrorKind::Transport(what.into()), Some(Box::new(source)))
     }
 }
 
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Some(source) => write!(f, "{}: {source}", self.message),
-            None => f.write_str(&self.message),
-        }
+impl Error {
+    /// True when the server serves no file of the name asked for: never registered,
+    /// stopped, or a name that could only be a path (those are never looked up on disk).
+    /// The name is [`file_name`](Error::file_name).
+    pub fn is_file_not_found(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::FileNotFound(_))
     }
-}
 
-impl std::error::Error for TransportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+    /// True when the server failed to serve the file (a disk error, for example); the
+    /// message gives the server's reason.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Server(_))
+    }
+
+    /// True when the connection failed (to connect, the handshake, or later), broke the
+    /// protocol, or was closed by [`Client::disconnect`](crate::Client::disconnect).
+    pub fn is_transport(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Transport(_))
+    }
+
+    /// True when the connection had [`MAX_STREAMS`](crate::MAX_STREAMS) streams open
+    /// already: this one was not opened (the others go on).
+    pub fn is_too_many_streams(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::TooManyStreams)
+    }
+
+    /// The name of the file the server does not serve, for a
+    /// [`is_file_not_found`](Error::is_file_not_found) error.
+    pub fn file_name(&self) -> Option<&str> {
+        match &self.inner.kind {
+            ErrorKind::FileNotFound(name) => Some(name),
+            _ => None,
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::FileNotFound(name) => write!(f, "file not found: {name:?}"),
-            Error::Unknown(text) => write!(f, "server error: {text}"),
-            Error::Transport(e) => write!(f, "connection failed: {e}"),
-            Error::TooManyStreams => write!(
+        match &self.inner.kind {
+            ErrorKind::FileNotFound(name) => write!(f, "file not found: {name:?}"),
+            ErrorKind::Server(reason) => write!(f, "server error: {reason}"),
+            ErrorKind::Transport(what) => f.write_str(what),
+            ErrorKind::TooManyStreams => write!(
                 f,
                 "too many streams: a connection has at most {} open at once",
                 crate::MAX_STREAMS
@@ -79,81 +123,20 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Transport(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// An error of the server side: opening, writing, flushing or serving a file.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum FileError {
-    /// A file of this name is open already.
-    AlreadyOpen(String),
-    /// The file at this path is open for writing already (its lock is taken), by this
-    /// server or another process: a file has one writer.
-    Locked(std::path::PathBuf),
-    /// The file exists and is not empty, and `append` was not asked for (writing over it
-    /// in place, as the original did, would corrupt it).
-    NotEmpty(std::path::PathBuf),
-    /// The message breaks the one-line rule, or is larger than the limit.
-    InvalidMessage(&'static str),
-    /// The file was closed.
-    Closed(String),
-    /// The disk refused a write or a sync (disk full, file too large, I/O error). Every
-    /// later write and `flushed` returns it.
-    Disk(Arc<io::Error>),
-    /// Opening or reading the file failed.
-    Io(Arc<io::Error>),
-    /// `serve` was called a second time on the same server.
-    AlreadyServing,
-    /// The server could not listen.
-    #[cfg(feature = "server")]
-    Listen(Arc<tcp_server::Error>),
-}
-
-impl fmt::Display for FileError {
+impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FileError::AlreadyOpen(name) => write!(f, "a file named {name:?} is open already"),
-            FileError::Locked(path) => write!(
-                f,
-                "{} is open for writing already, by this server or another process",
-                path.display()
-            ),
-            FileError::NotEmpty(path) => write!(
-                f,
-                "{} exists and is not empty: open it with append, or remove it",
-                path.display()
-            ),
-            FileError::InvalidMessage(why) => write!(f, "invalid message: {why}"),
-            FileError::Closed(name) => write!(f, "file {name:?} is closed"),
-            FileError::Disk(e) => write!(f, "disk write failed: {e}"),
-            FileError::Io(e) => write!(f, "{e}"),
-            FileError::AlreadyServing => f.write_str("this server is serving already"),
-            #[cfg(feature = "server")]
-            FileError::Listen(e) => write!(f, "cannot listen: {e}"),
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
         }
+        d.finish()
     }
 }
 
-impl std::error::Error for FileError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            FileError::Disk(e) | FileError::Io(e) => Some(&**e),
-            #[cfg(feature = "server")]
-            FileError::Listen(e) => Some(&**e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for FileError {
-    fn from(e: io::Error) -> Self {
-        FileError::Io(Arc::new(e))
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        let source = self.inner.source.as_deref()?;
+        Some(source)
     }
 }

@@ -60,7 +60,10 @@
 
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
 mod error;
+#[cfg(feature = "server")]
+mod file_error;
 mod protocol;
 #[cfg(feature = "server")]
 mod server;
@@ -69,7 +72,10 @@ mod server;
 pub use crate::client::{
     Batch, BatchIter, Client, Message, MessageRef, MessageStream, StreamOptions,
 };
-pub use crate::error::{Error, FileError, TransportError};
+#[cfg(feature = "client")]
+pub use crate::error::Error;
+#[cfg(feature = "server")]
+pub use crate::file_error::FileError;
 pub use crate::protocol::{MAX_MESSAGE, MAX_NAME, MAX_STREAMS, VERSION};
 #[cfg(feature = "server")]
 pub use crate::server::{

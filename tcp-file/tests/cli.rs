@@ -92,7 +92,8 @@ fn allow_refuses_other_clients() {
     let (status, out, err) = run(&["read", &address, "app"]).finish();
     assert_eq!(status.code(), Some(4), "stderr: {err}");
     assert!(out.is_empty());
-    assert!(err.contains("refused"), "{err}");
+    // The server hangs up at once: the reason names it and says it closed the connection.
+    assert!(err.contains(&address) && err.contains("closed"), "{err}");
     assert_eq!(err.lines().count(), 1, "a one-line reason: {err}");
     drop(server);
 
@@ -149,6 +150,25 @@ fn exit_codes_tell_what_failed() {
     assert_eq!(status.code(), Some(4), "refused: {err}");
     drop(server);
     std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn a_refused_connection_is_said_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let (status, out, err) = run(&["read", &address, "app"]).finish();
+    assert_eq!(status.code(), Some(4), "refused: {err}");
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "a one-line reason: {err}");
+    // Each level of the error chain says its own part: the system's refusal once, and
+    // nothing else says "refused"; the address once.
+    let lower = err.to_lowercase();
+    assert_eq!(lower.matches("connection refused").count(), 1, "{err}");
+    assert_eq!(lower.matches("refused").count(), 1, "{err}");
+    assert_eq!(err.matches(&address).count(), 1, "{err}");
 }
 
 #[test]

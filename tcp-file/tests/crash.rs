@@ -65,16 +65,11 @@ fn a_reader_is_never_told_a_line_that_a_crash_takes_back() {
                 .expect("connect");
             let mut stream = client.read("log", StreamOptions::new());
             let mut received = Vec::new();
-            loop {
-                match timeout(LIMIT, stream.next()).await.expect("stalled") {
-                    Some(Ok(m)) => {
-                        received.push((m.line, m.bytes.to_vec()));
-                        if received.len() as u64 == kill_after {
-                            child.kill().expect("SIGKILL the child");
-                        }
-                    }
-                    // The connection dies with the child.
-                    Some(Err(_)) | None => break,
+            // Until the connection dies with the child: an error item, or the end.
+            while let Some(Ok(m)) = timeout(LIMIT, stream.next()).await.expect("stalled") {
+                received.push((m.line, m.bytes.to_vec()));
+                if received.len() as u64 == kill_after {
+                    child.kill().expect("SIGKILL the child");
                 }
             }
             received

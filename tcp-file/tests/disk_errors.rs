@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tcp_file::{Client, Error, FileError, FileOptions, Server, StreamOptions};
+use tcp_file::{Client, FileOptions, Server, StreamOptions};
 
 mod support;
 
@@ -80,14 +80,20 @@ fn child_writes_until_the_disk_refuses() {
             }
         }
         let failure = failure.expect("the disk never refused a write");
-        assert!(matches!(failure, FileError::Disk(_)), "{failure:?}");
-        assert!(failure.to_string().contains("File too large"), "{failure}");
+        assert!(failure.is_disk(), "{failure:?}");
+        let path = std::fs::canonicalize(dir.join("log")).expect("canonical");
+        assert_eq!(failure.path(), Some(path.as_path()));
+        // The system's error is the source, and only the source.
+        let source = std::error::Error::source(&failure).expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::FileTooLarge, "{io}");
+        assert!(io.to_string().contains("File too large"), "{io}");
+        assert!(!failure.to_string().contains(&io.to_string()), "{failure}");
         // Every later write and flush says so too.
-        assert!(matches!(
-            file.write_message(b"more"),
-            Err(FileError::Disk(_))
-        ));
-        assert!(matches!(file.flushed().await, Err(FileError::Disk(_))));
+        assert!(file.write_message(b"more").is_err_and(|e| e.is_disk()));
+        assert!(file.flushed().await.is_err_and(|e| e.is_disk()));
 
         // The reader gets every line that reached the file, and no other, then an error
         // item.
@@ -116,7 +122,7 @@ fn child_writes_until_the_disk_refuses() {
             "the last accepted line never reached the file"
         );
         assert!(
-            matches!(&end, Error::Unknown(text) if text.contains("File too large")),
+            end.is_server_error() && end.to_string().contains("File too large"),
             "{end:?}"
         );
 

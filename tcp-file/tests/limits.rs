@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tcp_file::{Error, FileOptions, MAX_STREAMS, Server, StreamOptions};
+use tcp_file::{FileOptions, MAX_STREAMS, Server, StreamOptions};
 use tokio::time::timeout;
 
 mod support;
@@ -32,7 +32,7 @@ async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
         let item = timeout(LIMIT, stream.next()).await.expect("stalled");
         match item {
             Some(Ok(message)) if i < MAX_STREAMS => assert_eq!(message.bytes, "hello"),
-            Some(Err(Error::TooManyStreams)) if i >= MAX_STREAMS => refused += 1,
+            Some(Err(e)) if e.is_too_many_streams() && i >= MAX_STREAMS => refused += 1,
             other => panic!("stream {i}: {other:?}"),
         }
     }
@@ -109,4 +109,64 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
     assert_eq!(message.bytes, "still here");
     live.close().await.expect("close");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_queue() {
+    use flow::{FlowExt, Read};
+    const WINDOW: u32 = 16;
+    let (client_end, mut server_end) = flow::pair(1 << 20);
+    // A server that welcomes the client, waits for its request and then sends 10 batches
+    // of 100 lines to stream 1, whatever the credit.
+    let server = tokio::spawn(async move {
+        let mut seen = 0;
+        // The hello (4 + 10 bytes), then an `Open` of the 3-byte name "log" (4 + 21).
+        let mut welcomed = false;
+        while seen < 14 + 25 {
+            match timeout(LIMIT, server_end.read()).await.expect("stalled") {
+                Ok(Read::Data(bytes)) => seen += bytes.len(),
+                other => panic!("the client left: {other:?}"),
+            }
+            if seen >= 14 && !welcomed {
+                welcomed = true;
+                let welcome = [0, 0, 0, 3, 0x81, 0, 1];
+                server_end
+                    .write(bytes::Bytes::copy_from_slice(&welcome))
+                    .await
+                    .expect("welcome");
+            }
+        }
+        for batch in 0..10u64 {
+            let data = "x\n".repeat(100);
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&((1 + 4 + 8 + 4 + 1 + data.len()) as u32).to_be_bytes());
+            frame.push(0x86);
+            frame.extend_from_slice(&1u32.to_be_bytes());
+            frame.extend_from_slice(&(batch * 100).to_be_bytes());
+            frame.extend_from_slice(&100u32.to_be_bytes());
+            frame.push(0);
+            frame.extend_from_slice(data.as_bytes());
+            if server_end.write(frame.into()).await.is_err() {
+                break;
+            }
+        }
+        server_end
+    });
+    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+    let mut stream = client.read("log", StreamOptions::new().window(WINDOW));
+    let mut received = 0;
+    let failure = loop {
+        match timeout(LIMIT, stream.next()).await.expect("stalled") {
+            Some(Ok(_)) => received += 1,
+            Some(Err(e)) => break e,
+            None => panic!("the stream ended without an error"),
+        }
+    };
+    assert!(failure.is_transport(), "{failure}");
+    assert!(failure.to_string().contains("credit"), "{failure}");
+    assert!(
+        received <= WINDOW,
+        "{received} messages queued past a window of {WINDOW}"
+    );
+    drop(server.await.expect("the fake server"));
 }

@@ -169,6 +169,11 @@ async fn a_client_that_half_closes_after_its_requests_still_gets_its_data() {
     server
         .serve_existing_static_file("old", &path)
         .expect("serve");
+    let live = server
+        .open_file("live", dir.join("live.log"), FileOptions::new())
+        .expect("open");
+    live.write_message(b"four").expect("write");
+    live.flushed().await.expect("flushed");
     let listening = server
         .serve(
             WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
@@ -181,14 +186,21 @@ async fn a_client_that_half_closes_after_its_requests_still_gets_its_data() {
         .expect("connect");
     let mut request = hello(tcp_file::VERSION);
     request.extend(open_frame(1, u32::MAX, "old"));
+    request.extend(open_frame(2, u32::MAX, "live"));
     socket.write_all(&request).await.expect("requests");
     socket.shutdown().await.expect("half-close");
-    // The server ends the connection itself, once the stream has ended.
+    // The server ends the connection itself, once what there is has been sent: the
+    // static file whole, the live one as it is (it stays open).
     let answer = read_until_closed(&mut socket).await;
     let text = String::from_utf8_lossy(&answer);
     assert!(
         text.contains("one\ntwo\nthree\n"),
         "the lines asked for must come: {text:?}"
     );
+    assert!(
+        text.contains("four"),
+        "the live file's line must come: {text:?}"
+    );
+    drop(live);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tcp_file::{Client, Error, FileError, FileOptions, Server, StreamOptions};
+use tcp_file::{Client, FileOptions, Server, StreamOptions};
 use tokio::time::timeout;
 
 mod support;
@@ -31,8 +31,9 @@ async fn a_path_is_open_for_writing_once_even_after_stop_serving() {
     first.write_message(b"one").expect("write");
     first.stop_serving();
     match server.open_file("second", &path, FileOptions::new().append(true)) {
-        Err(FileError::Locked(locked)) => {
-            assert_eq!(locked, std::fs::canonicalize(&path).expect("canonical"));
+        Err(e) if e.is_locked() => {
+            let canonical = std::fs::canonicalize(&path).expect("canonical");
+            assert_eq!(e.path(), Some(canonical.as_path()));
         }
         other => panic!("a second writer of the path must be refused, got {other:?}"),
     }
@@ -41,7 +42,7 @@ async fn a_path_is_open_for_writing_once_even_after_stop_serving() {
     let err = other_server
         .open_file("log", &path, FileOptions::new().append(true))
         .expect_err("a second server's writer");
-    assert!(matches!(err, FileError::Locked(_)), "{err}");
+    assert!(err.is_locked(), "{err}");
     assert!(
         err.to_string().contains("log"),
         "the error names the file: {err}"
@@ -109,7 +110,7 @@ async fn another_process_and_the_server_keep_a_file_from_each_other() {
     let err = server
         .open_file("log", &path, FileOptions::new().append(true))
         .expect_err("the file is another process's");
-    assert!(matches!(err, FileError::Locked(_)), "{err}");
+    assert!(err.is_locked(), "{err}");
     release(python);
 
     let file = server
@@ -156,7 +157,7 @@ async fn unlink_ends_streams_after_what_they_got_and_deletes_the_file() {
         .await
         .expect("stalled")
     {
-        Some(Err(Error::FileNotFound(name))) => assert_eq!(name, "log"),
+        Some(Err(e)) if e.is_file_not_found() => assert_eq!(e.file_name(), Some("log")),
         other => panic!("the name is gone, got {other:?}"),
     }
     let again = server
@@ -198,7 +199,14 @@ async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
         .flushed()
         .await
         .expect_err("the disk thread must notice");
-    assert!(err.to_string().contains("another program"), "{err}");
+    assert!(err.is_disk(), "{err}");
+    let cause = std::error::Error::source(&err).map(ToString::to_string);
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("another program")),
+        "{err}: {cause:?}"
+    );
     assert!(
         file.write_message(b"three").is_err(),
         "later writes fail too"

@@ -7,8 +7,21 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
-use tcp_connect::{Resolve, Resolving};
+use tcp_connect::{ConnectError, Resolve, Resolving};
 use tokio::net::TcpStream;
+
+/// The text of `error`'s source, after checking that `error`'s own message does not
+/// repeat it.
+pub fn cause(error: &ConnectError) -> String {
+    let source = std::error::Error::source(error)
+        .unwrap_or_else(|| panic!("no source: {error}"))
+        .to_string();
+    assert!(
+        !error.to_string().contains(&source),
+        "the message {error:?} repeats its source {source:?}"
+    );
+    source
+}
 
 /// A listening socket whose accept queue is full and never drained: the kernel drops
 /// further SYNs, so a connect to `addr` goes unanswered until the caller gives up.

@@ -129,20 +129,23 @@ pub(crate) async fn serve<F: Flow>(
     let connection = Connection::open(&server, peer.clone());
     let id = connection.id;
     tracing::debug!(%peer, id, "connection open");
-    // Set once the client's requests have ended (it half-closed): the connection then
-    // lasts until its streams have ended.
+    // Set once the client's requests have ended: it half-closed, or left, or the server
+    // shut the socket down (which reads the same). The connection then lasts until what
+    // its streams have to send now is sent (nothing more can be asked for, not even
+    // credit), so a client that left never leaves its connection behind.
     let requests_ended = AtomicBool::new(false);
     let ended = {
         let sending = send(&connection, &mut writer, |frames| {
-            let done = requests_ended.load(Ordering::Acquire) && connection.lock().is_empty();
+            let done = requests_ended.load(Ordering::Acquire)
+                && (frames.is_empty() || connection.lock().is_empty());
             (frames, done.then_some(Ok(())))
         });
         tokio::pin!(sending);
         tokio::select! {
             r = requests(&server, &connection, &mut reader, &mut frames) => {
                 if r.is_ok() {
-                    // The client may half-close after its requests: what it asked for
-                    // still comes (what the sender took already included).
+                    // The client may half-close after its requests: what there is of what
+                    // it asked for still comes (what the sender took already included).
                     requests_ended.store(true, Ordering::Release);
                     connection.wake.notify.notify_one();
                     let _ = (&mut sending).await;

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -16,43 +16,113 @@ pub(crate) const DISK_BATCH: usize = 64 * 1024;
 /// ...and otherwise waits this long for more, unless a `flushed` or a close is waiting.
 const GATHER: Duration = Duration::from_millis(1);
 
+/// What the disk thread sees of its log when it decides what to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DiskView {
+    /// Bytes waiting for the disk.
+    pending: usize,
+    /// A write or sync failed: nothing more is written.
+    failed: bool,
+    closed: bool,
+    /// A `flushed` or a close waits.
+    flush_requested: bool,
+    /// Someone reads the file: lines are awaited as soon as they are written.
+    readers: bool,
+    /// The thread waited for more bytes once already.
+    gathered: bool,
+    /// Lines were written since the last sync.
+    unsynced: bool,
+    sync: SyncPolicy,
+    since_sync: Duration,
+}
+
+/// What the disk thread does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Write what is pending (and sync after it, if the policy says so).
+    Write,
+    /// Wait this long for more bytes: a few are pending, and nobody waits for them.
+    Gather(Duration),
+    /// Sync what was written: the interval is over.
+    Sync,
+    /// The file is closed and drained: sync first if `sync`, then close it and end.
+    Finish { sync: bool },
+    /// Failed: keep the file (and its lock) and wait for the close.
+    Hold,
+    /// Nothing to do: wait for a writer, at most this long (an interval's sync).
+    Wait(Option<Duration>),
+}
+
+/// The disk thread's decision, a pure function of what it sees.
+fn next_step(view: &DiskView) -> Step {
+    if view.pending > 0 && !view.failed {
+        let now = view.pending >= DISK_BATCH
+            || view.gathered
+            || view.readers
+            || view.flush_requested
+            || view.closed;
+        return if now {
+            Step::Write
+        } else {
+            Step::Gather(GATHER)
+        };
+    }
+    if view.closed {
+        let sync = view.unsynced && view.sync != SyncPolicy::Never && !view.failed;
+        return Step::Finish { sync };
+    }
+    if view.failed {
+        return Step::Hold;
+    }
+    match view.sync {
+        SyncPolicy::Interval(every) if view.unsynced => match every.checked_sub(view.since_sync) {
+            Some(left) if !left.is_zero() => Step::Wait(Some(left)),
+            _ => Step::Sync,
+        },
+        _ => Step::Wait(None),
+    }
+}
+
 /// Appends what the log hands over, syncing as the policy says, until the log is closed
 /// and drained. Runs on a thread of its own. `on_disk` is the file's length at the start.
+///
+/// Its lock discipline: it takes only the log's lock, decides with [`next_step`] under it,
+/// and never holds it across a write or a sync.
 pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, mut on_disk: u64) {
     let mut last_sync = Instant::now();
     let mut unsynced = false;
     let mut batch = BytesMut::new();
     loop {
-        let lines = {
-            let mut state = log.lock();
-            let mut gathered = false;
-            loop {
-                if !state.pending.is_empty() && state.disk_error.is_none() {
-                    let full = state.pending.len() >= DISK_BATCH;
-                    // Readers wait for lines to reach the file: no gathering for them.
-                    let awaited = !state.subscribers.is_empty();
-                    if full
-                        || gathered
-                        || awaited
-                        || state.flush_requested
-                        || state.status == Status::Closed
-                    {
-                        break;
-                    }
-                    // A few bytes and no reader: wait a moment for more, so that a busy
-                    // writer costs one wake-up per batch and not one per message.
-                    state.disk_wait = DiskWait::Gathering;
-                    let (waited, _) = log
-                        .disk_signal
-                        .wait_timeout(state, GATHER)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    state = waited;
-                    state.disk_wait = DiskWait::Busy;
+        let mut state = log.lock();
+        let mut gathered = false;
+        let lines = loop {
+            let view = DiskView {
+                pending: state.pending.len(),
+                failed: state.disk_error.is_some(),
+                closed: state.status == Status::Closed,
+                flush_requested: state.flush_requested,
+                readers: !state.subscribers.is_empty(),
+                gathered,
+                unsynced,
+                sync,
+                since_sync: last_sync.elapsed(),
+            };
+            match next_step(&view) {
+                Step::Write => break take_pending(&mut state, &mut batch),
+                Step::Gather(limit) => {
+                    state = wait(&log, state, DiskWait::Gathering, Some(limit));
                     gathered = true;
-                    continue;
                 }
-                if state.status == Status::Closed {
-                    if unsynced && sync != SyncPolicy::Never && state.disk_error.is_none() {
+                Step::Sync => {
+                    drop(state);
+                    let synced = file.sync_data();
+                    last_sync = Instant::now();
+                    unsynced = false;
+                    state = log.lock();
+                    record_sync(&log, &mut state, synced);
+                }
+                Step::Finish { sync } => {
+                    if sync {
                         drop(state);
                         let synced = file.sync_data();
                         state = log.lock();
@@ -71,59 +141,20 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
                     log.wake_readers();
                     return;
                 }
-                if state.disk_error.is_some() {
-                    // Failed: nothing more is written, but the file and its lock are kept
-                    // until the file is closed, so that no other writer takes it meanwhile.
-                    state.disk_wait = DiskWait::Idle;
+                Step::Hold => {
                     drop(state);
                     log.disk_progress.notify_waiters();
                     log.wake_readers();
                     state = log.lock();
+                    // The close may have come while the lock was let go.
                     if state.status != Status::Closed {
-                        state = log
-                            .disk_signal
-                            .wait(state)
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    }
-                    state.disk_wait = DiskWait::Busy;
-                    continue;
-                }
-                state.disk_wait = DiskWait::Idle;
-                state = match sync {
-                    SyncPolicy::Interval(every) if unsynced => {
-                        let wait = every.saturating_sub(last_sync.elapsed());
-                        let (state, _) = log
-                            .disk_signal
-                            .wait_timeout(state, wait)
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                        state
-                    }
-                    _ => log
-                        .disk_signal
-                        .wait(state)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                };
-                state.disk_wait = DiskWait::Busy;
-                if let SyncPolicy::Interval(every) = sync {
-                    if unsynced && last_sync.elapsed() >= every {
-                        drop(state);
-                        let synced = file.sync_data();
-                        last_sync = Instant::now();
-                        unsynced = false;
-                        state = log.lock();
-                        record_sync(&log, &mut state, synced);
+                        state = wait(&log, state, DiskWait::Idle, None);
                     }
                 }
+                Step::Wait(limit) => state = wait(&log, state, DiskWait::Idle, limit),
             }
-            state.flush_requested = false;
-            let lines = state.pending_lines;
-            state.pending_lines = 0;
-            // Swap buffers: the writer appends to the one written last time, which keeps
-            // its capacity, so neither side allocates.
-            std::mem::swap(&mut state.pending, &mut batch);
-            state.writing = batch.len();
-            lines
         };
+        drop(state);
         let mut result = check_length(&file, on_disk).and_then(|()| file.write_all(&batch));
         if result.is_ok() {
             on_disk += batch.len() as u64;
@@ -170,6 +201,43 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
     }
 }
 
+/// Takes what is pending for a write, and returns how many lines it ends. Swaps buffers:
+/// the writer appends to the one written last time, which keeps its capacity, so neither
+/// side allocates.
+fn take_pending(state: &mut LogState, batch: &mut BytesMut) -> u64 {
+    state.flush_requested = false;
+    let lines = state.pending_lines;
+    state.pending_lines = 0;
+    std::mem::swap(&mut state.pending, batch);
+    state.writing = batch.len();
+    lines
+}
+
+/// Waits on the log's disk signal, at most `limit`, saying what for (writers wake the
+/// thread only when that helps).
+fn wait<'a>(
+    log: &'a Log,
+    mut state: MutexGuard<'a, LogState>,
+    waits_for: DiskWait,
+    limit: Option<Duration>,
+) -> MutexGuard<'a, LogState> {
+    state.disk_wait = waits_for;
+    let mut state = match limit {
+        Some(limit) => {
+            log.disk_signal
+                .wait_timeout(state, limit)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0
+        }
+        None => log
+            .disk_signal
+            .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    };
+    state.disk_wait = DiskWait::Busy;
+    state
+}
+
 /// Checks that the file is as long as this thread left it (one `fstat(2)`): a file that
 /// another program wrote to or cut would have its lines counted wrong from here on.
 fn check_length(file: &File, expected: u64) -> io::Result<()> {
@@ -193,6 +261,176 @@ fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
             tracing::error!(file = %log.name, error = %e, "disk sync failed");
             state.disk_error = Some(Arc::new(e));
             log.settle();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log with nothing pending, open, read by nobody, never written.
+    fn idle() -> DiskView {
+        DiskView {
+            pending: 0,
+            failed: false,
+            closed: false,
+            flush_requested: false,
+            readers: false,
+            gathered: false,
+            unsynced: false,
+            sync: SyncPolicy::Never,
+            since_sync: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_disk_thread_decides_from_what_it_sees() {
+        let second = Duration::from_secs(1);
+        let few = DiskView {
+            pending: 100,
+            ..idle()
+        };
+        let interval = SyncPolicy::Interval(second);
+        let table = [
+            ("nothing to do", idle(), Step::Wait(None)),
+            ("a few bytes, nobody waits", few, Step::Gather(GATHER)),
+            (
+                "a few bytes, gathered once",
+                DiskView {
+                    gathered: true,
+                    ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a few bytes, a reader waits",
+                DiskView {
+                    readers: true,
+                    ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a few bytes, a flush waits",
+                DiskView {
+                    flush_requested: true,
+                    ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a few bytes, closing",
+                DiskView {
+                    closed: true,
+                    ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a full batch",
+                DiskView {
+                    pending: DISK_BATCH,
+                    ..idle()
+                },
+                Step::Write,
+            ),
+            (
+                "pending but failed",
+                DiskView {
+                    failed: true,
+                    ..few
+                },
+                Step::Hold,
+            ),
+            (
+                "failed",
+                DiskView {
+                    failed: true,
+                    ..idle()
+                },
+                Step::Hold,
+            ),
+            (
+                "failed and closed",
+                DiskView {
+                    failed: true,
+                    closed: true,
+                    unsynced: true,
+                    sync: SyncPolicy::Always,
+                    ..idle()
+                },
+                Step::Finish { sync: false },
+            ),
+            (
+                "closed, all synced",
+                DiskView {
+                    closed: true,
+                    sync: SyncPolicy::Always,
+                    ..idle()
+                },
+                Step::Finish { sync: false },
+            ),
+            (
+                "closed, unsynced, never syncs",
+                DiskView {
+                    closed: true,
+                    unsynced: true,
+                    ..idle()
+                },
+                Step::Finish { sync: false },
+            ),
+            (
+                "closed, unsynced",
+                DiskView {
+                    closed: true,
+                    unsynced: true,
+                    sync: interval,
+                    ..idle()
+                },
+                Step::Finish { sync: true },
+            ),
+            (
+                "interval, synced",
+                DiskView {
+                    sync: interval,
+                    ..idle()
+                },
+                Step::Wait(None),
+            ),
+            (
+                "interval, unsynced, early",
+                DiskView {
+                    sync: interval,
+                    unsynced: true,
+                    since_sync: second / 4,
+                    ..idle()
+                },
+                Step::Wait(Some(second * 3 / 4)),
+            ),
+            (
+                "interval, unsynced, due",
+                DiskView {
+                    sync: interval,
+                    unsynced: true,
+                    since_sync: second,
+                    ..idle()
+                },
+                Step::Sync,
+            ),
+            (
+                "interval, unsynced, late",
+                DiskView {
+                    sync: interval,
+                    unsynced: true,
+                    since_sync: second * 2,
+                    ..idle()
+                },
+                Step::Sync,
+            ),
+        ];
+        for (case, view, step) in table {
+            assert_eq!(next_step(&view), step, "{case}: {view:?}");
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::error::FileError;
+use crate::file_error::FileError;
 use crate::protocol::MAX_MESSAGE;
 use crate::server::Registry;
 use crate::server::log::{Log, LogState, Status};
@@ -59,9 +59,10 @@ impl FileHandle {
     ///
     /// # Errors
     ///
-    /// [`FileError::InvalidMessage`] for a message with an inner newline, or larger than
-    /// [`MAX_MESSAGE`](crate::MAX_MESSAGE) (nothing is written);
-    /// [`FileError::Closed`] after `close`; [`FileError::Disk`] once a disk write failed.
+    /// A [`FileError`] that [`is_invalid_message`](FileError::is_invalid_message) for a
+    /// message with an inner newline, or larger than [`MAX_MESSAGE`](crate::MAX_MESSAGE)
+    /// (nothing is written); [`is_closed`](FileError::is_closed) after `close`;
+    /// [`is_disk`](FileError::is_disk) once a disk write failed.
     pub fn write_message(&self, message: &[u8]) -> Result<(), FileError> {
         self.log.append_copy(check(message)?)
     }
@@ -77,7 +78,8 @@ impl FileHandle {
     ///
     /// # Errors
     ///
-    /// [`FileError::Disk`] when a disk write or sync failed.
+    /// A [`FileError`] that [`is_disk`](FileError::is_disk) when a disk write or sync
+    /// failed.
     ///
     /// # Cancel safety
     ///
@@ -119,7 +121,9 @@ impl FileHandle {
                 let state = self.log.lock();
                 let done = done(&state);
                 match &state.disk_error {
-                    Some(e) if done || !past_failure => return Err(FileError::Disk(e.clone())),
+                    Some(e) if done || !past_failure => {
+                        return Err(FileError::disk(&self.log.path, e.clone()));
+                    }
                     None if done => return Ok(()),
                     _ => {}
                 }
@@ -134,7 +138,7 @@ impl FileHandle {
     ///
     /// # Errors
     ///
-    /// [`FileError::Disk`] when the last writes failed.
+    /// A [`FileError`] that [`is_disk`](FileError::is_disk) when the last writes failed.
     pub async fn close(self) -> Result<(), FileError> {
         self.close_with(true).await
     }
@@ -158,24 +162,25 @@ impl FileHandle {
     }
 
     /// Closes the file, stops serving its name and deletes it (Async's `unlink`): every
-    /// stream of it ends after what it was sent, new requests get `FileNotFound`, and the
-    /// path is gone once this completes.
+    /// stream of it ends after what it was sent, new requests get a file-not-found error,
+    /// and the path is gone once this completes.
     ///
     /// # Errors
     ///
-    /// [`FileError::Io`] when the file cannot be deleted; else [`FileError::Disk`] when
-    /// the last writes failed (the file is deleted all the same).
+    /// A [`FileError`] that [`is_io`](FileError::is_io) when the file cannot be deleted;
+    /// else [`is_disk`](FileError::is_disk) when the last writes failed (the file is
+    /// deleted all the same).
     pub async fn unlink(self) -> Result<(), FileError> {
         self.log.lock().unlinked = true;
         self.mark_closed(true);
         let closed = self.file_closed().await;
-        std::fs::remove_file(&self.log.path)?;
+        std::fs::remove_file(&self.log.path).map_err(|e| FileError::io(Some(&self.log.path), e))?;
         tracing::debug!(name = %self.log.name, path = %self.log.path.display(), "file unlinked");
         closed
     }
 
-    /// Removes the name only: new requests get `FileNotFound`, streams already open go on,
-    /// and writes go on too.
+    /// Removes the name only: new requests get a file-not-found error, streams already open
+    /// go on, and writes go on too.
     pub fn stop_serving(&self) {
         self.registry.remove(&self.log);
     }
@@ -204,12 +209,12 @@ fn check(message: &[u8]) -> Result<&[u8], FileError> {
         .strip_suffix(b"\n")
         .map_or(message, |m| m.strip_suffix(b"\r").unwrap_or(m));
     if memchr::memchr(b'\n', line).is_some() {
-        return Err(FileError::InvalidMessage(
+        return Err(FileError::invalid_message(
             "a message is one line: it contains a newline before its end",
         ));
     }
     if line.len() > MAX_MESSAGE {
-        return Err(FileError::InvalidMessage(
+        return Err(FileError::invalid_message(
             "a message is larger than the 16 MiB limit",
         ));
     }

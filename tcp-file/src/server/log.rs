@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use crate::error::FileError;
+use crate::file_error::FileError;
 use crate::protocol::{self, Layout};
 use crate::server::options::LineEnding;
 use crate::server::scan::DiskScan;
@@ -194,10 +194,10 @@ impl Log {
 
     fn check_open(&self, state: &LogState) -> Result<(), FileError> {
         if let Some(e) = &state.disk_error {
-            return Err(FileError::Disk(e.clone()));
+            return Err(FileError::disk(&self.path, e.clone()));
         }
         if state.status == Status::Closed {
-            return Err(FileError::Closed(self.name.clone()));
+            return Err(FileError::closed(&self.name));
         }
         Ok(())
     }
@@ -319,7 +319,6 @@ impl Log {
             next,
             scan_line,
             scan_offset,
-            ..Cursor::default()
         }
     }
 }

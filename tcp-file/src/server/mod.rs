@@ -38,7 +38,7 @@ use bytes::BytesMut;
 use flow::{Flow, FlowExt, IoFlow, Read};
 use tcp_server::{OnHandlerError, ServerOptions, WhereToListen};
 
-use crate::error::FileError;
+use crate::file_error::FileError;
 use crate::server::connection::Connection;
 use crate::server::log::{Log, Status};
 
@@ -97,7 +97,7 @@ impl Serving {
                 .is_ready(),
         };
         if !free {
-            return Err(FileError::AlreadyServing);
+            return Err(FileError::already_serving());
         }
         *self = Serving::Binding;
         Ok(())
@@ -176,11 +176,12 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`FileError::AlreadyOpen`] when `name` is open; [`FileError::Locked`] when the file
-    /// is open for writing already, by this server (under any name, served or not) or by
-    /// another process; [`FileError::NotEmpty`] when the file
-    /// exists with content and `append` was not asked for; [`FileError::Io`] when the file
-    /// cannot be opened, read or created.
+    /// A [`FileError`] that [`is_already_open`](FileError::is_already_open) when `name` is
+    /// open; [`is_locked`](FileError::is_locked) when the file is open for writing already,
+    /// by this server (under any name, served or not) or by another process;
+    /// [`is_not_empty`](FileError::is_not_empty) when the file exists with content and
+    /// `append` was not asked for; [`is_io`](FileError::is_io) when the file cannot be
+    /// opened, read or created, or its disk thread cannot start.
     pub fn open_file(
         &self,
         name: &str,
@@ -194,19 +195,22 @@ impl Server {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(log) = self.inner.registry.get(name) {
             if log.lock().status == Status::Open {
-                return Err(FileError::AlreadyOpen(name.to_string()));
+                return Err(FileError::already_open(name));
             }
         }
+        let given = path.as_ref();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
-            .open(path.as_ref())?;
-        let path = std::fs::canonicalize(path.as_ref())?;
+            .open(given)
+            .map_err(|e| FileError::io(Some(given), e))?;
+        let path = std::fs::canonicalize(given).map_err(|e| FileError::io(Some(given), e))?;
+        let io = |e| FileError::io(Some(&path), e);
         lock_for_writing(&file, &path)?;
-        let mut scan = scan::scan(&mut file)?;
+        let mut scan = scan::scan(&mut file).map_err(io)?;
         if scan.bytes > 0 && !options.append {
-            return Err(FileError::NotEmpty(path));
+            return Err(FileError::not_empty(&path));
         }
         let torn = scan.cut_torn_line();
         if torn > 0 {
@@ -217,10 +221,10 @@ impl Server {
                 bytes = torn,
                 "cutting off a torn last line (no newline)"
             );
-            file.set_len(scan.bytes)?;
+            file.set_len(scan.bytes).map_err(io)?;
         }
         let on_disk = scan.bytes;
-        let reader = std::fs::File::open(&path)?;
+        let reader = std::fs::File::open(&path).map_err(io)?;
         let log = Arc::new(Log::new(
             name.to_string(),
             (path, reader),
@@ -234,7 +238,8 @@ impl Server {
         // (the file, and its lock, go with the closure).
         std::thread::Builder::new()
             .name(format!("tcp-file disk {name}"))
-            .spawn(move || disk::run_disk_thread(disk_log, file, sync, on_disk))?;
+            .spawn(move || disk::run_disk_thread(disk_log, file, sync, on_disk))
+            .map_err(|e| FileError::io(None, e))?;
         self.inner
             .registry
             .lock()
@@ -249,16 +254,17 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`FileError::AlreadyOpen`] when `name` is open for writing; [`FileError::Io`] when
-    /// the file cannot be read.
+    /// A [`FileError`] that [`is_already_open`](FileError::is_already_open) when `name` is
+    /// open for writing; [`is_io`](FileError::is_io) when the file cannot be read.
     pub fn serve_existing_static_file(
         &self,
         name: &str,
         path: impl AsRef<Path>,
     ) -> Result<u64, FileError> {
         let path = path.as_ref().to_path_buf();
-        let mut file = std::fs::File::open(&path)?;
-        let scan = scan::scan(&mut file)?;
+        let io = |e| FileError::io(Some(&path), e);
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let scan = scan::scan(&mut file).map_err(io)?;
         let lines = scan.lines;
         let log = Arc::new(Log::new(
             name.to_string(),
@@ -272,7 +278,7 @@ impl Server {
             .get(name)
             .is_some_and(|l| l.lock().status == Status::Open)
         {
-            return Err(FileError::AlreadyOpen(name.to_string()));
+            return Err(FileError::already_open(name));
         }
         files.insert(name.to_string(), log);
         Ok(lines)
@@ -292,8 +298,9 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`FileError::AlreadyServing`] while an earlier `serve`'s listener is open;
-    /// [`FileError::Listen`] when the socket cannot listen.
+    /// A [`FileError`] that [`is_already_serving`](FileError::is_already_serving) while an
+    /// earlier `serve`'s listener is open; [`is_listen`](FileError::is_listen) when the
+    /// socket cannot listen (the listener's error is its source).
     ///
     /// # Examples
     ///
@@ -360,7 +367,7 @@ impl Server {
             }
             Err(e) => {
                 *serving = Serving::No;
-                Err(FileError::Listen(Arc::new(e)))
+                Err(FileError::listen(e))
             }
         }
     }
@@ -444,8 +451,8 @@ fn lock_for_writing(file: &std::fs::File, path: &Path) -> Result<(), FileError> 
     use rustix::fs::{FlockOperation, flock};
     match flock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(()),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(FileError::Locked(path.to_path_buf())),
-        Err(e) => Err(std::io::Error::from(e).into()),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(FileError::locked(path)),
+        Err(e) => Err(FileError::io(Some(path), e.into())),
     }
 }
 

@@ -15,6 +15,7 @@ use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use crate::Failure;
 use crate::output::Progress;
 use crate::read::stream_failure;
+use crate::report::error_chain;
 
 /// Messages written before the readers start, so that the first reader catches up.
 const BACKLOG: u64 = 20_000;
@@ -109,20 +110,22 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         .map_or(0, |d| d.subsec_nanos());
     let dir =
         TempDir(std::env::temp_dir().join(format!("tcp-file-demo-{}-{nanos}", std::process::id())));
-    std::fs::create_dir_all(&dir.0)
-        .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.0.display())))?;
+    std::fs::create_dir_all(&dir.0).map_err(|e| {
+        let e = error_chain(&e);
+        Failure::other(format!("cannot create {}: {e}", dir.0.display()))
+    })?;
     let path = dir.0.join("demo.log");
     let server = Server::new();
     let file = server
         .open_file("demo", &path, FileOptions::new())
-        .map_err(Failure::other)?;
+        .map_err(|e| Failure::error(&e))?;
     let listening = server
         .serve(
             WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
             |_| true,
         )
         .await
-        .map_err(Failure::other)?;
+        .map_err(|e| Failure::error(&e))?;
     let address = *listening.listening_on_address();
     eprintln!(
         "tcp-file demo: serving {} as `demo` on {address} for {:?}",
@@ -140,7 +143,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
     let written = Arc::new(AtomicU64::new(0));
     for line in 0..BACKLOG {
         file.write_message(message(line).as_bytes())
-            .map_err(Failure::other)?;
+            .map_err(|e| Failure::error(&e))?;
     }
     written.store(BACKLOG, Ordering::Relaxed);
 
@@ -168,12 +171,14 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         ticks.tick().await;
         for _ in 0..PER_TICK {
             file.write_message(message(line).as_bytes())
-                .map_err(Failure::other)?;
+                .map_err(|e| Failure::error(&e))?;
             line += 1;
         }
         written.store(line, Ordering::Relaxed);
     }
-    file.close_with(false).await.map_err(Failure::other)?;
+    file.close_with(false)
+        .await
+        .map_err(|e| Failure::error(&e))?;
 
     let mut failures = Vec::new();
     let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
@@ -181,7 +186,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(failure))) => failures.push(format!("{name}: {}", failure.reason)),
-            Ok(Err(e)) => failures.push(format!("{name}: {e}")),
+            Ok(Err(e)) => failures.push(format!("{name}: {}", error_chain(&e))),
             Err(_) => failures.push(format!(
                 "{name}: not finished {DRAIN_LIMIT:?} after the file was closed"
             )),
@@ -264,7 +269,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
 async fn connect(address: SocketAddr) -> Result<Client, Failure> {
     Client::connect(&WhereToConnect::inet_address(address))
         .await
-        .map_err(|e| Failure::new(Failure::REFUSED, format!("cannot connect: {e}")))
+        .map_err(|e| Failure::new(Failure::REFUSED, error_chain(&e)))
 }
 
 /// Reads every message from the first line to the end.

@@ -2,18 +2,20 @@
 //! all work in a one-command demo.
 //!
 //! One subcommand a file: `serve.rs`, `read.rs` (`read` and `tail`), `demo.rs`; `output.rs`
-//! prints messages and progress.
+//! prints messages and progress; `report.rs` spells out an error with its causes.
 
 mod demo;
 mod output;
 mod read;
+mod report;
 mod serve;
 
-use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+use crate::report::error_chain;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,7 +50,8 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
-/// Why the command failed: a one-line reason and the exit code.
+/// Why the command failed: a one-line reason and the exit code. A reason that tells of an
+/// error spells it out with [`error_chain`], so that each cause is said once.
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) code: u8,
@@ -61,15 +64,20 @@ impl Failure {
     pub(crate) const REFUSED: u8 = 4;
     pub(crate) const CONNECTION_LOST: u8 = 5;
 
-    pub(crate) fn new(code: u8, reason: impl fmt::Display) -> Self {
+    pub(crate) fn new(code: u8, reason: impl Into<String>) -> Self {
         Failure {
             code,
-            reason: reason.to_string(),
+            reason: reason.into(),
         }
     }
 
-    pub(crate) fn other(reason: impl fmt::Display) -> Self {
+    pub(crate) fn other(reason: impl Into<String>) -> Self {
         Failure::new(Failure::OTHER, reason)
+    }
+
+    /// `error`, with its causes, as the reason (exit code 1).
+    pub(crate) fn error(error: &(dyn std::error::Error + 'static)) -> Self {
+        Failure::other(error_chain(error))
     }
 }
 
@@ -81,7 +89,10 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("tcp-file: cannot start the async runtime: {e}");
+            eprintln!(
+                "tcp-file: cannot start the async runtime: {}",
+                error_chain(&e)
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -121,7 +132,8 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => number * 3600.0,
         _ => return Err(format!("unknown unit in {text:?}: use ms, s, m or h")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("not a duration: {text:?}: {e}"))
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|e| format!("not a duration: {text:?}: {}", error_chain(&e)))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use tcp_file::{Client, Error, Message, MessageStream, StreamOptions};
 
 use crate::Failure;
 use crate::output::{Printer, Progress};
+use crate::report::error_chain;
 
 /// Progress shows once a read has been running this long.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
@@ -86,28 +87,18 @@ pub(crate) async fn connect(addr: &str) -> Result<Client, Failure> {
     }
     Client::connect(&WhereToConnect::host_and_port(host, port))
         .await
-        .map_err(|e| {
-            let reason = match e {
-                Error::Transport(e) => e.to_string(),
-                other => other.to_string(),
-            };
-            Failure::new(
-                Failure::REFUSED,
-                format!("connection to {addr} refused or failed: {reason}"),
-            )
-        })
+        .map_err(|e| Failure::new(Failure::REFUSED, error_chain(&e)))
 }
 
 /// The failure a stream error means.
 pub(crate) fn stream_failure(error: Error) -> Failure {
-    match error {
-        Error::FileNotFound(name) => {
-            Failure::new(Failure::FILE_NOT_FOUND, format!("unknown file: {name:?}"))
-        }
-        Error::Transport(e) => {
-            Failure::new(Failure::CONNECTION_LOST, format!("connection lost: {e}"))
-        }
-        other => Failure::other(other),
+    if let Some(name) = error.file_name() {
+        Failure::new(Failure::FILE_NOT_FOUND, format!("unknown file: {name:?}"))
+    } else if error.is_transport() {
+        let reason = format!("connection lost: {}", error_chain(&error));
+        Failure::new(Failure::CONNECTION_LOST, reason)
+    } else {
+        Failure::error(&error)
     }
 }
 
@@ -167,7 +158,8 @@ async fn print_stream(
         // A reader that goes away (`| head`) is a normal end.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure::other(format!(
-            "cannot write to standard output: {e}"
+            "cannot write to standard output: {}",
+            error_chain(&e)
         ))),
     }
 }

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::Failure;
+use crate::report::error_chain;
 
 /// How long clients get to receive what is left once the server stops.
 const GRACE: Duration = Duration::from_secs(3);
@@ -96,7 +97,7 @@ fn resolve(listen: &str) -> Result<SocketAddr, Failure> {
     let cannot = |why: String| Failure::other(format!("cannot listen on {listen:?}: {why}"));
     let mut addresses = listen
         .to_socket_addrs()
-        .map_err(|e| cannot(e.to_string()))?;
+        .map_err(|e| cannot(error_chain(&e)))?;
     addresses
         .next()
         .ok_or_else(|| cannot("no address".to_string()))
@@ -126,19 +127,20 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let options = FileOptions::new().append(args.append).sync(sync);
     let mut files = Vec::new();
     for (name, path) in &args.publish {
-        let file = server.open_file(name, path, options.clone()).map_err(|e| {
-            Failure::other(format!("cannot publish {name} ({}): {e}", path.display()))
-        })?;
+        let file = server
+            .open_file(name, path, options.clone())
+            .map_err(|e| Failure::other(format!("cannot publish {name}: {}", error_chain(&e))))?;
         files.push(file);
     }
     for (name, path) in &args.static_files {
-        server.serve_existing_static_file(name, path).map_err(|e| {
-            Failure::other(format!("cannot serve {name} ({}): {e}", path.display()))
-        })?;
+        server
+            .serve_existing_static_file(name, path)
+            .map_err(|e| Failure::other(format!("cannot serve {name}: {}", error_chain(&e))))?;
     }
 
     // Handlers first: a signal that arrives once `listening on` is out must stop cleanly.
-    let signal_error = |e: std::io::Error| Failure::other(format!("cannot handle signals: {e}"));
+    let signal_error =
+        |e: std::io::Error| Failure::other(format!("cannot handle signals: {}", error_chain(&e)));
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
     // The terminal or the ssh session went away: stop as cleanly as on SIGTERM.
@@ -154,7 +156,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let listening = server
         .serve(WhereToListen::of_address(listen), auth)
         .await
-        .map_err(Failure::other)?;
+        .map_err(|e| Failure::error(&e))?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {}", listening.listening_on_address());
@@ -177,6 +179,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     for file in files {
         let name = file.name().to_string();
         if let Err(e) = file.close().await {
+            let e = error_chain(&e);
             closed = Err(Failure::other(format!("closing {name} failed: {e}")));
         }
     }
@@ -196,17 +199,21 @@ async fn feed(file: Option<&FileHandle>) -> Result<(), Failure> {
     let Some(file) = file else {
         return std::future::pending().await;
     };
-    let failed =
-        |e: tcp_file::FileError| Failure::other(format!("writing to {} failed: {e}", file.name()));
+    let failed = |e: tcp_file::FileError| {
+        let e = error_chain(&e);
+        Failure::other(format!("writing to {} failed: {e}", file.name()))
+    };
     let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
     let mut line = Vec::new();
     let mut too_long = false;
     let mut unflushed = 0;
     loop {
-        let buf = stdin
-            .fill_buf()
-            .await
-            .map_err(|e| Failure::other(format!("reading standard input failed: {e}")))?;
+        let buf = stdin.fill_buf().await.map_err(|e| {
+            Failure::other(format!(
+                "reading standard input failed: {}",
+                error_chain(&e)
+            ))
+        })?;
         let (taken, end_of_line) = match buf.iter().position(|&b| b == b'\n') {
             Some(nl) => (nl + 1, true),
             None => (buf.len(), buf.is_empty()),
