@@ -115,7 +115,8 @@ pub trait SocketIo: AsFd + fmt::Debug + Send + Sync {
     fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize>;
     /// Waits until the socket may be writable.
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-    /// Writes without waiting, vectored (`writev(2)`; `WouldBlock` if no room).
+    /// Writes without waiting, vectored (`writev(2)`, or a plain write for one buffer;
+    /// `WouldBlock` if no room).
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 }
 
@@ -132,7 +133,12 @@ macro_rules! socket_io {
                 <$stream>::poll_write_ready(self, cx)
             }
             fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-                <$stream>::try_write_vectored(self, bufs)
+                // One buffer: a plain write (`send(2)` for TCP), a shorter way through the
+                // kernel than `writev(2)`.
+                match bufs {
+                    [one] => <$stream>::try_write(self, one),
+                    _ => <$stream>::try_write_vectored(self, bufs),
+                }
             }
         }
     };

@@ -53,17 +53,24 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
     ])
 }
 
-/// Raises the soft file-descriptor limit to the hard one.
+/// Raises the file-descriptor limit: to 65,536 or more where the hard limit may be raised
+/// (a privileged run), else the soft limit to the hard one.
 fn raise_fd_limit() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
-    let _ = setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    );
+    // Each connection holds two descriptors on the server's side (its socket, and the copy
+    // that `close(true)` shuts down): ask for room above the hard limit, which a
+    // privileged run may raise, and else take the hard limit.
+    let wanted = limit.maximum.map(|hard| hard.max(65_536));
+    for maximum in [wanted, limit.maximum] {
+        let raised = Rlimit {
+            current: maximum,
+            maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return;
+        }
+    }
 }
 
 fn vm_rss_kib(pid: u32) -> Result<u64, BenchError> {
