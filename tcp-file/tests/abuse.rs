@@ -10,7 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tcp_file::{Limits, Server};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -117,24 +116,6 @@ impl ServerChild {
     }
 }
 
-fn hello() -> Vec<u8> {
-    let mut frame = vec![0, 0, 0, 10, 0x01];
-    frame.extend_from_slice(b"TCPFILE");
-    frame.extend_from_slice(&tcp_file::VERSION.to_be_bytes());
-    frame
-}
-
-fn open_frame(out: &mut Vec<u8>, stream: u32, line: u64, credit: u32, name: &[u8]) {
-    let body_len = 1 + 4 + 1 + 8 + 4 + name.len();
-    out.extend_from_slice(&(body_len as u32).to_be_bytes());
-    out.push(0x02);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.push(0);
-    out.extend_from_slice(&line.to_be_bytes());
-    out.extend_from_slice(&credit.to_be_bytes());
-    out.extend_from_slice(name);
-}
-
 /// Reads `frames` whole frames (after the welcome) from a connection: the server has
 /// then handled that many requests.
 async fn read_frames(socket: &mut TcpStream, frames: usize) {
@@ -180,9 +161,9 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
     let (rss0, fds0) = (server.rss(), server.fds());
 
     // 3 connections, each 1,024 opens of 65,000-byte names that do not exist, not read.
-    let mut attack = hello();
+    let mut attack = support::hello(tcp_file::VERSION);
     for stream in 1..=1024 {
-        open_frame(&mut attack, stream, 0, 1, &[b'n'; 65_000]);
+        attack.extend(support::open_frame(stream, 0, 1, &[b'n'; 65_000]));
     }
     let mut names = Vec::new();
     for _ in 0..3 {
@@ -212,9 +193,9 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
 
     // 4 connections, each 1,024 streams catching up from lines 1..=1,024 of the big file,
     // with credit 1, never giving more.
-    let mut catch_up = hello();
+    let mut catch_up = support::hello(tcp_file::VERSION);
     for stream in 1..=1024u32 {
-        open_frame(&mut catch_up, stream, u64::from(stream), 1, b"big");
+        catch_up.extend(support::open_frame(stream, u64::from(stream), 1, b"big"));
     }
     let mut streams = Vec::new();
     for _ in 0..4 {
@@ -260,7 +241,10 @@ async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout(
         let mut socket = TcpStream::connect(("127.0.0.1", server.port))
             .await
             .expect("connect");
-        socket.write_all(&hello()).await.expect("hello");
+        socket
+            .write_all(&support::hello(tcp_file::VERSION))
+            .await
+            .expect("hello");
         idlers.push(socket);
     }
     let took = server.fresh_client().await;
@@ -313,13 +297,7 @@ fn abuse_server_child() {
                 .serve_existing_static_file("big", dir.join("big"))
                 .expect("serve big");
         }
-        let listening = server
-            .serve(
-                WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
-                |_| true,
-            )
-            .await
-            .expect("serve");
+        let listening = support::listen_on_localhost(&server).await;
         println!("PORT {}", listening.listening_on());
         // Until the parent closes standard input (or dies), and at most 5 minutes.
         let stdin_closed = tokio::task::spawn_blocking(|| {

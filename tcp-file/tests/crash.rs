@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tcp_connect::WhereToConnect;
 use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use tokio::time::timeout;
 
 mod support;
@@ -136,13 +135,7 @@ fn crash_child_writes_until_killed() {
                     .sync(tcp_file::SyncPolicy::Always),
             )
             .expect("open");
-        let listening = server
-            .serve(
-                WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
-                |_| true,
-            )
-            .await
-            .expect("serve");
+        let listening = support::listen_on_localhost(&server).await;
         println!("PORT {}", listening.listening_on());
         // About 100,000 lines a second, so that the reader is near the head when the
         // kill comes; bounded too, at 10 s and about 150 MB.

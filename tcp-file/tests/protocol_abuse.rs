@@ -15,23 +15,10 @@ mod support;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn hello(version: u16) -> Vec<u8> {
-    let mut frame = vec![0, 0, 0, 10, 0x01];
-    frame.extend_from_slice(b"TCPFILE");
-    frame.extend_from_slice(&version.to_be_bytes());
-    frame
-}
+use support::hello;
 
 fn open_frame(stream: u32, credit: u32, name: &str) -> Vec<u8> {
-    let body_len = 1 + 4 + 1 + 8 + 4 + name.len();
-    let mut frame = (body_len as u32).to_be_bytes().to_vec();
-    frame.push(0x02);
-    frame.extend_from_slice(&stream.to_be_bytes());
-    frame.push(0);
-    frame.extend_from_slice(&0u64.to_be_bytes());
-    frame.extend_from_slice(&credit.to_be_bytes());
-    frame.extend_from_slice(name.as_bytes());
-    frame
+    support::open_frame(stream, 0, credit, name.as_bytes())
 }
 
 /// Reads until the server closes the connection, and returns everything it sent.

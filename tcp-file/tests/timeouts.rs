@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use tcp_file::{FileOptions, Limits, Server};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -14,35 +13,6 @@ mod support;
 
 const LIMIT: Duration = Duration::from_secs(20);
 const SHORT: Duration = Duration::from_millis(500);
-
-fn hello() -> Vec<u8> {
-    let mut frame = vec![0, 0, 0, 10, 0x01];
-    frame.extend_from_slice(b"TCPFILE");
-    frame.extend_from_slice(&tcp_file::VERSION.to_be_bytes());
-    frame
-}
-
-fn open_frame(stream: u32, name: &str) -> Vec<u8> {
-    let body_len = 1 + 4 + 1 + 8 + 4 + name.len();
-    let mut frame = (body_len as u32).to_be_bytes().to_vec();
-    frame.push(0x02);
-    frame.extend_from_slice(&stream.to_be_bytes());
-    frame.push(0);
-    frame.extend_from_slice(&0u64.to_be_bytes());
-    frame.extend_from_slice(&u32::MAX.to_be_bytes());
-    frame.extend_from_slice(name.as_bytes());
-    frame
-}
-
-async fn listen(server: &Server) -> tcp_server::Server<flow::Inet> {
-    server
-        .serve(
-            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
-            |_| true,
-        )
-        .await
-        .expect("serve")
-}
 
 /// Reads and drops everything until the server closes the connection.
 async fn drain_until_closed(socket: &mut TcpStream) {
@@ -74,21 +44,23 @@ async fn a_connection_with_no_stream_is_closed_after_its_idle_timeout() {
     let file = server
         .open_file("log", dir.join("log"), FileOptions::new())
         .expect("open");
-    let listening = listen(&server).await;
+    let listening = support::listen_on_localhost(&server).await;
     let port = listening.listening_on();
 
     let mut reading = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    let mut request = hello();
-    request.extend(open_frame(1, "log"));
+    let mut request = support::hello(tcp_file::VERSION);
+    request.extend(support::open_frame(1, 0, u32::MAX, b"log"));
     reading.write_all(&request).await.expect("requests");
 
     let started = Instant::now();
     let mut idle = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    idle.write_all(&hello()).await.expect("hello");
+    idle.write_all(&support::hello(tcp_file::VERSION))
+        .await
+        .expect("hello");
     drain_until_closed(&mut idle).await;
     let took = started.elapsed();
     assert!(
@@ -125,14 +97,14 @@ async fn a_connection_whose_socket_takes_nothing_is_closed_after_its_write_timeo
     for _ in 0..40_000 {
         file.write_message(line.as_bytes()).expect("write");
     }
-    let listening = listen(&server).await;
+    let listening = support::listen_on_localhost(&server).await;
     let port = listening.listening_on();
     let started = Instant::now();
     let mut stalled = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    let mut request = hello();
-    request.extend(open_frame(1, "log"));
+    let mut request = support::hello(tcp_file::VERSION);
+    request.extend(support::open_frame(1, 0, u32::MAX, b"log"));
     stalled.write_all(&request).await.expect("requests");
 
     let connections = || server.debug_snapshot().connections.len();

@@ -12,3 +12,38 @@ pub fn fresh_dir(test: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create the test's directory");
     dir
 }
+
+/// The binary protocol's `Hello` for `version`, as a raw client sends it.
+pub fn hello(version: u16) -> Vec<u8> {
+    let mut frame = vec![0, 0, 0, 10, 0x01];
+    frame.extend_from_slice(b"TCPFILE");
+    frame.extend_from_slice(&version.to_be_bytes());
+    frame
+}
+
+/// An `Open` frame, as a raw client sends it: stream `stream` of `name` from line `line`,
+/// with `credit` messages of flow control.
+pub fn open_frame(stream: u32, line: u64, credit: u32, name: &[u8]) -> Vec<u8> {
+    let body_len = 1 + 4 + 1 + 8 + 4 + name.len();
+    let mut frame = (body_len as u32).to_be_bytes().to_vec();
+    frame.push(0x02);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.push(0);
+    frame.extend_from_slice(&line.to_be_bytes());
+    frame.extend_from_slice(&credit.to_be_bytes());
+    frame.extend_from_slice(name);
+    frame
+}
+
+/// Serves `server` on 127.0.0.1, on a port the system picks.
+#[cfg(all(feature = "server", feature = "client"))]
+pub async fn listen_on_localhost(server: &tcp_file::Server) -> tcp_server::Server<flow::Inet> {
+    use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+    server
+        .serve(
+            WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
+            |_| true,
+        )
+        .await
+        .expect("serve on 127.0.0.1")
+}
