@@ -340,6 +340,10 @@ impl Writer {
     }
 
     async fn wait_until(&self, done: impl Fn(&State) -> bool) -> Result<(), Error> {
+        // Usually it holds already (a writer with room): no waiter to register then.
+        if done(&self.state()) {
+            return Ok(());
+        }
         loop {
             let notified = self.shared.progress.notified();
             tokio::pin!(notified);
