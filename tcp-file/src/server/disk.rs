@@ -26,7 +26,7 @@ struct DiskView {
     closed: bool,
     /// A `flushed` or a close waits.
     flush_requested: bool,
-    /// Someone reads the file: lines are awaited as soon as they are written.
+    /// Someone reads the file: readers wait for lines to reach it.
     readers: bool,
     /// The thread waited for more bytes once already.
     gathered: bool,

@@ -150,7 +150,8 @@ impl ServerInner {
 ///
 /// Memory stays bounded whatever clients do: each file keeps about 4 MiB of recent
 /// messages in memory, a reader that falls behind continues from disk, and a client that
-/// stops reading costs its socket buffers and one 128 KiB batch.
+/// stops reading costs its socket buffers and one batch of about 256 KiB until its write
+/// timeout closes it. [`Limits`] has the whole budget of a connection.
 #[derive(Debug, Clone, Default)]
 pub struct Server {
     pub(crate) inner: Arc<ServerInner>,
