@@ -104,6 +104,19 @@ impl Serving {
     }
 }
 
+/// Held by a `serve` while it binds: if that `serve` is dropped first, the claim it made
+/// is given back, so that `serve` can be called again.
+struct BindingClaim<'a>(&'a ServerInner);
+
+impl Drop for BindingClaim<'_> {
+    fn drop(&mut self) {
+        let mut serving = self.0.serving_lock();
+        if matches!(*serving, Serving::Binding) {
+            *serving = Serving::No;
+        }
+    }
+}
+
 impl fmt::Debug for Serving {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -331,6 +344,8 @@ impl Server {
         auth: impl Fn(&T::Address) -> bool + Send + Sync + 'static,
     ) -> Result<tcp_server::Server<T>, FileError> {
         self.inner.serving_lock().claim()?;
+        // A `serve` dropped while it binds gives its claim back.
+        let claim = BindingClaim(&self.inner);
         let inner = self.inner.clone();
         let auth = Arc::new(auth);
         // One connection's failure (a panic in `auth`, say) never stops the file server.
@@ -359,7 +374,7 @@ impl Server {
             })
             .await;
         let mut serving = self.inner.serving_lock();
-        match listening {
+        let result = match listening {
             Ok(listening) => {
                 // The completion holds no handle on the listener: dropping the listener
                 // still closes it.
@@ -370,7 +385,10 @@ impl Server {
                 *serving = Serving::No;
                 Err(FileError::listen(e))
             }
-        }
+        };
+        drop(serving);
+        drop(claim);
+        result
     }
 
     /// Serves one client connection over `flow` (one end of [`flow::pair`], a TCP or Unix
