@@ -72,14 +72,14 @@ impl AsyncBufRead for Reader {
         while this.buf.is_empty() && !this.eof {
             ready!(this.socket.poll_read_ready(cx))?;
             if this.buf.capacity() < this.buffer_size {
-                this.buf.reserve(this.buffer_size);
+                this.buf = spare::take(this.buffer_size);
             }
             match this.socket.try_read_buf(&mut this.buf) {
                 Ok(0) => this.eof = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Nothing after all: give the buffer back while we wait.
-                    this.buf = BytesMut::new();
+                    spare::give(std::mem::take(&mut this.buf));
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
@@ -104,6 +104,49 @@ impl AsyncRead for Reader {
         out.put_slice(&available[..n]);
         self.consume(n);
         Poll::Ready(Ok(()))
+    }
+}
+
+/// One empty read buffer kept per thread: a reader gives its buffer back whenever the
+/// socket has nothing (so an idle connection holds none), and the next read on the thread
+/// takes it instead of allocating a new one.
+mod spare {
+    use std::cell::RefCell;
+
+    use bytes::BytesMut;
+
+    thread_local! {
+        static SPARE: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    }
+
+    /// An empty buffer with room for `size` bytes: the thread's spare one if it is big
+    /// enough, else a new one.
+    pub(super) fn take(size: usize) -> BytesMut {
+        let spare = SPARE.with(RefCell::take);
+        if spare.capacity() >= size {
+            spare
+        } else {
+            BytesMut::with_capacity(size)
+        }
+    }
+
+    /// The largest buffer a thread keeps: a reader made with a huge buffer size does not
+    /// pin that much memory on every thread it ran on.
+    const MAX_KEPT: usize = 256 * 1024;
+
+    /// Keeps `buf`, emptied, as the thread's spare buffer, if it is bigger than the one
+    /// kept and not too big.
+    pub(super) fn give(mut buf: BytesMut) {
+        if buf.capacity() > MAX_KEPT {
+            return;
+        }
+        buf.clear();
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if buf.capacity() > spare.capacity() {
+                *spare = buf;
+            }
+        });
     }
 }
 
