@@ -4,7 +4,7 @@
 //! time a fresh client is then served at once.
 #![cfg(all(feature = "server", feature = "client"))]
 
-use std::io::{BufRead, BufReader, Read as _};
+use std::io::Read as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,16 +54,7 @@ impl ServerChild {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the child");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let port = loop {
-            let line = lines
-                .next()
-                .expect("the child ended before it listened")
-                .expect("read the child's output");
-            if let Some((_, port)) = line.split_once("PORT ") {
-                break port.trim().parse().expect("a port");
-            }
-        };
+        let port = support::child_port(child.stdout.take().expect("stdout"));
         ServerChild { child, port }
     }
 
@@ -104,6 +95,19 @@ impl ServerChild {
         .await
         .expect("the fresh client was never served");
         started.elapsed()
+    }
+
+    /// After an attack: a fresh client is served, and the server's RSS and fds now, with
+    /// their growth since `before` printed.
+    async fn after(&self, attack: &str, before: (u64, u64)) -> (u64, u64) {
+        self.serves_a_fresh_client(attack).await;
+        let (rss, fds) = (self.rss(), self.fds());
+        println!(
+            "{attack}: +{:.1} MiB, +{} fds",
+            mib(rss.saturating_sub(before.0)),
+            fds.saturating_sub(before.1)
+        );
+        (rss, fds)
     }
 
     /// The fresh client is served within 2 s, a generous bound for one small request.
@@ -178,13 +182,7 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
             .expect("write");
         names.push(socket);
     }
-    server.serves_a_fresh_client("long names").await;
-    let (rss1, fds1) = (server.rss(), server.fds());
-    println!(
-        "long names: +{:.1} MiB, +{} fds",
-        mib(rss1.saturating_sub(rss0)),
-        fds1 - fds0
-    );
+    let (rss1, fds1) = server.after("long names", (rss0, fds0)).await;
     assert!(
         rss1.saturating_sub(rss0) < 32 * MIB,
         "3 connections of long names grew the server by {:.1} MiB",
@@ -207,13 +205,7 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
         read_frames(&mut socket, 1024).await;
         streams.push(socket);
     }
-    server.serves_a_fresh_client("catch-up streams").await;
-    let (rss2, fds2) = (server.rss(), server.fds());
-    println!(
-        "catch-up streams: +{:.1} MiB, +{} fds",
-        mib(rss2.saturating_sub(rss1)),
-        fds2 - fds1
-    );
+    let (rss2, fds2) = server.after("catch-up streams", (rss1, fds1)).await;
     assert!(
         rss2.saturating_sub(rss1) < 64 * MIB,
         "4 x 1,024 catch-up streams grew the server by {:.1} MiB",

@@ -5,7 +5,6 @@
 //! one left.
 #![cfg(all(feature = "server", feature = "client"))]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -43,17 +42,7 @@ fn a_reader_is_never_told_a_line_that_a_crash_takes_back() {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the child");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let port: u16 = loop {
-            let line = lines
-                .next()
-                .expect("the child ended before it listened")
-                .expect("read the child's output");
-            // The test harness may print its own words before it on the line.
-            if let Some((_, port)) = line.split_once("PORT ") {
-                break port.trim().parse().expect("a port");
-            }
-        };
+        let port = support::child_port(child.stdout.take().expect("stdout"));
         // Kill at a different moment each round.
         let kill_after = 2_000 + 3_000 * round as u64;
         let received = runtime.block_on(async {

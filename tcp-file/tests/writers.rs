@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
+use tcp_file::{Client, FileOptions, Message, MessageStream, Server, StreamOptions};
 use tokio::time::timeout;
 
 mod support;
@@ -18,6 +18,14 @@ async fn connect(server: &Server) -> Client {
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
     Client::over(client_end).await.expect("handshake")
+}
+
+async fn next_message(stream: &mut MessageStream) -> Message {
+    timeout(LIMIT, stream.next())
+        .await
+        .expect("stalled")
+        .expect("item")
+        .expect("message")
 }
 
 #[tokio::test]
@@ -137,11 +145,7 @@ async fn unlink_ends_streams_after_what_they_got_and_deletes_the_file() {
     file.write_message(b"one").expect("write");
     let client = connect(&server).await;
     let mut stream = client.read("log", StreamOptions::new());
-    let first = timeout(LIMIT, stream.next())
-        .await
-        .expect("stalled")
-        .expect("item")
-        .expect("message");
+    let first = next_message(&mut stream).await;
     assert_eq!(first.bytes, "one");
 
     file.unlink().await.expect("unlink");
@@ -179,11 +183,7 @@ async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
     file.flushed().await.expect("flushed");
     let client = connect(&server).await;
     let mut stream = client.read("log", StreamOptions::new());
-    let first = timeout(LIMIT, stream.next())
-        .await
-        .expect("stalled")
-        .expect("item")
-        .expect("message");
+    let first = next_message(&mut stream).await;
     assert_eq!((first.line, &first.bytes[..]), (0, &b"one"[..]));
 
     // The lock is advisory: a shell's `>>` does not ask for it.

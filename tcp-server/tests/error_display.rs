@@ -67,23 +67,27 @@ async fn a_unix_file_that_is_not_a_socket_is_named_then_explained() {
     std::fs::remove_file(&path).unwrap();
 }
 
-#[tokio::test]
-async fn a_handler_error_is_the_source_of_the_servers_and_has_its_own() {
-    let server = Server::create_sock(
-        localhost(),
-        ServerOptions::default(),
-        |_, _s: TcpStream| async { Err::<(), _>(std::io::Error::other("boom")) },
-    )
+/// A server with `options` whose handler fails with "boom", after one client came: the
+/// error that stopped it.
+async fn stopped_by_a_failing_handler(options: ServerOptions<flow::Inet>) -> tcp_server::Error {
+    let server = Server::create_sock(localhost(), options, |_, _s: TcpStream| async {
+        Err::<(), _>(std::io::Error::other("boom"))
+    })
     .await
     .unwrap();
     let mut client = TcpStream::connect(server.listening_on_address())
         .await
         .unwrap();
     let _ = client.read_to_end(&mut Vec::new()).await;
-    let error = tokio::time::timeout(PATIENCE, server.close_finished())
+    tokio::time::timeout(PATIENCE, server.close_finished())
         .await
         .expect("the server stops")
-        .expect_err("a handler error stopped it");
+        .expect_err("the handler error stopped it")
+}
+
+#[tokio::test]
+async fn a_handler_error_is_the_source_of_the_servers_and_has_its_own() {
+    let error = stopped_by_a_failing_handler(ServerOptions::default()).await;
     let messages = own_levels(&error);
     assert_eq!(messages.len(), 3, "{messages:?}");
     assert_eq!(messages[2], "boom");
@@ -93,23 +97,10 @@ async fn a_handler_error_is_the_source_of_the_servers_and_has_its_own() {
 
 #[tokio::test]
 async fn a_panicking_call_function_names_its_panic_and_keeps_the_handler_error_as_source() {
-    let server = Server::create_sock(
-        localhost(),
-        ServerOptions::default().on_handler_error(OnHandlerError::call(
-            |_: &SocketAddr, _: &HandlerError| panic!("callback gave up"),
-        )),
-        |_, _s: TcpStream| async { Err::<(), _>(std::io::Error::other("boom")) },
-    )
-    .await
-    .unwrap();
-    let mut client = TcpStream::connect(server.listening_on_address())
-        .await
-        .unwrap();
-    let _ = client.read_to_end(&mut Vec::new()).await;
-    let error = tokio::time::timeout(PATIENCE, server.close_finished())
-        .await
-        .expect("the server stops")
-        .expect_err("the callback's panic stopped it");
+    let error = stopped_by_a_failing_handler(ServerOptions::default().on_handler_error(
+        OnHandlerError::call(|_: &SocketAddr, _: &HandlerError| panic!("callback gave up")),
+    ))
+    .await;
     let messages = own_levels(&error);
     assert!(messages[0].contains("callback gave up"), "{messages:?}");
     assert_eq!(messages.last().map(String::as_str), Some("boom"));

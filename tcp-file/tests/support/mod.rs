@@ -47,3 +47,16 @@ pub async fn listen_on_localhost(server: &tcp_file::Server) -> tcp_server::Serve
         .await
         .expect("serve on 127.0.0.1")
 }
+
+/// The port a child test process prints as `PORT N` on its standard output (the test
+/// harness may print its own words before it on the line).
+pub fn child_port(stdout: impl std::io::Read) -> u16 {
+    use std::io::BufRead;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("read the child's output");
+        if let Some((_, port)) = line.split_once("PORT ") {
+            return port.trim().parse().expect("a port");
+        }
+    }
+    panic!("the child ended before it listened");
+}
