@@ -227,7 +227,13 @@ pub(crate) struct OpenBatch {
 impl OpenBatch {
     /// Fills in the frame's length and its count of messages.
     pub(crate) fn finish(self, out: &mut BytesMut, count: u32) {
-        let len = (out.len() - self.start - 4) as u32;
+        self.finish_before(out, count, 0);
+    }
+
+    /// As [`finish`](OpenBatch::finish), for a frame whose last `more` bytes are not in
+    /// `out` but written right after it.
+    pub(crate) fn finish_before(self, out: &mut BytesMut, count: u32, more: usize) {
+        let len = (out.len() - self.start - 4 + more) as u32;
         out[self.start..self.start + 4].copy_from_slice(&len.to_be_bytes());
         out[self.start + COUNT_AT..self.start + COUNT_AT + 4].copy_from_slice(&count.to_be_bytes());
     }

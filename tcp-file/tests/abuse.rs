@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tcp_file::{Limits, Server};
+use tcp_file::{FileOptions, Limits, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -220,6 +220,55 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_readers_of_a_16_mib_message_share_it() {
+    let dir = support::fresh_dir("abuse-huge");
+    // A static file whose first line is the longest message there can be (read back from
+    // disk), and, in the child, a published file holding one (in memory).
+    let mut huge = vec![b'h'; tcp_file::MAX_MESSAGE];
+    huge.extend_from_slice(b"\nafter\n");
+    std::fs::write(dir.join("huge"), &huge).expect("write huge");
+    drop(huge);
+    let server = ServerChild::start(&dir, 2_000, Duration::from_secs(60));
+    server.serves_a_fresh_client("start").await;
+    let before = (server.rss(), server.fds());
+
+    // 20 readers, 10 of each file, that read the first bytes of the message, then stop.
+    let mut readers = Vec::new();
+    for i in 0..20 {
+        let name: &[u8] = if i % 2 == 0 { b"huge" } else { b"live" };
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .expect("connect");
+        let mut request = support::hello(tcp_file::VERSION);
+        request.extend(support::open_frame(1, 0, 10, name));
+        socket.write_all(&request).await.expect("write");
+        let mut seen = 0;
+        let mut buf = [0u8; 4096];
+        timeout(LIMIT, async {
+            // The welcome, then the start of the message's frame: the server has it.
+            while seen < 1024 {
+                let n = socket.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the server closed the connection");
+                seen += n;
+            }
+        })
+        .await
+        .expect("the message never started");
+        readers.push(socket);
+    }
+    let after = server
+        .after("20 stalled readers of a 16 MiB message", before)
+        .await;
+    assert!(
+        after.0.saturating_sub(before.0) < 96 * MIB,
+        "20 stalled readers of a 16 MiB message grew the server by {:.1} MiB",
+        mib(after.0 - before.0)
+    );
+    drop(readers);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout() {
     let dir = support::fresh_dir("abuse-idle");
@@ -261,7 +310,8 @@ async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout(
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The child: serves `hello` and, if present, `big` from the directory in [`ROLE`], with
+/// The child: serves `hello` and, if present, `big` and `huge` (then also `live`, a
+/// published file holding one 16 MiB message) from the directory in [`ROLE`], with
 /// the idle timeout in [`IDLE_MS`], until its standard input closes.
 #[test]
 fn abuse_server_child() {
@@ -289,6 +339,19 @@ fn abuse_server_child() {
                 .serve_existing_static_file("big", dir.join("big"))
                 .expect("serve big");
         }
+        let mut live = None;
+        if dir.join("huge").exists() {
+            server
+                .serve_existing_static_file("huge", dir.join("huge"))
+                .expect("serve huge");
+            let file = server
+                .open_file("live", dir.join("live"), FileOptions::new())
+                .expect("open live");
+            file.write_message(&vec![b'l'; tcp_file::MAX_MESSAGE])
+                .expect("write live");
+            file.flushed().await.expect("flushed");
+            live = Some(file);
+        }
         let listening = support::listen_on_localhost(&server).await;
         println!("PORT {}", listening.listening_on());
         // Until the parent closes standard input (or dies), and at most 5 minutes.
@@ -296,5 +359,6 @@ fn abuse_server_child() {
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
         });
         let _ = tokio::time::timeout(Duration::from_secs(300), stdin_closed).await;
+        drop(live);
     });
 }

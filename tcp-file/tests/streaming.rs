@@ -766,3 +766,65 @@ async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
     }
     assert_eq!(count, 100_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_clients() {
+    use flow::FlowExt;
+    let dir = temp_dir("long-messages");
+    let server = Server::new();
+    let file = server
+        .open_file(
+            "log",
+            dir.join("log"),
+            FileOptions::new().line_ending(LineEnding::CrLf),
+        )
+        .expect("open");
+    // Short and long messages mixed (over 64 KiB is long, up to the limit), then 6 MiB of
+    // short ones, so that the first lines are read back from disk by a later reader.
+    let long = |i: u64, len: usize| format!("{i}:{}", "L".repeat(len));
+    let mut want = vec![
+        (0, "first".to_string()),
+        (1, long(1, 64 * 1024)),
+        (2, long(2, 100_000)),
+        (3, "between".to_string()),
+        (4, long(4, tcp_file::MAX_MESSAGE - 2)),
+    ];
+    for (_, message) in &want {
+        file.write_message(message.as_bytes()).expect("write");
+    }
+    let client = connect(&server).await;
+    let mut early = client.read("log", StreamOptions::new());
+    for (line, message) in &want {
+        let got = next(&mut early).await.expect("item").expect("message");
+        assert_eq!(got.line, *line);
+        assert!(got.bytes == message.as_bytes(), "line {line} from memory");
+    }
+    for i in 5..60_005 {
+        let message = padded(i);
+        file.write_message(message.as_bytes()).expect("write");
+        want.push((i, message));
+    }
+    file.close_with(false).await.expect("close");
+
+    let mut late = client.read("log", StreamOptions::new());
+    for (line, message) in &want {
+        let got = next(&mut late).await.expect("item").expect("message");
+        assert_eq!(got.line, *line);
+        assert!(got.bytes == message.as_bytes(), "line {line} from disk");
+    }
+    assert!(next(&mut late).await.is_none());
+
+    let (mut text_end, server_end) = flow::pair(64 * 1024);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
+    text_end
+        .write(bytes::Bytes::from_static(b"READ log\n"))
+        .await
+        .expect("request");
+    let mut expected = String::from("+OK\n");
+    for (_, message) in &want[..5] {
+        expected.push_str(message);
+        expected.push('\n');
+    }
+    assert!(read_text(&mut text_end, expected.len()).await == expected);
+}

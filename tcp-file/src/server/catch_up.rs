@@ -4,24 +4,27 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, Weak};
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol::{self, Layout, MAX_MESSAGE};
 use crate::server::log::{Cursor, Log};
 use crate::server::options::LineEnding;
+use crate::server::outgoing::{LONG_MESSAGE, Outgoing};
 
 /// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,
 /// which starts at byte `until.1`: at most `max_messages` lines in one `Lines` frame of
 /// about `max_bytes` (more for a single longer line). The file's bytes are read straight
-/// into `out` from the log's shared reader; lines are only counted. Returns how many were
-/// sent.
+/// into `out` from the log's shared reader; lines are only counted. A long line
+/// ([`LONG_MESSAGE`]) comes alone, read once for every reader that has it at the time
+/// ([`LongLines`]). Returns how many lines were sent.
 pub(crate) fn pull_disk(
     log: &Log,
     cursor: &mut Cursor,
     until: (u64, u64),
     stream: u32,
-    out: &mut BytesMut,
+    outgoing: &mut Outgoing,
     (max_messages, max_bytes): (u32, usize),
 ) -> io::Result<u32> {
     let file = &log.reader;
@@ -37,6 +40,7 @@ pub(crate) fn pull_disk(
     let budget = max_bytes.max(1);
     let mut want = budget.min(available);
     loop {
+        let out = outgoing.buf();
         let frame = protocol::begin_batch(out, stream, cursor.next, layout);
         let data = out.len();
         if let Err(e) = read_exact_at_into(file, out, want, cursor.scan_offset) {
@@ -45,18 +49,6 @@ pub(crate) fn pull_disk(
         }
         let read = &out[data..];
         let first = memchr::memchr(b'\n', read);
-        // Only a read made longer for a long first line can hold a line over the limit,
-        // which no client would take: that fails this stream alone.
-        if want > MAX_MESSAGE && first.unwrap_or(want) > MAX_MESSAGE + usize::from(crlf) {
-            frame.abandon(out);
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "line {} is longer than the {MAX_MESSAGE}-byte message limit",
-                    cursor.next
-                ),
-            ));
-        }
         // A read made longer for a long first line still sends lines up to the budget
         // only, or that one line: a frame never holds more than one line over the budget.
         let span = match first {
@@ -71,11 +63,31 @@ pub(crate) fn pull_disk(
                 out.put_u8(b'\n');
                 lines = 1;
                 consumed = want;
-            } else {
+            } else if want < LONG_MESSAGE {
                 // A line longer than what was read: read more at once.
                 frame.abandon(out);
                 want = (want * 2).min(available);
                 continue;
+            } else {
+                frame.abandon(out);
+                let line = log
+                    .long_lines
+                    .get(&log.reader, cursor.scan_offset, available, log.ending)
+                    .map_err(|e| match e.kind() {
+                        io::ErrorKind::InvalidData => io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "line {} is longer than the {MAX_MESSAGE}-byte message limit",
+                                cursor.next
+                            ),
+                        ),
+                        _ => e,
+                    })?;
+                cursor.scan_offset += line.len() as u64;
+                outgoing.push_long(stream, cursor.next, layout, line);
+                cursor.scan_line += 1;
+                cursor.next = cursor.scan_line;
+                return Ok(1);
             }
         } else {
             out.truncate(data + end);
@@ -85,6 +97,88 @@ pub(crate) fn pull_disk(
         cursor.scan_line += lines;
         cursor.next = cursor.scan_line;
         return Ok(lines as u32);
+    }
+}
+
+/// The long lines of one log that readers hold now, by where they start on disk: a line
+/// read for one reader is shared with every other that reads it while it is held, and
+/// freed with its last holder. The cache itself holds none.
+#[derive(Debug, Default)]
+pub(crate) struct LongLines {
+    held: Mutex<Vec<(u64, Weak<Vec<u8>>)>>,
+}
+
+/// A long line shared through [`Bytes`].
+struct SharedLine(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedLine {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl LongLines {
+    /// The line starting at byte `offset` of `file`, with its line ending (none if the
+    /// file's last line has none), where at most `available` bytes may be read. Reads it
+    /// unless a reader holds it already; one read at a time, so that readers that ask
+    /// together share one.
+    ///
+    /// # Errors
+    ///
+    /// The read fails, or the line is longer than [`MAX_MESSAGE`] (`InvalidData`).
+    fn get(
+        &self,
+        file: &File,
+        offset: u64,
+        available: usize,
+        ending: LineEnding,
+    ) -> io::Result<Bytes> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.retain(|(_, line)| line.strong_count() > 0);
+        if let Some(line) = held
+            .iter()
+            .find(|(at, _)| *at == offset)
+            .and_then(|(_, line)| line.upgrade())
+        {
+            return Ok(Bytes::from_owner(SharedLine(line)));
+        }
+        let line = Arc::new(read_line_at(file, offset, available, ending)?);
+        held.push((offset, Arc::downgrade(&line)));
+        Ok(Bytes::from_owner(SharedLine(line)))
+    }
+}
+
+/// Reads the line starting at byte `offset`, with its ending, in steps, up to `available`
+/// bytes.
+fn read_line_at(
+    file: &File,
+    offset: u64,
+    available: usize,
+    ending: LineEnding,
+) -> io::Result<Vec<u8>> {
+    const STEP: usize = 256 * 1024;
+    let most = available.min(MAX_MESSAGE + ending.len());
+    let mut line = Vec::new();
+    loop {
+        let from = line.len();
+        let want = STEP.min(available - from);
+        line.resize(from + want, 0);
+        file.read_exact_at(&mut line[from..], offset + from as u64)?;
+        if let Some(newline) = memchr::memchr(b'\n', &line[from..]) {
+            line.truncate(from + newline + 1);
+        }
+        if line.len() > most {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a line longer than the message limit",
+            ));
+        }
+        if line.len() < from + want || line.len() == available {
+            return Ok(line);
+        }
     }
 }
 
@@ -185,6 +279,38 @@ mod tests {
         assert_eq!(whole_lines(chunk, 1), (1, 2));
         assert_eq!(whole_lines(b"no newline", 5), (0, 0));
         assert_eq!(whole_lines(b"\n\n", 5), (2, 2));
+    }
+
+    #[test]
+    fn long_lines_are_read_once_while_held_and_bounded() {
+        let dir = std::env::temp_dir().join(format!("tcp-file-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("f");
+        let long = "x".repeat(600_000);
+        std::fs::write(&path, format!("{long}\r\nshort\r\n{long}")).expect("write");
+        let file = File::open(&path).expect("open");
+        let size = std::fs::metadata(&path).expect("metadata").len() as usize;
+        let lines = LongLines::default();
+        let first = lines.get(&file, 0, size, LineEnding::CrLf).expect("first");
+        assert_eq!(&first[..], format!("{long}\r\n").as_bytes());
+        let again = lines.get(&file, 0, size, LineEnding::CrLf).expect("again");
+        assert_eq!(first.as_ptr(), again.as_ptr(), "shared while held");
+        let last_at = first.len() + 7;
+        let last = lines.get(&file, last_at as u64, size - last_at, LineEnding::CrLf);
+        assert_eq!(
+            &last.expect("last")[..],
+            long.as_bytes(),
+            "no ending at the end"
+        );
+        drop((first, again));
+        assert!(
+            lines.held.lock().expect("lock")[0].1.upgrade().is_none(),
+            "freed"
+        );
+        std::fs::write(&path, "y".repeat(MAX_MESSAGE + 3)).expect("write");
+        let err = read_line_at(&file, 0, MAX_MESSAGE + 3, LineEnding::CrLf).expect_err("long");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::protocol::{
 };
 use crate::server::ServerInner;
 use crate::server::log::{Cursor, Log, Pulled, Wake};
+use crate::server::outgoing::{Outgoing, Piece};
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -135,10 +136,10 @@ pub(crate) async fn serve<F: Flow>(
     // credit), so a client that left never leaves its connection behind.
     let requests_ended = AtomicBool::new(false);
     let ended = {
-        let sending = send(&connection, &mut writer, |frames| {
+        let sending = send(&connection, &mut writer, |pieces| {
             let done = requests_ended.load(Ordering::Acquire)
-                && (frames.is_empty() || connection.lock().is_empty());
-            (frames, done.then_some(Ok(())))
+                && (pieces.is_empty() || connection.lock().is_empty());
+            (Piece::into_bytes(pieces), done.then_some(Ok(())))
         });
         tokio::pin!(sending);
         tokio::select! {
@@ -307,23 +308,23 @@ pub(crate) fn open_stream(
 pub(crate) async fn send<F: Flow>(
     connection: &Connection,
     writer: &mut WriteHalf<F>,
-    mut shape: impl FnMut(Bytes) -> (Bytes, Option<Result<(), String>>),
+    mut shape: impl FnMut(Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>),
 ) -> Result<(), String> {
-    let mut out = BytesMut::with_capacity(WRITE_BATCH);
+    let mut out = Outgoing::with_capacity(WRITE_BATCH);
     let mut after: u32 = 0;
     loop {
         connection.wake.arm();
         fill(connection, &mut out, &mut after);
         if out.is_empty() {
-            if let (_, Some(done)) = shape(Bytes::new()) {
+            if let (_, Some(done)) = shape(Vec::new()) {
                 return done;
             }
             connection.wake.notify.notified().await;
             continue;
         }
-        let (bytes, done) = shape(out.split().freeze());
+        let (bytes, done) = shape(out.take());
         if !bytes.is_empty() {
-            match tokio::time::timeout(connection.write_timeout, writer.write(bytes)).await {
+            match tokio::time::timeout(connection.write_timeout, writer.writev(bytes)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
@@ -343,8 +344,8 @@ pub(crate) async fn send<F: Flow>(
         if let Some(done) = done {
             return done;
         }
-        if out.capacity() < WRITE_BATCH {
-            out.reserve(WRITE_BATCH);
+        if out.buf().capacity() < WRITE_BATCH {
+            out.buf().reserve(WRITE_BATCH);
         }
     }
 }
@@ -352,7 +353,7 @@ pub(crate) async fn send<F: Flow>(
 /// Rounds over the streams until `out` holds a batch or no stream has more to send.
 /// Streams whose log has no news by its hint are skipped; only when that leaves `out`
 /// empty, so that the sender is about to sleep, is every log asked under its lock.
-fn fill(connection: &Connection, out: &mut BytesMut, after: &mut u32) {
+fn fill(connection: &Connection, out: &mut Outgoing, after: &mut u32) {
     let mut streams = connection.lock();
     for exact in [false, true] {
         loop {
@@ -373,7 +374,7 @@ fn fill(connection: &Connection, out: &mut BytesMut, after: &mut u32) {
 fn fill_round(
     connection: &Connection,
     streams: &mut BTreeMap<u32, StreamState>,
-    out: &mut BytesMut,
+    out: &mut Outgoing,
     after: &mut u32,
     exact: bool,
 ) {
@@ -397,7 +398,7 @@ fn fill_round(
                     stream: id,
                     failure,
                 },
-                out,
+                out.buf(),
             );
             finished.push(id);
             continue;
@@ -415,7 +416,7 @@ fn fill_round(
             }
             Pulled::Nothing => {}
             Pulled::End => {
-                protocol::encode(&Frame::End { stream: id }, out);
+                protocol::encode(&Frame::End { stream: id }, out.buf());
                 finished.push(id);
             }
             Pulled::Failed(reason) => {
@@ -424,7 +425,7 @@ fn fill_round(
                         stream: id,
                         failure: StreamFailure::Unknown(reason),
                     },
-                    out,
+                    out.buf(),
                 );
                 finished.push(id);
             }

@@ -11,7 +11,9 @@ use tokio::sync::Notify;
 
 use crate::file_error::FileError;
 use crate::protocol::{self, Layout};
+use crate::server::catch_up::LongLines;
 use crate::server::options::LineEnding;
+use crate::server::outgoing::Outgoing;
 use crate::server::scan::DiskScan;
 use crate::server::window::Window;
 
@@ -99,6 +101,8 @@ pub(crate) struct Log {
     /// at offsets): one file descriptor per log, not one per stream. Its own open file
     /// description, so it never holds the writer's lock.
     pub(crate) reader: File,
+    /// Long lines read back from disk, shared by the readers that have them now.
+    pub(crate) long_lines: LongLines,
     /// Readers receive only synced lines (`FileOptions::durable`), not every written one.
     durable: bool,
     pub(crate) ending: LineEnding,
@@ -130,6 +134,7 @@ impl Log {
             name,
             path,
             reader,
+            long_lines: LongLines::default(),
             durable,
             ending,
             state: Mutex::new(LogState {
@@ -419,12 +424,13 @@ pub(crate) enum Pulled {
 
 impl Log {
     /// Encodes the messages after the cursor into `out`, as one `Messages` frame of up to
-    /// `max_messages` messages and about `max_bytes` bytes, from the window or from disk.
+    /// `max_messages` messages and about `max_bytes` bytes, from the window or from disk; a
+    /// long message comes alone, shared with the window or with other readers.
     pub(crate) fn pull(
         &self,
         cursor: &mut Cursor,
         stream: u32,
-        out: &mut BytesMut,
+        out: &mut Outgoing,
         max_messages: u32,
         max_bytes: usize,
     ) -> Pulled {
@@ -474,21 +480,29 @@ impl Log {
     }
 
     /// Encodes the window's messages after the cursor. Copying them here, under the lock,
-    /// is one copy per run of messages, and touches no shared counter.
+    /// is one copy per run of messages, and touches no shared counter; a long message is
+    /// not copied but shared.
     fn pull_window(
         &self,
         state: &LogState,
         cursor: &mut Cursor,
         stream: u32,
-        out: &mut BytesMut,
+        out: &mut Outgoing,
         max_messages: u32,
         max_bytes: usize,
     ) -> u32 {
-        let frame = protocol::begin_batch(out, stream, cursor.next, Layout::Framed);
-        let sent = state
-            .window
-            .encode(cursor.next, out, max_messages, max_bytes);
-        frame.finish(out, sent);
+        let sent = if let Some(message) = state.window.long_at(cursor.next) {
+            out.push_long(stream, cursor.next, Layout::Framed, message.clone());
+            1
+        } else {
+            let out = out.buf();
+            let frame = protocol::begin_batch(out, stream, cursor.next, Layout::Framed);
+            let sent = state
+                .window
+                .encode(cursor.next, out, max_messages, max_bytes);
+            frame.finish(out, sent);
+            sent
+        };
         cursor.next += u64::from(sent);
         cursor.scan_line = cursor.next;
         cursor.scan_offset = state.window.offset(cursor.next).unwrap_or(state.bytes);

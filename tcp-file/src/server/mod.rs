@@ -19,6 +19,7 @@ mod file;
 mod limits;
 mod log;
 mod options;
+mod outgoing;
 mod scan;
 mod snapshot;
 mod text;

@@ -16,6 +16,7 @@ use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
 use crate::protocol::{self, Frame, Layout, Start, StreamFailure};
 use crate::server::ServerInner;
 use crate::server::connection::{self, Connection, Violation};
+use crate::server::outgoing::Piece;
 
 /// The longest request line, newline included.
 pub(crate) const MAX_REQUEST_LINE: usize = 4096;
@@ -165,8 +166,43 @@ async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
 }
 
 /// Turns frames from the sender into lines: each message of a batch as a line, until the
-/// stream's end (`Ok`) or its error (`Err` with the reason).
-fn lines(frames: Bytes) -> (Bytes, Option<Result<(), String>>) {
+/// stream's end (`Ok`) or its error (`Err` with the reason). A long message is written as
+/// it is, shared, with a newline after it.
+fn lines(pieces: Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>) {
+    let mut written = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        match piece {
+            Piece::Frames(frames) => {
+                let (lines, done) = frame_lines(frames);
+                if !lines.is_empty() {
+                    written.push(lines);
+                }
+                if done.is_some() {
+                    return (written, done);
+                }
+            }
+            Piece::Long { layout, body, .. } => {
+                let mut message = body;
+                let ending = match layout {
+                    Layout::Framed => 0,
+                    Layout::Lines { crlf } => {
+                        if crlf && message.ends_with(b"\r\n") {
+                            2
+                        } else {
+                            usize::from(message.ends_with(b"\n"))
+                        }
+                    }
+                };
+                message.truncate(message.len() - ending);
+                written.extend([message, Bytes::from_static(b"\n")]);
+            }
+        }
+    }
+    (written, None)
+}
+
+/// The lines of whole frames, and whether the stream ended with them.
+fn frame_lines(frames: Bytes) -> (Bytes, Option<Result<(), String>>) {
     let mut out = BytesMut::with_capacity(frames.len());
     let mut rest = frames;
     while rest.len() >= 4 {

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol;
+use crate::server::outgoing::LONG_MESSAGE;
 
 /// Copied messages are stored in chunks that grow up to this many bytes (a longer message
 /// gets a chunk of its own size).
@@ -103,8 +104,12 @@ impl Window {
         self.len
     }
 
-    /// Appends a copy of the next line's message, which starts at byte `offset` on disk.
+    /// Appends a copy of the next line's message, which starts at byte `offset` on disk. A
+    /// long message is kept alone, so that readers share it.
     pub(crate) fn push_copy(&mut self, message: &[u8], offset: u64) {
+        if message.len() >= LONG_MESSAGE {
+            return self.push_given(Bytes::copy_from_slice(message), offset);
+        }
         let need = 4 + message.len();
         let fits = matches!(
             self.chunks.back(),
@@ -204,8 +209,19 @@ impl Window {
         Some(self.chunks[i].offset(k, self.ending_len))
     }
 
+    /// Line `line`'s message if it is a long one, which readers share instead of copying it
+    /// (see [`LONG_MESSAGE`]); [`encode`](Window::encode) stops before such a message.
+    pub(crate) fn long_at(&self, line: u64) -> Option<&Bytes> {
+        let (i, _) = self.find(line)?;
+        match &self.chunks[i].store {
+            Store::Given(message) if message.len() >= LONG_MESSAGE => Some(message),
+            _ => None,
+        }
+    }
+
     /// Appends the messages from line `line` to `out` as a `Messages` frame's body: at
-    /// most `max_messages`, and about `max_bytes` (the first always). Returns how many.
+    /// most `max_messages`, and about `max_bytes` (the first always), up to the next long
+    /// message. Returns how many.
     pub(crate) fn encode(
         &self,
         line: u64,
@@ -225,7 +241,9 @@ impl Window {
             }
             let taken = match &chunk.store {
                 Store::Given(message) => {
-                    if sent > 0 && bytes + 4 + message.len() > max_bytes {
+                    if message.len() >= LONG_MESSAGE
+                        || (sent > 0 && bytes + 4 + message.len() > max_bytes)
+                    {
                         break;
                     }
                     protocol::push_message(out, message);
@@ -328,6 +346,28 @@ mod tests {
                 assert_eq!(message, want.as_bytes(), "line {}", from as usize + j);
             }
         }
+    }
+
+    #[test]
+    fn long_messages_are_kept_alone_and_runs_stop_before_them() {
+        let mut window = Window::new(0, 1);
+        let long = vec![b'L'; LONG_MESSAGE];
+        window.push_copy(b"a", 0);
+        window.push_copy(&long, 2);
+        window.push_copy(b"b", 2 + LONG_MESSAGE as u64 + 1);
+        assert!(window.long_at(0).is_none());
+        assert_eq!(window.long_at(1).map(|m| &m[..]), Some(&long[..]));
+        assert_eq!(window.offset(2), Some(2 + LONG_MESSAGE as u64 + 1));
+        let mut out = BytesMut::new();
+        assert_eq!(
+            window.encode(0, &mut out, 10, usize::MAX),
+            1,
+            "stops before it"
+        );
+        assert_eq!(messages(&out), [b"a".to_vec()]);
+        let mut out = BytesMut::new();
+        assert_eq!(window.encode(2, &mut out, 10, usize::MAX), 1);
+        assert_eq!(messages(&out), [b"b".to_vec()]);
     }
 
     #[test]

@@ -1,0 +1,183 @@
+//! What a connection's sender writes next: frames encoded into one buffer, and long
+//! messages in frames of their own whose bytes are shared with the log, never copied per
+//! reader. Twenty stalled readers of a 16 MiB message hold that message once.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::protocol::{self, Layout};
+
+/// A message at least this long goes in a frame of its own, shared, not copied.
+pub(crate) const LONG_MESSAGE: usize = 64 * 1024;
+
+/// Frames on their way to one connection.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// What comes before `buf`.
+    pieces: Vec<Piece>,
+    /// Frames being encoded, after the pieces.
+    buf: BytesMut,
+    /// The bytes in `pieces`.
+    held: usize,
+}
+
+/// A run of what [`Outgoing`] holds.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// Whole frames.
+    Frames(Bytes),
+    /// One frame of one long message: `head` is the frame up to the message, `body` the
+    /// rest, as `layout` lays it out (a `Lines` body ends with its line ending, if the
+    /// line has one).
+    Long {
+        head: Bytes,
+        layout: Layout,
+        body: Bytes,
+    },
+}
+
+impl Outgoing {
+    /// An empty batch whose buffer has room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Outgoing {
+            pieces: Vec::new(),
+            buf: BytesMut::with_capacity(capacity),
+            held: 0,
+        }
+    }
+
+    /// The buffer frames are encoded into, after what is held already.
+    pub(crate) fn buf(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// How many bytes will be written.
+    pub(crate) fn len(&self) -> usize {
+        self.held + self.buf.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a frame of `stream` holding one long message, line `line`, whose bytes are
+    /// `body` as `layout` lays them out.
+    pub(crate) fn push_long(&mut self, stream: u32, line: u64, layout: Layout, body: Bytes) {
+        self.seal();
+        let frame = protocol::begin_batch(&mut self.buf, stream, line, layout);
+        if layout == Layout::Framed {
+            // A message is at most `MAX_MESSAGE` bytes: its length fits.
+            self.buf.put_u32(body.len() as u32);
+        }
+        frame.finish_before(&mut self.buf, 1, body.len());
+        let head = self.buf.split().freeze();
+        self.held += head.len() + body.len();
+        self.pieces.push(Piece::Long { head, layout, body });
+    }
+
+    /// Takes everything out, in order; the buffer keeps its spare room.
+    pub(crate) fn take(&mut self) -> Vec<Piece> {
+        self.seal();
+        self.held = 0;
+        std::mem::take(&mut self.pieces)
+    }
+
+    /// Moves the frames encoded so far into a piece of their own.
+    fn seal(&mut self) {
+        if !self.buf.is_empty() {
+            let frames = self.buf.split().freeze();
+            self.held += frames.len();
+            self.pieces.push(Piece::Frames(frames));
+        }
+    }
+}
+
+impl Piece {
+    /// The bytes to write, in order, for a binary client.
+    pub(crate) fn into_bytes(pieces: Vec<Piece>) -> Vec<Bytes> {
+        let mut bytes = Vec::with_capacity(pieces.len() + 1);
+        for piece in pieces {
+            match piece {
+                Piece::Frames(frames) => bytes.push(frames),
+                Piece::Long { head, body, .. } => bytes.extend([head, body]),
+            }
+        }
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Frame, decode};
+
+    /// The frames a binary client would read from what `outgoing` holds.
+    fn frames(outgoing: &mut Outgoing) -> Vec<Frame> {
+        let mut wire = BytesMut::new();
+        for bytes in Piece::into_bytes(outgoing.take()) {
+            wire.extend_from_slice(&bytes);
+        }
+        let mut frames = Vec::new();
+        while !wire.is_empty() {
+            let len = u32::from_be_bytes(wire[..4].try_into().expect("4 bytes")) as usize;
+            let mut frame = wire.split_to(4 + len);
+            let _ = frame.split_to(4);
+            frames.push(decode(frame.freeze()).expect("a frame"));
+        }
+        frames
+    }
+
+    #[test]
+    fn long_messages_share_their_bytes_between_whole_frames() {
+        let message = Bytes::from(vec![b'x'; LONG_MESSAGE]);
+        let line = Bytes::from(format!("{}\r\n", "y".repeat(LONG_MESSAGE)));
+        let mut outgoing = Outgoing::with_capacity(1024);
+        protocol::encode(&Frame::End { stream: 1 }, outgoing.buf());
+        outgoing.push_long(2, 7, Layout::Framed, message.clone());
+        outgoing.push_long(3, 9, Layout::Lines { crlf: true }, line.clone());
+        protocol::encode(&Frame::End { stream: 4 }, outgoing.buf());
+        let total = outgoing.len();
+        let pieces = outgoing.take();
+        let shared = pieces.iter().filter_map(|piece| match piece {
+            Piece::Long { body, .. } => Some(body.as_ptr()),
+            Piece::Frames(_) => None,
+        });
+        assert!(shared.eq([message.as_ptr(), line.as_ptr()]), "not copied");
+        assert_eq!(
+            Piece::into_bytes(pieces)
+                .iter()
+                .map(Bytes::len)
+                .sum::<usize>(),
+            total
+        );
+        assert!(outgoing.is_empty());
+
+        protocol::encode(&Frame::End { stream: 1 }, outgoing.buf());
+        outgoing.push_long(2, 7, Layout::Framed, message.clone());
+        let mut framed = BytesMut::new();
+        protocol::push_message(&mut framed, &message);
+        assert_eq!(
+            frames(&mut outgoing),
+            [
+                Frame::End { stream: 1 },
+                Frame::Batch {
+                    stream: 2,
+                    first_line: 7,
+                    count: 1,
+                    layout: Layout::Framed,
+                    data: framed.freeze(),
+                },
+            ]
+        );
+        outgoing.push_long(3, 9, Layout::Lines { crlf: true }, line.clone());
+        assert_eq!(
+            frames(&mut outgoing),
+            [Frame::Batch {
+                stream: 3,
+                first_line: 9,
+                count: 1,
+                layout: Layout::Lines { crlf: true },
+                data: line,
+            }]
+        );
+    }
+}
