@@ -11,15 +11,92 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::protocol::{self, Layout, MAX_MESSAGE};
 use crate::server::log::{Cursor, Log};
 use crate::server::options::LineEnding;
-use crate::server::outgoing::{LONG_MESSAGE, Outgoing};
+use crate::server::outgoing::{LONG_MESSAGE, Outgoing, Piece};
+
+/// How far one read skips over lines before the one asked for (after `read_from` started at
+/// an index entry before it) before it gives its turn back.
+const SKIP_STEP: usize = 4 * 1024 * 1024;
+
+/// One stream's catch-up read: planned by the connection's sender (under its lock), done on
+/// tokio's blocking pool with no lock held, so that a slow disk stalls no async worker.
+#[derive(Debug)]
+pub(crate) struct DiskRead {
+    stream: u32,
+    log: Arc<Log>,
+    cursor: Cursor,
+    /// The first line not to read (the window's first), and where it starts.
+    until: (u64, u64),
+    max_messages: u32,
+    max_bytes: usize,
+}
+
+/// What a [`DiskRead`] did: where the stream's cursor is now, and the frames to send (none
+/// after a step over skipped lines), or why the stream fails.
+#[derive(Debug)]
+pub(crate) struct DiskReadDone {
+    pub(crate) stream: u32,
+    pub(crate) cursor: Cursor,
+    pub(crate) result: Result<(u32, Vec<Piece>), String>,
+}
+
+impl DiskRead {
+    /// A read for `stream` of `log` from `cursor` to `until` (see
+    /// [`Pulled::Disk`](crate::server::log::Pulled::Disk)): at most `max_messages` lines in
+    /// about `max_bytes`.
+    pub(crate) fn new(
+        stream: u32,
+        log: Arc<Log>,
+        cursor: Cursor,
+        until: (u64, u64),
+        (max_messages, max_bytes): (u32, usize),
+    ) -> Self {
+        DiskRead {
+            stream,
+            log,
+            cursor,
+            until,
+            max_messages,
+            max_bytes,
+        }
+    }
+
+    /// Does the read (it blocks).
+    pub(crate) fn run(self) -> DiskReadDone {
+        let DiskRead {
+            stream,
+            log,
+            mut cursor,
+            until,
+            max_messages,
+            max_bytes,
+        } = self;
+        let mut out = Outgoing::with_capacity(max_bytes + 64);
+        let result = pull_disk(
+            &log,
+            &mut cursor,
+            until,
+            stream,
+            &mut out,
+            (max_messages, max_bytes),
+        )
+        .map(|sent| (sent, out.take()))
+        .map_err(|e| format!("reading {} failed: {e}", log.path.display()));
+        DiskReadDone {
+            stream,
+            cursor,
+            result,
+        }
+    }
+}
 
 /// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,
 /// which starts at byte `until.1`: at most `max_messages` lines in one `Lines` frame of
 /// about `max_bytes` (more for a single longer line). The file's bytes are read straight
 /// into `out` from the log's shared reader; lines are only counted. A long line
 /// ([`LONG_MESSAGE`]) comes alone, read once for every reader that has it at the time
-/// ([`LongLines`]). Returns how many lines were sent.
-pub(crate) fn pull_disk(
+/// ([`LongLines`]). Returns how many lines were sent: none when the cursor only moved over
+/// lines before the one asked for, at most [`SKIP_STEP`] bytes of them.
+fn pull_disk(
     log: &Log,
     cursor: &mut Cursor,
     until: (u64, u64),
@@ -30,7 +107,7 @@ pub(crate) fn pull_disk(
     let file = &log.reader;
     let (until_line, until_offset) = until;
     skip_to_next(file, cursor, until)?;
-    if cursor.scan_line >= until_line || max_messages == 0 {
+    if cursor.scan_line >= until_line || cursor.scan_line < cursor.next || max_messages == 0 {
         return Ok(0);
     }
     let available = (until_offset - cursor.scan_offset) as usize;
@@ -227,13 +304,15 @@ fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) 
     Ok(())
 }
 
-/// Moves the cursor's scan position forward to its next line, reading and counting the
-/// lines between (after `read_from` started at an index entry before the line asked for).
+/// Moves the cursor's scan position forward towards its next line, reading and counting
+/// the lines between (after `read_from` started at an index entry before the line asked
+/// for), about [`SKIP_STEP`] bytes at most.
 fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Result<()> {
     let (until_line, until_offset) = until;
     let mut chunk = 256 * 1024;
     let mut buf = Vec::new();
-    while cursor.scan_line < cursor.next.min(until_line) {
+    let mut scanned = 0;
+    while cursor.scan_line < cursor.next.min(until_line) && scanned < SKIP_STEP {
         let available = (until_offset - cursor.scan_offset) as usize;
         let want = chunk.min(available);
         // A buffer of this call's own: a stream holds none between pulls.
@@ -262,6 +341,7 @@ fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Resu
             }
         }
         cursor.scan_offset += skipped as u64;
+        scanned += skipped;
     }
     Ok(())
 }
@@ -310,6 +390,33 @@ mod tests {
         std::fs::write(&path, "y".repeat(MAX_MESSAGE + 3)).expect("write");
         let err = read_line_at(&file, 0, MAX_MESSAGE + 3, LineEnding::CrLf).expect_err("long");
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_skip_over_a_gap_gives_its_turn_back_after_a_step() {
+        let dir = std::env::temp_dir().join(format!("tcp-file-skip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("f");
+        let line = format!("{}\n", "z".repeat(999));
+        std::fs::write(&path, line.repeat(10_000)).expect("write");
+        let file = File::open(&path).expect("open");
+        let mut cursor = Cursor {
+            next: 9_999,
+            scan_line: 0,
+            scan_offset: 0,
+        };
+        let until = (10_000, 10_000_000);
+        let mut steps = 0;
+        while cursor.scan_line < cursor.next {
+            let before = cursor.scan_offset;
+            skip_to_next(&file, &mut cursor, until).expect("skip");
+            let step = (cursor.scan_offset - before) as usize;
+            assert!(step > 0 && step <= SKIP_STEP + 256 * 1024, "{step} bytes");
+            assert_eq!(cursor.scan_offset, cursor.scan_line * 1000);
+            steps += 1;
+        }
+        assert_eq!((cursor.scan_line, steps), (9_999, 3));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
+use tokio::task::{JoinError, JoinHandle};
 
 use crate::protocol::{
     self, Frame, FrameReader, MAX_CLIENT_FRAME, MAX_NAME, MAX_STREAMS, ReadFrameError, Start,
     StreamFailure, VERSION,
 };
 use crate::server::ServerInner;
+use crate::server::catch_up::{DiskRead, DiskReadDone};
 use crate::server::log::{Cursor, Log, Pulled, Wake};
 use crate::server::outgoing::{Outgoing, Piece};
 
@@ -22,6 +24,8 @@ use crate::server::outgoing::{Outgoing, Piece};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender writes up to about this much at once.
 const WRITE_BATCH: usize = 256 * 1024;
+/// At most this many streams of one connection read from disk at once.
+const READS_AT_ONCE: usize = WRITE_BATCH / FRAME_BYTES;
 /// A frame of messages carries about this much at most. A client cuts the frames that
 /// arrived whole in one read out of the read's buffer, and copies only the one that spans
 /// two reads: frames much smaller than a read (the client's are up to 512 KiB) mean few
@@ -45,6 +49,8 @@ pub(crate) struct StreamState {
     pub(crate) cursor: Cursor,
     pub(crate) credit: u32,
     failure: Option<StreamFailure>,
+    /// A catch-up read of this stream is in flight ([`DiskRead`]).
+    reading: bool,
 }
 
 impl Connection {
@@ -284,6 +290,7 @@ pub(crate) fn open_stream(
                 cursor,
                 credit,
                 failure: None,
+                reading: false,
             }
         }
         Err(failure) => StreamState {
@@ -291,6 +298,7 @@ pub(crate) fn open_stream(
             cursor: Cursor::default(),
             credit,
             failure: Some(failure),
+            reading: false,
         },
     };
     streams.insert(stream, state);
@@ -312,10 +320,37 @@ pub(crate) async fn send<F: Flow>(
 ) -> Result<(), String> {
     let mut out = Outgoing::with_capacity(WRITE_BATCH);
     let mut after: u32 = 0;
+    // Catch-up reads in flight on the blocking pool: one set at a time, done while the
+    // batch before them is written.
+    let mut reading: Option<JoinHandle<Vec<DiskReadDone>>> = None;
     loop {
         connection.wake.arm();
-        fill(connection, &mut out, &mut after);
+        if let Some(done) = reading.take_if(|handle| handle.is_finished()) {
+            read_done(connection, done.await, &mut out)?;
+        }
+        let mut reads = Vec::new();
+        fill(
+            connection,
+            &mut out,
+            &mut after,
+            reading.is_none().then_some(&mut reads),
+        );
+        if !reads.is_empty() {
+            reading = Some(tokio::task::spawn_blocking(move || {
+                reads.into_iter().map(DiskRead::run).collect()
+            }));
+        }
         if out.is_empty() {
+            if let Some(handle) = &mut reading {
+                tokio::select! {
+                    done = handle => {
+                        reading = None;
+                        read_done(connection, done, &mut out)?;
+                    }
+                    () = connection.wake.notify.notified() => {}
+                }
+                continue;
+            }
             if let (_, Some(done)) = shape(Vec::new()) {
                 return done;
             }
@@ -350,15 +385,70 @@ pub(crate) async fn send<F: Flow>(
     }
 }
 
+/// Hands the frames of finished catch-up reads to their streams' batch, or fails the
+/// streams whose read failed. A stream cancelled meanwhile gets nothing.
+///
+/// # Errors
+///
+/// The reads panicked, or the runtime is shutting down.
+fn read_done(
+    connection: &Connection,
+    done: Result<Vec<DiskReadDone>, JoinError>,
+    out: &mut Outgoing,
+) -> Result<(), String> {
+    let done = done.map_err(|e| format!("catching up from disk failed: {e}"))?;
+    let mut streams = connection.lock();
+    for read in done {
+        let Some(stream) = streams.get_mut(&read.stream).filter(|s| s.reading) else {
+            continue;
+        };
+        stream.reading = false;
+        stream.cursor = read.cursor;
+        match read.result {
+            Ok((sent, frames)) => {
+                if stream.credit != u32::MAX {
+                    stream.credit = stream.credit.saturating_sub(sent);
+                }
+                out.extend(frames);
+            }
+            Err(reason) => {
+                protocol::encode(
+                    &Frame::StreamError {
+                        stream: read.stream,
+                        failure: StreamFailure::Unknown(reason),
+                    },
+                    out.buf(),
+                );
+                connection.remove_stream(&mut streams, read.stream);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Rounds over the streams until `out` holds a batch or no stream has more to send.
 /// Streams whose log has no news by its hint are skipped; only when that leaves `out`
 /// empty, so that the sender is about to sleep, is every log asked under its lock.
-fn fill(connection: &Connection, out: &mut Outgoing, after: &mut u32) {
+/// Streams whose next lines are on disk only are added to `reads`, a few at most; with
+/// no `reads` (some are in flight), they wait.
+fn fill(
+    connection: &Connection,
+    out: &mut Outgoing,
+    after: &mut u32,
+    mut reads: Option<&mut Vec<DiskRead>>,
+) {
     let mut streams = connection.lock();
     for exact in [false, true] {
         loop {
             let before = out.len();
-            fill_round(connection, &mut streams, out, after, exact);
+            fill_round(
+                connection,
+                &mut streams,
+                out,
+                after,
+                exact,
+                reads.as_deref_mut(),
+            );
             if out.len() >= WRITE_BATCH || out.len() == before {
                 break;
             }
@@ -377,6 +467,7 @@ fn fill_round(
     out: &mut Outgoing,
     after: &mut u32,
     exact: bool,
+    mut reads: Option<&mut Vec<DiskRead>>,
 ) {
     let ids: Vec<u32> = streams
         .range((Bound::Excluded(*after), Bound::Unbounded))
@@ -404,7 +495,7 @@ fn fill_round(
             continue;
         }
         let Some(log) = &stream.log else { continue };
-        if !exact && !log.may_have_news(stream.cursor.next) {
+        if stream.reading || (!exact && !log.may_have_news(stream.cursor.next)) {
             continue;
         }
         let budget = FRAME_BYTES.min(WRITE_BATCH - out.len()).max(4096);
@@ -415,6 +506,13 @@ fn fill_round(
                 }
             }
             Pulled::Nothing => {}
+            Pulled::Disk { until } => {
+                if let Some(reads) = reads.as_deref_mut().filter(|r| r.len() < READS_AT_ONCE) {
+                    let budget = (stream.credit, FRAME_BYTES);
+                    reads.push(DiskRead::new(id, log.clone(), stream.cursor, until, budget));
+                    stream.reading = true;
+                }
+            }
             Pulled::End => {
                 protocol::encode(&Frame::End { stream: id }, out.buf());
                 finished.push(id);

@@ -402,7 +402,7 @@ impl LogState {
 /// A reader's place in a log: the next line to send, and a line at or before it whose byte
 /// offset is known (catching up from disk scans from there). It holds no file and no
 /// buffer: catch-up reads the log's shared [`Log::reader`] into the sender's batch.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Cursor {
     pub(crate) next: u64,
     pub(crate) scan_line: u64,
@@ -420,12 +420,16 @@ pub(crate) enum Pulled {
     End,
     /// The file failed; the reason.
     Failed(String),
+    /// The next lines are on disk only, up to (not including) line `until.0`, which starts
+    /// at byte `until.1`: read them with a [`DiskRead`](crate::server::catch_up::DiskRead),
+    /// off the async workers.
+    Disk { until: (u64, u64) },
 }
 
 impl Log {
-    /// Encodes the messages after the cursor into `out`, as one `Messages` frame of up to
-    /// `max_messages` messages and about `max_bytes` bytes, from the window or from disk; a
-    /// long message comes alone, shared with the window or with other readers.
+    /// Encodes the messages after the cursor from the window into `out`, as one `Messages`
+    /// frame of up to `max_messages` messages and about `max_bytes` bytes (a long message
+    /// comes alone, shared with the window), or says that they are on disk only.
     pub(crate) fn pull(
         &self,
         cursor: &mut Cursor,
@@ -434,48 +438,37 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> Pulled {
-        let disk_until = {
-            let state = self.lock();
-            if state.unlinked {
-                return Pulled::End;
-            }
-            let readable = state.readable(self.durable);
-            if cursor.next >= readable {
-                return match (&state.disk_error, state.status) {
-                    (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
-                    (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
-                    _ => Pulled::Nothing,
-                };
-            }
-            if max_messages == 0 {
-                return Pulled::Nothing;
-            }
-            let start = state.window.start();
-            if cursor.next >= start {
-                // Readable lines only: the window holds lines not on disk yet too.
-                let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
-                return Pulled::Sent(self.pull_window(
-                    &state,
-                    cursor,
-                    stream,
-                    out,
-                    max_messages,
-                    max_bytes,
-                ));
-            }
-            // Everything before the window is on disk.
-            (start, state.window.offset(start).unwrap_or(state.bytes))
-        };
-        match crate::server::catch_up::pull_disk(
-            self,
-            cursor,
-            disk_until,
-            stream,
-            out,
-            (max_messages, max_bytes),
-        ) {
-            Ok(sent) => Pulled::Sent(sent),
-            Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
+        let state = self.lock();
+        if state.unlinked {
+            return Pulled::End;
+        }
+        let readable = state.readable(self.durable);
+        if cursor.next >= readable {
+            return match (&state.disk_error, state.status) {
+                (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
+                (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
+                _ => Pulled::Nothing,
+            };
+        }
+        if max_messages == 0 {
+            return Pulled::Nothing;
+        }
+        let start = state.window.start();
+        if cursor.next >= start {
+            // Readable lines only: the window holds lines not on disk yet too.
+            let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
+            return Pulled::Sent(self.pull_window(
+                &state,
+                cursor,
+                stream,
+                out,
+                max_messages,
+                max_bytes,
+            ));
+        }
+        // Everything before the window is on disk.
+        Pulled::Disk {
+            until: (start, state.window.offset(start).unwrap_or(state.bytes)),
         }
     }
 

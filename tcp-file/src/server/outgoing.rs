@@ -74,6 +74,18 @@ impl Outgoing {
         self.pieces.push(Piece::Long { head, layout, body });
     }
 
+    /// Appends what another batch held.
+    pub(crate) fn extend(&mut self, pieces: Vec<Piece>) {
+        self.seal();
+        for piece in pieces {
+            self.held += match &piece {
+                Piece::Frames(frames) => frames.len(),
+                Piece::Long { head, body, .. } => head.len() + body.len(),
+            };
+            self.pieces.push(piece);
+        }
+    }
+
     /// Takes everything out, in order; the buffer keeps its spare room.
     pub(crate) fn take(&mut self) -> Vec<Piece> {
         self.seal();
