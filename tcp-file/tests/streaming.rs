@@ -826,5 +826,7 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
         expected.push_str(message);
         expected.push('\n');
     }
-    assert!(read_text(&mut text_end, expected.len()).await == expected);
+    // The first lines, as many bytes as they take (more may have come with them).
+    let got = read_text(&mut text_end, expected.len()).await;
+    assert!(got.as_bytes()[..expected.len()] == *expected.as_bytes());
 }

@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -16,6 +15,9 @@ use crate::server::outgoing::{LONG_MESSAGE, Outgoing, Piece};
 /// How far one read skips over lines before the one asked for (after `read_from` started at
 /// an index entry before it) before it gives its turn back.
 const SKIP_STEP: usize = 4 * 1024 * 1024;
+
+/// One catch-up read takes about this many bytes of a stream's lines.
+const READ_BYTES: usize = 256 * 1024;
 
 /// One stream's catch-up read: planned by the connection's sender (under its lock), done on
 /// tokio's blocking pool with no lock held, so that a slow disk stalls no async worker.
@@ -41,8 +43,8 @@ pub(crate) struct DiskReadDone {
 
 impl DiskRead {
     /// A read for `stream` of `log` from `cursor` to `until` (see
-    /// [`Pulled::Disk`](crate::server::log::Pulled::Disk)): at most `max_messages` lines in
-    /// about `max_bytes`.
+    /// [`Pulled::Disk`](crate::server::log::Pulled::Disk)): at most `max_messages` lines,
+    /// about [`READ_BYTES`] in all, in frames of about `max_bytes`.
     pub(crate) fn new(
         stream: u32,
         log: Arc<Log>,
@@ -70,23 +72,52 @@ impl DiskRead {
             max_messages,
             max_bytes,
         } = self;
-        let mut out = Outgoing::with_capacity(max_bytes + 64);
-        let result = pull_disk(
-            &log,
-            &mut cursor,
-            until,
-            stream,
-            &mut out,
-            (max_messages, max_bytes),
-        )
-        .map(|sent| (sent, out.take()))
-        .map_err(|e| format!("reading {} failed: {e}", log.path.display()));
+        let mut out = Outgoing::with_capacity(READ_BYTES + 1024);
+        let mut sent = 0;
+        let mut read = || {
+            while out.len() < READ_BYTES && sent < max_messages && cursor.next < until.0 {
+                let more = (max_messages - sent, max_bytes);
+                match pull_disk(&log, &mut cursor, until, stream, &mut out, more, Wait::Yes) {
+                    Ok(0) => break,
+                    Ok(n) => sent += n,
+                    // The lines read so far go first: the next read meets it again.
+                    Err(e) if sent == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Ok::<_, io::Error>(())
+        };
+        let result = read()
+            .map(|()| (sent, out.take()))
+            .map_err(|e| format!("reading {} failed: {e}", log.path.display()));
         DiskReadDone {
             stream,
             cursor,
             result,
         }
     }
+}
+
+/// Whether a read may wait for the disk: an async worker's may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    Yes,
+    /// From the page cache only: a read that would need the disk fails with `WouldBlock`.
+    No,
+}
+
+/// As [`pull_disk`], from the page cache only, for an async worker: fails with
+/// `WouldBlock`, sending nothing, when the disk would be needed; then a [`DiskRead`] reads
+/// on the blocking pool.
+pub(crate) fn pull_cached(
+    log: &Log,
+    cursor: &mut Cursor,
+    until: (u64, u64),
+    stream: u32,
+    outgoing: &mut Outgoing,
+    budget: (u32, usize),
+) -> io::Result<u32> {
+    pull_disk(log, cursor, until, stream, outgoing, budget, Wait::No)
 }
 
 /// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,
@@ -103,10 +134,11 @@ fn pull_disk(
     stream: u32,
     outgoing: &mut Outgoing,
     (max_messages, max_bytes): (u32, usize),
+    wait: Wait,
 ) -> io::Result<u32> {
     let file = &log.reader;
     let (until_line, until_offset) = until;
-    skip_to_next(file, cursor, until)?;
+    skip_to_next(file, cursor, until, wait)?;
     if cursor.scan_line >= until_line || cursor.scan_line < cursor.next || max_messages == 0 {
         return Ok(0);
     }
@@ -120,7 +152,7 @@ fn pull_disk(
         let out = outgoing.buf();
         let frame = protocol::begin_batch(out, stream, cursor.next, layout);
         let data = out.len();
-        if let Err(e) = read_exact_at_into(file, out, want, cursor.scan_offset) {
+        if let Err(e) = read_exact_at_into(file, out, want, cursor.scan_offset, wait) {
             frame.abandon(out);
             return Err(e);
         }
@@ -149,7 +181,12 @@ fn pull_disk(
                 frame.abandon(out);
                 let line = log
                     .long_lines
-                    .get(&log.reader, cursor.scan_offset, available, log.ending)
+                    .get(
+                        &log.reader,
+                        (cursor.scan_offset, available),
+                        log.ending,
+                        wait,
+                    )
                     .map_err(|e| match e.kind() {
                         io::ErrorKind::InvalidData => io::Error::new(
                             io::ErrorKind::InvalidData,
@@ -202,13 +239,15 @@ impl LongLines {
     ///
     /// # Errors
     ///
-    /// The read fails, or the line is longer than [`MAX_MESSAGE`] (`InvalidData`).
+    /// The read fails, or the line is longer than [`MAX_MESSAGE`] (`InvalidData`), or it
+    /// must be read and `wait` is [`Wait::No`] (`WouldBlock`: a long line is read on the
+    /// blocking pool, even from the page cache).
     fn get(
         &self,
         file: &File,
-        offset: u64,
-        available: usize,
+        (offset, available): (u64, usize),
         ending: LineEnding,
+        wait: Wait,
     ) -> io::Result<Bytes> {
         let mut held = self
             .held
@@ -221,6 +260,9 @@ impl LongLines {
             .and_then(|(_, line)| line.upgrade())
         {
             return Ok(Bytes::from_owner(SharedLine(line)));
+        }
+        if wait == Wait::No {
+            return Err(io::ErrorKind::WouldBlock.into());
         }
         let line = Arc::new(read_line_at(file, offset, available, ending)?);
         held.push((offset, Arc::downgrade(&line)));
@@ -243,7 +285,7 @@ fn read_line_at(
         let from = line.len();
         let want = STEP.min(available - from);
         line.resize(from + want, 0);
-        file.read_exact_at(&mut line[from..], offset + from as u64)?;
+        read_exact_at(file, &mut line[from..], offset + from as u64, Wait::Yes)?;
         if let Some(newline) = memchr::memchr(b'\n', &line[from..]) {
             line.truncate(from + newline + 1);
         }
@@ -275,13 +317,77 @@ fn whole_lines(chunk: &[u8], limit: u64) -> (u64, usize) {
     }
 }
 
-/// Appends `len` bytes of `file`, from byte `offset`, to `out`, reading them straight into
-/// its spare room (not zeroed first: on a catch-up that would write every byte twice).
+/// Reads what one call gives of `file` from byte `offset` into `buf`; with [`Wait::No`],
+/// from the page cache only (`RWF_NOWAIT`; on systems without it every such read would
+/// block).
+///
+/// # Errors
+///
+/// The read fails; `WouldBlock` when `wait` is [`Wait::No`] and the disk is needed.
+fn read_at(file: &File, buf: &mut [u8], offset: u64, wait: Wait) -> io::Result<usize> {
+    loop {
+        let read = match wait {
+            Wait::Yes => rustix::io::pread(file, &mut *buf, offset),
+            #[cfg(target_os = "linux")]
+            Wait::No => rustix::io::preadv2(
+                file,
+                &mut [std::io::IoSliceMut::new(buf)],
+                offset,
+                rustix::io::ReadWriteFlags::NOWAIT,
+            ),
+            #[cfg(not(target_os = "linux"))]
+            Wait::No => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        match read {
+            Ok(read) => return Ok(read),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes of `file` from byte `offset`.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64, wait: Wait) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match read_at(file, &mut buf[done..], offset + done as u64, wait)? {
+            0 => return Err(shorter()),
+            read => done += read,
+        }
+    }
+    Ok(())
+}
+
+fn shorter() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file is shorter than the lines counted in it",
+    )
+}
+
+/// Appends `len` bytes of `file`, from byte `offset`, to `out`. A read that may wait goes
+/// straight into the spare room (not zeroed first: on a catch-up that would write every
+/// byte twice); `preadv2` needs initialised memory.
 ///
 /// # Errors
 ///
 /// The read fails, or the file ends before `len` bytes; what was read stays in `out`.
-fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) -> io::Result<()> {
+fn read_exact_at_into(
+    file: &File,
+    out: &mut BytesMut,
+    len: usize,
+    offset: u64,
+    wait: Wait,
+) -> io::Result<()> {
+    if wait == Wait::No {
+        let start = out.len();
+        out.resize(start + len, 0);
+        let result = read_exact_at(file, &mut out[start..], offset, wait);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        return result;
+    }
     out.reserve(len);
     let mut done = 0;
     while done < len {
@@ -292,10 +398,7 @@ fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) 
             Err(e) => return Err(e.into()),
         };
         if read == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file is shorter than the lines counted in it",
-            ));
+            return Err(shorter());
         }
         // SAFETY: `pread` initialised the first `read` bytes of the spare room.
         unsafe { out.set_len(out.len() + read) };
@@ -307,7 +410,7 @@ fn read_exact_at_into(file: &File, out: &mut BytesMut, len: usize, offset: u64) 
 /// Moves the cursor's scan position forward towards its next line, reading and counting
 /// the lines between (after `read_from` started at an index entry before the line asked
 /// for), about [`SKIP_STEP`] bytes at most.
-fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Result<()> {
+fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64), wait: Wait) -> io::Result<()> {
     let (until_line, until_offset) = until;
     let mut chunk = 256 * 1024;
     let mut buf = Vec::new();
@@ -317,7 +420,7 @@ fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64)) -> io::Resu
         let want = chunk.min(available);
         // A buffer of this call's own: a stream holds none between pulls.
         buf.resize(want, 0);
-        file.read_exact_at(&mut buf, cursor.scan_offset)?;
+        read_exact_at(file, &mut buf, cursor.scan_offset, wait)?;
         let mut skipped = 0;
         for newline in memchr::memchr_iter(b'\n', &buf) {
             cursor.scan_line += 1;
@@ -371,12 +474,16 @@ mod tests {
         let file = File::open(&path).expect("open");
         let size = std::fs::metadata(&path).expect("metadata").len() as usize;
         let lines = LongLines::default();
-        let first = lines.get(&file, 0, size, LineEnding::CrLf).expect("first");
+        let get =
+            |at: usize, wait| lines.get(&file, (at as u64, size - at), LineEnding::CrLf, wait);
+        let would_block = get(0, Wait::No).expect_err("not held");
+        assert_eq!(would_block.kind(), io::ErrorKind::WouldBlock);
+        let first = get(0, Wait::Yes).expect("first");
         assert_eq!(&first[..], format!("{long}\r\n").as_bytes());
-        let again = lines.get(&file, 0, size, LineEnding::CrLf).expect("again");
+        let again = get(0, Wait::No).expect("held, so no read");
         assert_eq!(first.as_ptr(), again.as_ptr(), "shared while held");
         let last_at = first.len() + 7;
-        let last = lines.get(&file, last_at as u64, size - last_at, LineEnding::CrLf);
+        let last = get(last_at, Wait::Yes);
         assert_eq!(
             &last.expect("last")[..],
             long.as_bytes(),
@@ -410,7 +517,7 @@ mod tests {
         let mut steps = 0;
         while cursor.scan_line < cursor.next {
             let before = cursor.scan_offset;
-            skip_to_next(&file, &mut cursor, until).expect("skip");
+            skip_to_next(&file, &mut cursor, until, Wait::Yes).expect("skip");
             let step = (cursor.scan_offset - before) as usize;
             assert!(step > 0 && step <= SKIP_STEP + 256 * 1024, "{step} bytes");
             assert_eq!(cursor.scan_offset, cursor.scan_line * 1000);
@@ -428,11 +535,29 @@ mod tests {
         std::fs::write(&path, b"0123456789").expect("write");
         let file = File::open(&path).expect("open");
         let mut out = BytesMut::from(&b"head:"[..]);
-        read_exact_at_into(&file, &mut out, 4, 3).expect("read");
+        read_exact_at_into(&file, &mut out, 4, 3, Wait::Yes).expect("read");
         assert_eq!(&out[..], b"head:3456");
-        let err = read_exact_at_into(&file, &mut out, 8, 5).expect_err("past the end");
+        let err = read_exact_at_into(&file, &mut out, 8, 5, Wait::Yes).expect_err("past the end");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(&out[..], b"head:345656789", "what was read stays");
+
+        // Without waiting: from the page cache, or `WouldBlock` with nothing added.
+        let mut data = vec![b'd'; 1 << 20];
+        data[1234] = b'!';
+        std::fs::write(&path, &data).expect("write");
+        let file = File::open(&path).expect("open");
+        file.sync_all().expect("sync");
+        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+        let mut out = BytesMut::new();
+        match read_exact_at_into(&file, &mut out, 1 << 20, 0, Wait::No) {
+            Ok(()) => assert!(out[..] == data[..]),
+            Err(e) => assert_eq!((e.kind(), out.len()), (io::ErrorKind::WouldBlock, 0)),
+        }
+        let mut out = BytesMut::new();
+        read_exact_at_into(&file, &mut out, 1 << 20, 0, Wait::Yes).expect("read");
+        let mut cached = BytesMut::new();
+        read_exact_at_into(&file, &mut cached, 1 << 20, 0, Wait::No).expect("cached now");
+        assert!(out[..] == data[..] && cached[..] == data[..]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -420,16 +420,17 @@ pub(crate) enum Pulled {
     End,
     /// The file failed; the reason.
     Failed(String),
-    /// The next lines are on disk only, up to (not including) line `until.0`, which starts
-    /// at byte `until.1`: read them with a [`DiskRead`](crate::server::catch_up::DiskRead),
-    /// off the async workers.
+    /// The next lines must be read from the disk, up to (not including) line `until.0`,
+    /// which starts at byte `until.1`: read them with a
+    /// [`DiskRead`](crate::server::catch_up::DiskRead), off the async workers.
     Disk { until: (u64, u64) },
 }
 
 impl Log {
-    /// Encodes the messages after the cursor from the window into `out`, as one `Messages`
-    /// frame of up to `max_messages` messages and about `max_bytes` bytes (a long message
-    /// comes alone, shared with the window), or says that they are on disk only.
+    /// Encodes the messages after the cursor into `out`, as one frame of up to
+    /// `max_messages` messages and about `max_bytes` bytes (a long message comes alone,
+    /// shared), from the window or from the page cache; or says that they must be read
+    /// from the disk, which an async worker must not wait for.
     pub(crate) fn pull(
         &self,
         cursor: &mut Cursor,
@@ -438,37 +439,43 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> Pulled {
-        let state = self.lock();
-        if state.unlinked {
-            return Pulled::End;
-        }
-        let readable = state.readable(self.durable);
-        if cursor.next >= readable {
-            return match (&state.disk_error, state.status) {
-                (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
-                (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
-                _ => Pulled::Nothing,
-            };
-        }
-        if max_messages == 0 {
-            return Pulled::Nothing;
-        }
-        let start = state.window.start();
-        if cursor.next >= start {
-            // Readable lines only: the window holds lines not on disk yet too.
-            let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
-            return Pulled::Sent(self.pull_window(
-                &state,
-                cursor,
-                stream,
-                out,
-                max_messages,
-                max_bytes,
-            ));
-        }
-        // Everything before the window is on disk.
-        Pulled::Disk {
-            until: (start, state.window.offset(start).unwrap_or(state.bytes)),
+        let until = {
+            let state = self.lock();
+            if state.unlinked {
+                return Pulled::End;
+            }
+            let readable = state.readable(self.durable);
+            if cursor.next >= readable {
+                return match (&state.disk_error, state.status) {
+                    (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
+                    (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
+                    _ => Pulled::Nothing,
+                };
+            }
+            if max_messages == 0 {
+                return Pulled::Nothing;
+            }
+            let start = state.window.start();
+            if cursor.next >= start {
+                // Readable lines only: the window holds lines not on disk yet too.
+                let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
+                return Pulled::Sent(self.pull_window(
+                    &state,
+                    cursor,
+                    stream,
+                    out,
+                    max_messages,
+                    max_bytes,
+                ));
+            }
+            // Everything before the window is on disk.
+            (start, state.window.offset(start).unwrap_or(state.bytes))
+        };
+        let budget = (max_messages, max_bytes);
+        match crate::server::catch_up::pull_cached(self, cursor, until, stream, out, budget) {
+            Ok(sent) => Pulled::Sent(sent),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Pulled::Disk { until },
+            Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
         }
     }
 
