@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -280,12 +281,11 @@ fn read_line_at(
 ) -> io::Result<Vec<u8>> {
     const STEP: usize = 256 * 1024;
     let most = available.min(MAX_MESSAGE + ending.len());
-    let mut line = Vec::new();
+    let mut line = BytesMut::new();
     loop {
         let from = line.len();
         let want = STEP.min(available - from);
-        line.resize(from + want, 0);
-        read_exact_at(file, &mut line[from..], offset + from as u64, Wait::Yes)?;
+        read_exact_at_into(file, &mut line, want, offset + from as u64, Wait::Yes)?;
         if let Some(newline) = memchr::memchr(b'\n', &line[from..]) {
             line.truncate(from + newline + 1);
         }
@@ -296,7 +296,7 @@ fn read_line_at(
             ));
         }
         if line.len() < from + want || line.len() == available {
-            return Ok(line);
+            return Ok(line.into());
         }
     }
 }
@@ -317,61 +317,60 @@ fn whole_lines(chunk: &[u8], limit: u64) -> (u64, usize) {
     }
 }
 
-/// Reads what one call gives of `file` from byte `offset` into `buf`; with [`Wait::No`],
-/// from the page cache only (`RWF_NOWAIT`; on systems without it every such read would
-/// block).
+/// Reads what one call gives of `file` from byte `offset` into `room`; with [`Wait::No`],
+/// from the page cache only (`RWF_NOWAIT`; on systems without it, such a read always
+/// says it would block).
 ///
 /// # Errors
 ///
 /// The read fails; `WouldBlock` when `wait` is [`Wait::No`] and the disk is needed.
-fn read_at(file: &File, buf: &mut [u8], offset: u64, wait: Wait) -> io::Result<usize> {
+fn read_at(
+    file: &File,
+    room: &mut [MaybeUninit<u8>],
+    offset: u64,
+    wait: Wait,
+) -> io::Result<usize> {
     loop {
         let read = match wait {
-            Wait::Yes => rustix::io::pread(file, &mut *buf, offset),
-            #[cfg(target_os = "linux")]
-            Wait::No => rustix::io::preadv2(
-                file,
-                &mut [std::io::IoSliceMut::new(buf)],
-                offset,
-                rustix::io::ReadWriteFlags::NOWAIT,
-            ),
-            #[cfg(not(target_os = "linux"))]
-            Wait::No => return Err(io::ErrorKind::WouldBlock.into()),
+            Wait::Yes => rustix::io::pread(file, &mut *room, offset)
+                .map(|(filled, _)| filled.len())
+                .map_err(io::Error::from),
+            Wait::No => read_cached_at(file, room, offset),
         };
         match read {
-            Ok(read) => return Ok(read),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            read => return read,
         }
     }
 }
 
-/// Reads exactly `buf.len()` bytes of `file` from byte `offset`.
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64, wait: Wait) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        match read_at(file, &mut buf[done..], offset + done as u64, wait)? {
-            0 => return Err(shorter()),
-            read => done += read,
-        }
-    }
-    Ok(())
+#[cfg(target_os = "linux")]
+fn read_cached_at(file: &File, room: &mut [MaybeUninit<u8>], offset: u64) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let vector = libc::iovec {
+        iov_base: room.as_mut_ptr().cast(),
+        iov_len: room.len(),
+    };
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset out of range"))?;
+    // SAFETY: the one vector points to `room`, writable for its length for the whole call;
+    // the kernel writes at most that many bytes and says how many it wrote.
+    let read = unsafe { libc::preadv2(file.as_raw_fd(), &vector, 1, offset, libc::RWF_NOWAIT) };
+    usize::try_from(read).map_err(|_| io::Error::last_os_error())
 }
 
-fn shorter() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "the file is shorter than the lines counted in it",
-    )
+#[cfg(not(target_os = "linux"))]
+fn read_cached_at(_: &File, _: &mut [MaybeUninit<u8>], _: u64) -> io::Result<usize> {
+    Err(io::ErrorKind::WouldBlock.into())
 }
 
-/// Appends `len` bytes of `file`, from byte `offset`, to `out`. A read that may wait goes
-/// straight into the spare room (not zeroed first: on a catch-up that would write every
-/// byte twice); `preadv2` needs initialised memory.
+/// Appends `len` bytes of `file`, from byte `offset`, to `out`, reading them straight into
+/// its spare room (not zeroed first: on a catch-up that would write every byte twice).
 ///
 /// # Errors
 ///
-/// The read fails, or the file ends before `len` bytes; what was read stays in `out`.
+/// The read fails (`WouldBlock`: see [`Wait::No`]), or the file ends before `len` bytes;
+/// `out` is then as it was.
 fn read_exact_at_into(
     file: &File,
     out: &mut BytesMut,
@@ -379,31 +378,22 @@ fn read_exact_at_into(
     offset: u64,
     wait: Wait,
 ) -> io::Result<()> {
-    if wait == Wait::No {
-        let start = out.len();
-        out.resize(start + len, 0);
-        let result = read_exact_at(file, &mut out[start..], offset, wait);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        return result;
-    }
     out.reserve(len);
+    let room = &mut out.spare_capacity_mut()[..len];
     let mut done = 0;
     while done < len {
-        let room = &mut out.spare_capacity_mut()[..len - done];
-        let read = match rustix::io::pread(file, room, offset + done as u64) {
-            Ok((filled, _)) => filled.len(),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if read == 0 {
-            return Err(shorter());
+        match read_at(file, &mut room[done..], offset + done as u64, wait)? {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file is shorter than the lines counted in it",
+                ));
+            }
+            read => done += read,
         }
-        // SAFETY: `pread` initialised the first `read` bytes of the spare room.
-        unsafe { out.set_len(out.len() + read) };
-        done += read;
     }
+    // SAFETY: the reads initialised the first `len` bytes of the spare room.
+    unsafe { out.set_len(out.len() + len) };
     Ok(())
 }
 
@@ -413,14 +403,14 @@ fn read_exact_at_into(
 fn skip_to_next(file: &File, cursor: &mut Cursor, until: (u64, u64), wait: Wait) -> io::Result<()> {
     let (until_line, until_offset) = until;
     let mut chunk = 256 * 1024;
-    let mut buf = Vec::new();
+    let mut buf = BytesMut::new();
     let mut scanned = 0;
     while cursor.scan_line < cursor.next.min(until_line) && scanned < SKIP_STEP {
         let available = (until_offset - cursor.scan_offset) as usize;
         let want = chunk.min(available);
         // A buffer of this call's own: a stream holds none between pulls.
-        buf.resize(want, 0);
-        read_exact_at(file, &mut buf, cursor.scan_offset, wait)?;
+        buf.clear();
+        read_exact_at_into(file, &mut buf, want, cursor.scan_offset, wait)?;
         let mut skipped = 0;
         for newline in memchr::memchr_iter(b'\n', &buf) {
             cursor.scan_line += 1;
@@ -539,7 +529,7 @@ mod tests {
         assert_eq!(&out[..], b"head:3456");
         let err = read_exact_at_into(&file, &mut out, 8, 5, Wait::Yes).expect_err("past the end");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(&out[..], b"head:345656789", "what was read stays");
+        assert_eq!(&out[..], b"head:3456", "nothing added");
 
         // Without waiting: from the page cache, or `WouldBlock` with nothing added.
         let mut data = vec![b'd'; 1 << 20];
@@ -553,6 +543,8 @@ mod tests {
             Ok(()) => assert!(out[..] == data[..]),
             Err(e) => assert_eq!((e.kind(), out.len()), (io::ErrorKind::WouldBlock, 0)),
         }
+        let err = read_exact_at_into(&file, &mut out, 10, 1 << 20, Wait::No).expect_err("end");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         let mut out = BytesMut::new();
         read_exact_at_into(&file, &mut out, 1 << 20, 0, Wait::Yes).expect("read");
         let mut cached = BytesMut::new();
