@@ -97,18 +97,18 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
         let mut gathered = false;
         let lines = loop {
             let view = DiskView {
-                pending: state.pending.len(),
-                failed: state.disk_error.is_some(),
-                closed: state.status == Status::Closed,
-                flush_requested: state.flush_requested,
-                readers: !state.subscribers.is_empty(),
+                pending: state.pending_len(),
+                failed: state.disk_error().is_some(),
+                closed: state.status() == Status::Closed,
+                flush_requested: state.flush_requested(),
+                readers: state.has_readers(),
                 gathered,
                 unsynced,
                 sync,
                 since_sync: last_sync.elapsed(),
             };
             match next_step(&view) {
-                Step::Write => break take_pending(&mut state, &mut batch),
+                Step::Write => break state.take_pending(&mut batch),
                 Step::Gather(limit) => {
                     state = wait(&log, state, DiskWait::Gathering, Some(limit));
                     gathered = true;
@@ -128,15 +128,11 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
                         state = log.lock();
                         record_sync(&log, &mut state, synced);
                     }
-                    if state.disk_error.is_none() {
-                        // All on disk: a closed file is served from there.
-                        state.window.clear();
-                    }
                     drop(state);
                     // Closed (and unlocked) before anyone hears of it: once `close`
                     // returns, the path can be opened for writing again.
                     drop(file);
-                    log.lock().file_closed = true;
+                    log.lock().finished();
                     log.disk_progress.notify_waiters();
                     log.wake_readers();
                     return;
@@ -147,7 +143,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
                     log.wake_readers();
                     state = log.lock();
                     // The close may have come while the lock was let go.
-                    if state.status != Status::Closed {
+                    if state.status() != Status::Closed {
                         state = wait(&log, state, DiskWait::Idle, None);
                     }
                 }
@@ -177,40 +173,24 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
         unsynced = true;
         {
             let mut state = log.lock();
-            state.writing = 0;
             log.disk_room.notify_all();
             match result {
                 Ok(()) => {
-                    state.disk_lines += lines;
-                    if sync_due {
-                        state.synced_lines = state.disk_lines;
-                        unsynced = false;
-                    }
+                    state.write_ended(lines, sync_due, None);
+                    unsynced &= !sync_due;
                     log.disk_advanced(&state);
                     // No eviction here: the writer evicts on its next message, so memory is
                     // freed by the thread that allocated it.
                 }
                 Err(e) => {
                     tracing::error!(file = %log.name, path = %log.path.display(), error = %e, "disk write failed");
-                    state.disk_error = Some(Arc::new(e));
+                    state.write_ended(lines, sync_due, Some(e));
                     log.settle();
                 }
             }
         }
         log.disk_progress.notify_waiters();
     }
-}
-
-/// Takes what is pending for a write, and returns how many lines it ends. Swaps buffers:
-/// the writer appends to the one written last time, which keeps its capacity, so neither
-/// side allocates.
-fn take_pending(state: &mut LogState, batch: &mut BytesMut) -> u64 {
-    state.flush_requested = false;
-    let lines = state.pending_lines;
-    state.pending_lines = 0;
-    std::mem::swap(&mut state.pending, batch);
-    state.writing = batch.len();
-    lines
 }
 
 /// Waits on the log's disk signal, at most `limit`, saying what for (writers wake the
@@ -221,7 +201,7 @@ fn wait<'a>(
     waits_for: DiskWait,
     limit: Option<Duration>,
 ) -> MutexGuard<'a, LogState> {
-    state.disk_wait = waits_for;
+    state.set_disk_wait(waits_for);
     let mut state = match limit {
         Some(limit) => {
             log.disk_signal
@@ -234,7 +214,7 @@ fn wait<'a>(
             .wait(state)
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
     };
-    state.disk_wait = DiskWait::Busy;
+    state.set_disk_wait(DiskWait::Busy);
     state
 }
 
@@ -254,12 +234,12 @@ fn check_length(file: &File, expected: u64) -> io::Result<()> {
 fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
     match synced {
         Ok(()) => {
-            state.synced_lines = state.disk_lines;
+            state.sync_ended(None);
             log.disk_advanced(state);
         }
         Err(e) => {
             tracing::error!(file = %log.name, error = %e, "disk sync failed");
-            state.disk_error = Some(Arc::new(e));
+            state.sync_ended(Some(e));
             log.settle();
         }
     }

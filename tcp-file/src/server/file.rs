@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::file_error::FileError;
 use crate::protocol::MAX_MESSAGE;
 use crate::server::Registry;
-use crate::server::log::{Log, LogState, Status};
+use crate::server::log::{Log, LogState};
 use crate::server::options::SyncPolicy;
 
 /// The writer's handle on a file opened with [`Server::open_file`](crate::Server::open_file).
@@ -52,7 +52,7 @@ impl FileHandle {
 
     /// How many messages the file holds (those there before an `append` included).
     pub fn lines(&self) -> u64 {
-        self.log.lock().lines
+        self.log.lock().lines()
     }
 
     /// Writes a copy of `message`.
@@ -87,17 +87,17 @@ impl FileHandle {
     pub async fn flushed(&self) -> Result<(), FileError> {
         let target = {
             let mut state = self.log.lock();
-            state.flush_requested = true;
+            let target = state.request_flush();
             self.log.wake_disk(&mut state, true);
-            state.lines
+            target
         };
         let always = self.sync == SyncPolicy::Always;
         self.disk_reaches(
             |state| {
                 let done = if always {
-                    state.synced_lines
+                    state.synced_lines()
                 } else {
-                    state.disk_lines
+                    state.disk_lines()
                 };
                 done >= target
             },
@@ -120,7 +120,7 @@ impl FileHandle {
             {
                 let state = self.log.lock();
                 let done = done(&state);
-                match &state.disk_error {
+                match state.disk_error() {
                     Some(e) if done || !past_failure => {
                         return Err(FileError::disk(&self.log.path, e.clone()));
                     }
@@ -158,7 +158,7 @@ impl FileHandle {
     /// Completes once the disk thread has written everything and closed the file, which
     /// frees the path for another writer. Call after `mark_closed`.
     async fn file_closed(&self) -> Result<(), FileError> {
-        self.disk_reaches(|state| state.file_closed, true).await
+        self.disk_reaches(LogState::file_closed, true).await
     }
 
     /// Closes the file, stops serving its name and deletes it (Async's `unlink`): every
@@ -171,7 +171,7 @@ impl FileHandle {
     /// else [`is_disk`](FileError::is_disk) when the last writes failed (the file is
     /// deleted all the same).
     pub async fn unlink(self) -> Result<(), FileError> {
-        self.log.lock().unlinked = true;
+        self.log.lock().unlink();
         self.mark_closed(true);
         let closed = self.file_closed().await;
         std::fs::remove_file(&self.log.path).map_err(|e| FileError::io(Some(&self.log.path), e))?;
@@ -188,10 +188,9 @@ impl FileHandle {
     fn mark_closed(&self, stop_serving: bool) {
         {
             let mut state = self.log.lock();
-            if state.status == Status::Closed {
+            if !state.close() {
                 return;
             }
-            state.status = Status::Closed;
             self.log.settle();
             self.log.wake_disk(&mut state, true);
         }
@@ -233,9 +232,9 @@ impl fmt::Debug for FileHandle {
         f.debug_struct("FileHandle")
             .field("name", &self.log.name)
             .field("path", &self.log.path)
-            .field("lines", &state.lines)
-            .field("on_disk", &state.disk_lines)
-            .field("status", &state.status)
+            .field("lines", &state.lines())
+            .field("on_disk", &state.disk_lines())
+            .field("status", &state.status())
             .finish()
     }
 }

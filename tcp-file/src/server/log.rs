@@ -67,29 +67,29 @@ pub(crate) enum Status {
 /// What the log holds, under one lock: the count, the window, the disk's progress.
 #[derive(Debug)]
 pub(crate) struct LogState {
-    pub(crate) lines: u64,
-    pub(crate) bytes: u64,
-    pub(crate) window: Window,
+    lines: u64,
+    bytes: u64,
+    window: Window,
     /// `index[k]` is the byte offset of line `k * INDEX_EVERY`.
-    pub(crate) index: Vec<u64>,
+    index: Vec<u64>,
     /// Bytes for the disk thread, and how many lines they end.
-    pub(crate) pending: BytesMut,
+    pending: BytesMut,
     /// Bytes the disk thread took and is writing now.
-    pub(crate) writing: usize,
-    pub(crate) pending_lines: u64,
-    pub(crate) disk_lines: u64,
-    pub(crate) synced_lines: u64,
-    pub(crate) disk_wait: DiskWait,
+    writing: usize,
+    pending_lines: u64,
+    disk_lines: u64,
+    synced_lines: u64,
+    disk_wait: DiskWait,
     /// A `flushed` or a close waits: the disk thread writes without gathering more.
-    pub(crate) flush_requested: bool,
-    pub(crate) status: Status,
+    flush_requested: bool,
+    status: Status,
     /// The file is deleted ([`FileHandle::unlink`](crate::FileHandle::unlink)): every
     /// stream ends where it is.
-    pub(crate) unlinked: bool,
+    unlinked: bool,
     /// The disk thread has ended and closed the file (so its lock is free).
-    pub(crate) file_closed: bool,
-    pub(crate) disk_error: Option<Arc<std::io::Error>>,
-    pub(crate) subscribers: Vec<Arc<Wake>>,
+    file_closed: bool,
+    disk_error: Option<Arc<std::io::Error>>,
+    subscribers: Vec<Arc<Wake>>,
 }
 
 /// One file of the server: its name, where it lives, and its log.
@@ -329,6 +329,127 @@ impl Log {
 }
 
 impl LogState {
+    /// How many lines were written (counted; maybe not on disk yet).
+    pub(crate) fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// The bytes those lines take on disk.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// How many lines reached the file (`write(2)` returned).
+    pub(crate) fn disk_lines(&self) -> u64 {
+        self.disk_lines
+    }
+
+    /// How many lines were synced.
+    pub(crate) fn synced_lines(&self) -> u64 {
+        self.synced_lines
+    }
+
+    /// How many lines the window holds in memory.
+    pub(crate) fn lines_in_memory(&self) -> u64 {
+        self.window.len()
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Why the disk failed, once it did: the file takes no more writes.
+    pub(crate) fn disk_error(&self) -> Option<&Arc<std::io::Error>> {
+        self.disk_error.as_ref()
+    }
+
+    /// Bytes waiting for the disk thread.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub(crate) fn flush_requested(&self) -> bool {
+        self.flush_requested
+    }
+
+    /// Whether a connection reads the file now.
+    pub(crate) fn has_readers(&self) -> bool {
+        !self.subscribers.is_empty()
+    }
+
+    /// Whether the disk thread ended and closed the file.
+    pub(crate) fn file_closed(&self) -> bool {
+        self.file_closed
+    }
+
+    /// Asks the disk thread to write what is pending without gathering more; returns the
+    /// line count the write will reach.
+    pub(crate) fn request_flush(&mut self) -> u64 {
+        self.flush_requested = true;
+        self.lines
+    }
+
+    /// Closes the log for writing; `false` if it was closed already.
+    pub(crate) fn close(&mut self) -> bool {
+        let was_open = self.status == Status::Open;
+        self.status = Status::Closed;
+        was_open
+    }
+
+    /// The file is deleted: every stream ends where it is.
+    pub(crate) fn unlink(&mut self) {
+        self.unlinked = true;
+    }
+
+    /// The disk thread takes what is pending for a write, and learns how many lines it
+    /// ends. Swaps buffers: the writer appends to the one written last time, which keeps
+    /// its capacity, so neither side allocates.
+    pub(crate) fn take_pending(&mut self, batch: &mut BytesMut) -> u64 {
+        self.flush_requested = false;
+        let lines = self.pending_lines;
+        self.pending_lines = 0;
+        std::mem::swap(&mut self.pending, batch);
+        self.writing = batch.len();
+        lines
+    }
+
+    /// The disk thread's write of `lines` lines ended: they are on disk (and synced, if
+    /// `synced`), or the disk failed with `error`.
+    pub(crate) fn write_ended(&mut self, lines: u64, synced: bool, error: Option<std::io::Error>) {
+        self.writing = 0;
+        match error {
+            None => {
+                self.disk_lines += lines;
+                if synced {
+                    self.synced_lines = self.disk_lines;
+                }
+            }
+            Some(e) => self.disk_error = Some(Arc::new(e)),
+        }
+    }
+
+    /// An `fsync` ended: every line on disk is synced, or the disk failed with `error`.
+    pub(crate) fn sync_ended(&mut self, error: Option<std::io::Error>) {
+        match error {
+            None => self.synced_lines = self.disk_lines,
+            Some(e) => self.disk_error = Some(Arc::new(e)),
+        }
+    }
+
+    /// What the disk thread waits for now.
+    pub(crate) fn set_disk_wait(&mut self, waits_for: DiskWait) {
+        self.disk_wait = waits_for;
+    }
+
+    /// The disk thread finished: every line is on disk (unless it failed), so the window
+    /// is let go and a closed file is served from disk; the file is closed.
+    pub(crate) fn finished(&mut self) {
+        if self.disk_error.is_none() {
+            self.window.clear();
+        }
+        self.file_closed = true;
+    }
+
     /// How many lines readers may have: those that reached the file (`write(2)` returned),
     /// so that a crash of the process never takes back a line a reader was sent; or, for a
     /// `durable` file, those synced, so that a crash of the machine never does either.

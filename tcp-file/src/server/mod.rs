@@ -209,7 +209,7 @@ impl Server {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(log) = self.inner.registry.get(name) {
-            if log.lock().status == Status::Open {
+            if log.lock().status() == Status::Open {
                 return Err(FileError::already_open(name));
             }
         }
@@ -291,7 +291,7 @@ impl Server {
         let mut files = self.inner.registry.lock();
         if files
             .get(name)
-            .is_some_and(|l| l.lock().status == Status::Open)
+            .is_some_and(|l| l.lock().status() == Status::Open)
         {
             return Err(FileError::already_open(name));
         }
@@ -426,7 +426,7 @@ impl Server {
                         stream: *id,
                         next_line: stream.cursor.next,
                         // The same lock order as the sender's: connection, then log.
-                        lag: log.lock().lines.saturating_sub(stream.cursor.next),
+                        lag: log.lock().lines().saturating_sub(stream.cursor.next),
                         credit: (stream.credit != u32::MAX).then_some(stream.credit),
                     });
             }
@@ -440,16 +440,16 @@ impl Server {
                 FileSnapshot {
                     name: log.name.clone(),
                     path: log.path.display().to_string(),
-                    lines: state.lines,
-                    bytes: state.bytes,
-                    lines_on_disk: state.disk_lines,
-                    lines_synced: state.synced_lines,
-                    lines_in_memory: state.window.len(),
-                    state: match state.status {
+                    lines: state.lines(),
+                    bytes: state.bytes(),
+                    lines_on_disk: state.disk_lines(),
+                    lines_synced: state.synced_lines(),
+                    lines_in_memory: state.lines_in_memory(),
+                    state: match state.status() {
                         Status::Open => "open",
                         Status::Closed => "closed",
                     },
-                    disk_error: state.disk_error.as_ref().map(|e| e.to_string()),
+                    disk_error: state.disk_error().map(|e| e.to_string()),
                     readers: file_readers,
                 }
             })
