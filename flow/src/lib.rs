@@ -52,6 +52,12 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Platforms
+//!
+//! Unix only (Linux, macOS, the BSDs): Unix sockets are one of its transports, and the
+//! `Reader` and `Writer` share one socket through its file descriptor.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod compat;
 mod error;

@@ -103,7 +103,12 @@
 //! assert_eq!(client.join().expect("client thread")?, b"ping");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-
+//!
+//! # Platforms
+//!
+//! Unix only (Linux, macOS, the BSDs): it is built on file descriptors, non-blocking
+//! system calls and `poll(2)`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod accept_pause;

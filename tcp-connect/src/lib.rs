@@ -62,7 +62,12 @@
 //! assert_eq!(error.to_string(), "cannot connect to :80: the host name is empty");
 //! # }
 //! ```
-
+//!
+//! # Platforms
+//!
+//! Unix only (Linux, macOS, the BSDs): it connects Unix sockets as well as TCP, and sets
+//! socket options on the file descriptor before `connect(2)`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod connect;

@@ -56,6 +56,13 @@
 //! # #[cfg(not(all(feature = "server", feature = "client")))]
 //! # fn main() {}
 //! ```
+//!
+//! # Platforms
+//!
+//! Unix only (Linux, macOS, the BSDs): it locks files with `flock(2)`, reads them back with
+//! `pread(2)` (and, on Linux, `preadv2(2)` from the page cache without waiting), and serves
+//! over Unix sockets as well as TCP.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 #[cfg(feature = "client")]

@@ -88,6 +88,13 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Platforms
+//!
+//! Unix only (Linux, macOS, the BSDs): it listens on Unix sockets as well as TCP, tells a
+//! live socket file from a stale one with `flock(2)`, and sizes its limits by the
+//! file-descriptor limit.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod accept_loop;
 mod bind;
