@@ -70,17 +70,22 @@ impl AsyncBufRead for Reader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         while this.buf.is_empty() && !this.eof {
-            ready!(this.socket.poll_read_ready(cx))?;
+            if this.socket.poll_read_ready(cx)?.is_pending() {
+                // Nothing to read: give the buffer back while we wait, so that an idle
+                // connection holds none.
+                if this.buf.capacity() > 0 {
+                    spare::give(std::mem::take(&mut this.buf));
+                }
+                return Poll::Pending;
+            }
             if this.buf.capacity() < this.buffer_size {
                 this.buf = spare::take(this.buffer_size);
             }
             match this.socket.try_read_buf(&mut this.buf) {
                 Ok(0) => this.eof = true,
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Nothing after all: give the buffer back while we wait.
-                    spare::give(std::mem::take(&mut this.buf));
-                }
+                // Nothing after all: wait for the socket again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }

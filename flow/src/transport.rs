@@ -127,7 +127,25 @@ macro_rules! socket_io {
                 <$stream>::poll_read_ready(self, cx)
             }
             fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
-                <$stream>::try_read_buf(self, buf)
+                // A read shorter than the room drained the socket (a stream socket gives
+                // what it has, up to the room): its readiness is cleared, as tokio's own
+                // `poll_read` does, so the next read waits for data instead of costing a
+                // `recv(2)` that finds none. `try_io` clears the readiness it saw before
+                // the read, so data that came after the read still wakes the reader.
+                let mut drained = None;
+                let result = self.try_io(tokio::io::Interest::READABLE, || {
+                    let room = buf.spare_capacity_mut();
+                    let len = room.len();
+                    let n = socket2::SockRef::from(self).recv(room)?;
+                    // SAFETY: `recv` initialised the first `n` bytes of the spare room.
+                    unsafe { buf.set_len(buf.len() + n) };
+                    if n > 0 && n < len {
+                        drained = Some(n);
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                });
+                drained.map_or(result, Ok)
             }
             fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 <$stream>::poll_write_ready(self, cx)
