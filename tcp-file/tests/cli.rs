@@ -82,7 +82,6 @@ fn serve_stdin_feeds_read_tail_from_and_json() {
         assert_eq!(value["line"], 20 + i as u64, "{text}");
         assert_eq!(value["message"], written[20 + i], "{text}");
     }
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
@@ -117,7 +116,6 @@ fn allow_refuses_other_clients() {
         "an allowed reader: {status}, stderr: {err}"
     );
     assert!(out.is_empty());
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
@@ -149,7 +147,6 @@ fn exit_codes_tell_what_failed() {
     let (status, _, err) = run(&["tail", &address, "app"]).finish();
     assert_eq!(status.code(), Some(4), "refused: {err}");
     drop(server);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
@@ -184,7 +181,7 @@ fn sighup_stops_serve_as_sigterm_does() {
 /// Readers get every line written and then a normal end, and the server exits with 0.
 fn signal_stops_serve_with_exit_code_0(signal: &str) {
     let dir = temp_dir(&format!("sig{signal}"));
-    let static_path = dir.join("old.log");
+    let static_path = dir.path().join("old.log");
     std::fs::write(&static_path, "one\ntwo\n").expect("write");
     let (mut server, address) = serve(&[
         "--publish",
@@ -210,7 +207,6 @@ fn signal_stops_serve_with_exit_code_0(signal: &str) {
     let (status, out, err) = reader.finish();
     assert!(status.success(), "the stream ends normally: {err}");
     assert!(out.is_empty());
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
@@ -230,7 +226,6 @@ fn an_oversized_stdin_line_is_skipped_and_the_server_goes_on() {
     let (status, rest, err) = reader.finish();
     assert!(status.success(), "read: {status}, stderr: {err}");
     assert_eq!(rest, ["after"]);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn localhost() -> WhereToListen<flow::Inet> {
 #[tokio::test]
 async fn a_client_reads_a_file_over_tcp() {
     let dir = fresh_dir("tcp");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     let server = Server::new();
     let file = server
         .open_file("log", &path, FileOptions::new())
@@ -53,7 +53,6 @@ async fn a_client_reads_a_file_over_tcp() {
         count += 1;
     }
     assert_eq!(count, 1000);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[tokio::test]
@@ -113,7 +112,8 @@ async fn auth_refusal_tells_the_client_why() {
 #[tokio::test]
 async fn a_panicking_auth_costs_one_connection_not_the_server() {
     let server = Server::new();
-    let path = fresh_dir("auth").join("log");
+    let dir = fresh_dir("auth");
+    let path = dir.path().join("log");
     let file = server
         .open_file("log", &path, FileOptions::new())
         .expect("open");

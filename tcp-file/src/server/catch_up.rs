@@ -189,9 +189,8 @@ mod tests {
 
     #[test]
     fn reads_into_spare_room_append_exactly_and_a_short_file_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("tcp-file-disk-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("f");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
         std::fs::write(&path, b"0123456789").expect("write");
         let file = File::open(&path).expect("open");
         let mut out = BytesMut::from(&b"head:"[..]);
@@ -200,6 +199,5 @@ mod tests {
         let err = read_exact_at_into(&file, &mut out, 8, 5).expect_err("past the end");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(&out[..], b"head:345656789", "what was read stays");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

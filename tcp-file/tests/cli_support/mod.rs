@@ -175,12 +175,13 @@ pub fn run(args: &[&str]) -> Proc {
 }
 
 /// A fresh directory for one test.
-pub fn temp_dir(test: &str) -> PathBuf {
+pub fn temp_dir(test: &str) -> tempfile::TempDir {
     crate::support::fresh_dir(&format!("cli-{test}"))
 }
 
-pub fn arg(path: &Path, name: &str) -> String {
-    format!("{name}={}", path.join(format!("{name}.log")).display())
+pub fn arg(dir: impl AsRef<Path>, name: &str) -> String {
+    let path = dir.as_ref().join(format!("{name}.log"));
+    format!("{name}={}", path.display())
 }
 
 /// Where an outside tool is on `PATH`. When it is missing: `None` with a note, or a panic
