@@ -91,9 +91,15 @@ fn allow_refuses_other_clients() {
     let (status, out, err) = run(&["read", &address, "app"]).finish();
     assert_eq!(status.code(), Some(4), "stderr: {err}");
     assert!(out.is_empty());
-    // The server hangs up at once: the reason names it and says it closed the connection.
-    assert!(err.contains(&address) && err.contains("closed"), "{err}");
+    // The client is told why, in one line that names the server once.
+    assert!(
+        err.starts_with(&format!(
+            "tcp-file: cannot connect to {address}: the server refused: "
+        )) && err.trim_end().ends_with("is not allowed to connect"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "a one-line reason: {err}");
+    assert_eq!(err.matches(&address).count(), 1, "{err}");
     drop(server);
 
     let (mut server, address) = serve(&[
@@ -129,13 +135,13 @@ fn exit_codes_tell_what_failed() {
     assert_eq!(err.trim(), "tcp-file: unknown file: \"nope\"");
 
     let (status, _, err) = run(&["read", "not-an-address", "app"]).finish();
-    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(status.code(), Some(2), "usage error: {err}");
     let (status, _, err) = run(&["read", &address, "app", "--from", "minus one"]).finish();
     assert_eq!(status.code(), Some(2), "usage error: {err}");
 
     // Connection lost: the server dies while a reader follows.
     server.write("hello\n");
-    let reader = run(&["read", &address, "app"]);
+    let reader = run(&["read", "-q", &address, "app"]);
     assert_eq!(reader.line(), "hello");
     server.signal("KILL");
     let (status, _, err) = reader.finish();

@@ -150,6 +150,11 @@ fn nc_is_refused_by_allow() {
     let dir = temp_dir("text-allow");
     let (server, address) = serve(&["--publish", &arg(&dir, "app"), "--allow", "192.0.2.1"]);
     let (_, lines, _) = nc(&tool, &address, "READ app\n").finish();
-    assert!(lines.is_empty(), "a refused client gets nothing: {lines:?}");
+    // Told why, and nothing else: `-ERR 127.0.0.1:PORT is not allowed to connect`.
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("-ERR 127.0.0.1:") && lines[0].ends_with(" is not allowed to connect"),
+        "{lines:?}"
+    );
     drop(server);
 }
