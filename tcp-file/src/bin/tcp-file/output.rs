@@ -107,6 +107,10 @@ impl Progress {
     pub(crate) fn finish(&self, keep: bool) {
         if keep {
             self.bar.finish();
+            // indicatif leaves the cursor at the end of the line.
+            if !self.bar.is_hidden() {
+                eprintln!();
+            }
         } else {
             self.bar.finish_and_clear();
         }
