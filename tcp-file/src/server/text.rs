@@ -60,7 +60,10 @@ pub(crate) async fn serve<F: Flow>(
     if let Some(inquiry) = inquiry(&line) {
         return match answer(&server, inquiry) {
             Ok(answer) => {
-                let _ = writer.write(answer).await;
+                // A client that does not read its answer holds it no longer than a stalled
+                // reader holds a batch.
+                let write_timeout = server.limits.write_timeout;
+                let _ = tokio::time::timeout(write_timeout, writer.write(answer)).await;
                 let _ = writer.shutdown().await;
             }
             Err(reason) => refuse(&mut writer, &peer, &reason).await,
