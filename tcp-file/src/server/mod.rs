@@ -305,8 +305,8 @@ impl Server {
     /// Listens on `where_to_listen` (TCP or Unix) with the `tcp-server` crate and serves
     /// every client that `auth` accepts; `auth` runs once per connection, and `false`
     /// turns the client away: it is told so (a refusal in the protocol its first bytes
-    /// show, within 2 s) and disconnected. Returns once the socket listens. The server's [`Limits`] give
-    /// the connection limit and the backlog.
+    /// show, within 2 s) and disconnected. Returns once the socket listens. The server's
+    /// [`Limits`] give the connection limit and the backlog.
     ///
     /// The returned [`tcp_server::Server`] is the listener: it tells the port or path
     /// ([`listening_on`](tcp_server::Server::listening_on)), and serving lasts as long as
