@@ -8,31 +8,24 @@ use tcp_connect::{WhereToConnect, connect, connect_sock, connect_sock_using};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
-/// A fresh socket path in a directory of its own, removed at the end of the test.
-struct TempDir(PathBuf);
+/// A fresh socket path in a directory of its own, removed at the end of the test (when
+/// it fails too).
+struct SocketDir(tempfile::TempDir);
 
-impl TempDir {
+impl SocketDir {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tcp-connect-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        let prefix = format!("tcp-connect-{name}-");
+        SocketDir(tempfile::Builder::new().prefix(&prefix).tempdir().unwrap())
     }
 
     fn socket(&self) -> PathBuf {
-        self.0.join("s.sock")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("s.sock")
     }
 }
 
 #[tokio::test]
 async fn connects_to_a_file() {
-    let dir = TempDir::new("file");
+    let dir = SocketDir::new("file");
     let listener = UnixListener::bind(dir.socket()).unwrap();
     let mut stream = connect_sock(&WhereToConnect::file(dir.socket()))
         .await
@@ -47,7 +40,7 @@ async fn connects_to_a_file() {
 
 #[tokio::test]
 async fn connects_to_a_unix_address() {
-    let dir = TempDir::new("address");
+    let dir = SocketDir::new("address");
     let listener = UnixListener::bind(dir.socket()).unwrap();
     let address = SocketAddr::from_pathname(dir.socket()).unwrap();
     let stream = connect_sock(&WhereToConnect::unix_address(address))
@@ -77,7 +70,7 @@ async fn connects_to_an_abstract_name() {
 
 #[tokio::test]
 async fn connect_gives_a_reader_and_a_writer() {
-    let dir = TempDir::new("reader-writer");
+    let dir = SocketDir::new("reader-writer");
     let listener = UnixListener::bind(dir.socket()).unwrap();
     let server = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
@@ -96,7 +89,7 @@ async fn connect_gives_a_reader_and_a_writer() {
 
 #[tokio::test]
 async fn connects_the_callers_socket_with_its_options() {
-    let dir = TempDir::new("callers");
+    let dir = SocketDir::new("callers");
     let listener = UnixListener::bind(dir.socket()).unwrap();
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
     socket.set_send_buffer_size(64 * 1024).unwrap();
@@ -113,7 +106,7 @@ async fn connects_the_callers_socket_with_its_options() {
 
 #[tokio::test]
 async fn a_missing_file_names_the_path() {
-    let dir = TempDir::new("missing");
+    let dir = SocketDir::new("missing");
     let error = connect_sock(&WhereToConnect::file(dir.socket()))
         .await
         .unwrap_err();
@@ -127,7 +120,7 @@ async fn a_missing_file_names_the_path() {
 
 #[tokio::test]
 async fn a_socket_file_nobody_listens_on_is_refused() {
-    let dir = TempDir::new("refused");
+    let dir = SocketDir::new("refused");
     drop(std::os::unix::net::UnixListener::bind(dir.socket()).unwrap());
     let error = connect_sock(&WhereToConnect::file(dir.socket()))
         .await

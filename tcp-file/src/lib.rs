@@ -14,7 +14,11 @@
 //! the messages that arrived together ([`MessageStream::next_batch`]), whose
 //! [`iter`](Batch::iter) shows them in place: the fastest way through a big file.
 //!
-//! The features `server` and `client` (both default) compile one side each.
+//! The features `server` and `client` compile one side each. The default features add
+//! `cli`, the `tcp-file` command (so that `cargo install` installs it); as a library,
+//! depend with `default-features = false, features = ["server", "client"]` (or one of
+//! them), to leave out the command's dependencies (clap, indicatif, tracing-subscriber,
+//! tempfile).
 //!
 //! # Examples
 //!
@@ -26,10 +30,9 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use tcp_file::{Client, FileOptions, Server, StreamOptions};
 //!
-//! let dir = std::env::temp_dir().join(format!("tcp-file-doc-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir)?;
+//! let dir = tempfile::tempdir()?;
 //! let server = Server::new();
-//! let file = server.open_file("app.log", dir.join("app.log"), FileOptions::new())?;
+//! let file = server.open_file("app.log", dir.path().join("app.log"), FileOptions::new())?;
 //! file.write_message(b"started")?;
 //!
 //! let (client_end, server_end) = flow::pair(64 * 1024);
@@ -50,7 +53,6 @@
 //!     rest.push((message.line, String::from_utf8_lossy(&message.bytes).into_owned()));
 //! }
 //! assert_eq!(rest, [(1, "running".to_string())]);
-//! std::fs::remove_dir_all(&dir)?;
 //! # Ok(())
 //! # }
 //! # #[cfg(not(all(feature = "server", feature = "client")))]

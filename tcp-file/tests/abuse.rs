@@ -159,8 +159,8 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
     let dir = support::fresh_dir("abuse");
     // 60 MB of lines to catch up from.
     let line = format!("{}\n", "y".repeat(99));
-    std::fs::write(dir.join("big"), line.repeat(600_000)).expect("write big");
-    let server = ServerChild::start(&dir, 2_000, Duration::from_secs(60));
+    std::fs::write(dir.path().join("big"), line.repeat(600_000)).expect("write big");
+    let server = ServerChild::start(dir.path(), 2_000, Duration::from_secs(60));
     server.serves_a_fresh_client("start").await;
     let (rss0, fds0) = (server.rss(), server.fds());
 
@@ -217,7 +217,6 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
         fds2 - fds1
     );
     drop((names, streams));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,9 +226,9 @@ async fn stalled_readers_of_a_16_mib_message_share_it() {
     // disk), and, in the child, a published file holding one (in memory).
     let mut huge = vec![b'h'; tcp_file::MAX_MESSAGE];
     huge.extend_from_slice(b"\nafter\n");
-    std::fs::write(dir.join("huge"), &huge).expect("write huge");
+    std::fs::write(dir.path().join("huge"), &huge).expect("write huge");
     drop(huge);
-    let server = ServerChild::start(&dir, 2_000, Duration::from_secs(60));
+    let server = ServerChild::start(dir.path(), 2_000, Duration::from_secs(60));
     server.serves_a_fresh_client("start").await;
     let before = (server.rss(), server.fds());
 
@@ -266,14 +265,13 @@ async fn stalled_readers_of_a_16_mib_message_share_it() {
         mib(after.0 - before.0)
     );
     drop(readers);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout() {
     let dir = support::fresh_dir("abuse-idle");
     let idle = Duration::from_secs(1);
-    let server = ServerChild::start(&dir, 256, idle);
+    let server = ServerChild::start(dir.path(), 256, idle);
     server.serves_a_fresh_client("start").await;
     // More than the server can hold at once (90% of 256 descriptors): the rest wait in
     // the backlog, their hello sent.
@@ -307,7 +305,6 @@ async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout(
         .await
         .expect("an idle connection was never closed");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The child: serves `hello` and, if present, `big` and `huge` (then also `live`, a

@@ -55,7 +55,7 @@ fn child_writes_until_the_disk_refuses() {
         let dir = support::fresh_dir("disk");
         let server = Server::new();
         let file = server
-            .open_file("log", dir.join("log"), FileOptions::new())
+            .open_file("log", dir.path().join("log"), FileOptions::new())
             .expect("open");
         let (client_end, server_end) = flow::pair(1 << 20);
         let serving = server.clone();
@@ -81,7 +81,7 @@ fn child_writes_until_the_disk_refuses() {
         }
         let failure = failure.expect("the disk never refused a write");
         assert!(failure.is_disk(), "{failure:?}");
-        let path = std::fs::canonicalize(dir.join("log")).expect("canonical");
+        let path = std::fs::canonicalize(dir.path().join("log")).expect("canonical");
         assert_eq!(failure.path(), Some(path.as_path()));
         // The system's error is the source, and only the source.
         let source = std::error::Error::source(&failure).expect("a source");
@@ -111,7 +111,7 @@ fn child_writes_until_the_disk_refuses() {
                 None => panic!("the stream ended without an error"),
             }
         };
-        let on_disk = std::fs::read(dir.join("log")).expect("read the file");
+        let on_disk = std::fs::read(dir.path().join("log")).expect("read the file");
         let whole_lines = on_disk.iter().filter(|&&b| b == b'\n').count() as u64;
         assert_eq!(
             received, whole_lines,

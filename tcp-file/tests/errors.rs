@@ -79,7 +79,7 @@ async fn an_unknown_file_is_named_and_has_no_source() {
 #[test]
 fn a_file_that_cannot_be_opened_is_an_io_error_about_its_path() {
     let dir = fresh_dir("errors-io");
-    let path = dir.join("missing").join("log");
+    let path = dir.path().join("missing").join("log");
     let error = Server::new()
         .open_file("log", &path, FileOptions::new())
         .expect_err("no such directory");
@@ -96,7 +96,6 @@ fn a_file_that_cannot_be_opened_is_an_io_error_about_its_path() {
     assert_eq!(io.kind(), io::ErrorKind::NotFound);
     let clone = error.clone();
     assert_eq!(address(clone.source().expect("source")), address(io));
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[tokio::test]
@@ -120,22 +119,22 @@ fn refusals_name_the_file_and_have_no_source() {
     let dir = fresh_dir("errors-refusals");
     let server = Server::new();
     let file = server
-        .open_file("a", dir.join("a"), FileOptions::new())
+        .open_file("a", dir.path().join("a"), FileOptions::new())
         .expect("open");
 
     let error = server
-        .open_file("a", dir.join("b"), FileOptions::new())
+        .open_file("a", dir.path().join("b"), FileOptions::new())
         .expect_err("the name is open");
     assert!(error.is_already_open(), "{error}");
     assert_eq!(error.file_name(), Some("a"));
     assert!(error.path().is_none() && error.source().is_none());
 
-    std::fs::write(dir.join("c"), "old\n").expect("write");
+    std::fs::write(dir.path().join("c"), "old\n").expect("write");
     let error = server
-        .open_file("c", dir.join("c"), FileOptions::new())
+        .open_file("c", dir.path().join("c"), FileOptions::new())
         .expect_err("the file has content");
     assert!(error.is_not_empty(), "{error}");
-    let canonical = std::fs::canonicalize(dir.join("c")).expect("canonical");
+    let canonical = std::fs::canonicalize(dir.path().join("c")).expect("canonical");
     assert_eq!(error.path(), Some(canonical.as_path()));
     assert!(error.file_name().is_none() && error.source().is_none());
 
@@ -145,7 +144,6 @@ fn refusals_name_the_file_and_have_no_source() {
     assert!(error.is_invalid_message(), "{error}");
     assert!(!error.is_closed() && !error.is_disk() && error.source().is_none());
     drop(file);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]

@@ -16,7 +16,7 @@ async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
     let dir = support::fresh_dir("stream-limit");
     let server = Server::new();
     let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
+        .open_file("log", dir.path().join("log"), FileOptions::new())
         .expect("open");
     file.write_message(b"hello").expect("write");
     let (client_end, server_end) = flow::pair(256 * 1024);
@@ -55,13 +55,12 @@ async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
         .expect("message");
     assert_eq!((next.line, &next.bytes[..]), (1, &b"again"[..]));
     file.close().await.expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
     let dir = support::fresh_dir("long-line");
-    let big = dir.join("big");
+    let big = dir.path().join("big");
     let mut content = b"short\n".to_vec();
     content.resize(content.len() + tcp_file::MAX_MESSAGE + 1024 * 1024, b'x');
     content.extend_from_slice(b"\nafter\n");
@@ -74,7 +73,7 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
         3
     );
     let live = server
-        .open_file("live", dir.join("live"), FileOptions::new())
+        .open_file("live", dir.path().join("live"), FileOptions::new())
         .expect("open");
     let (client_end, server_end) = flow::pair(256 * 1024);
     let serving = server.clone();
@@ -108,7 +107,6 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
         .expect("the connection lives");
     assert_eq!(message.bytes, "still here");
     live.close().await.expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

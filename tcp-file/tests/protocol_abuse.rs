@@ -64,7 +64,7 @@ async fn fixture(test: &str) -> Fixture {
     let dir = support::fresh_dir(&format!("abuse-{test}"));
     let server = Server::new();
     let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
+        .open_file("log", dir.path().join("log"), FileOptions::new())
         .expect("open");
     let listening = server
         .serve(
@@ -150,14 +150,14 @@ async fn too_many_streams_on_one_connection_close_it() {
 #[tokio::test]
 async fn a_client_that_half_closes_after_its_requests_still_gets_its_data() {
     let dir = support::fresh_dir("half-close");
-    let path = dir.join("old.log");
+    let path = dir.path().join("old.log");
     std::fs::write(&path, "one\ntwo\nthree\n").expect("write");
     let server = Server::new();
     server
         .serve_existing_static_file("old", &path)
         .expect("serve");
     let live = server
-        .open_file("live", dir.join("live.log"), FileOptions::new())
+        .open_file("live", dir.path().join("live.log"), FileOptions::new())
         .expect("open");
     live.write_message(b"four").expect("write");
     live.flushed().await.expect("flushed");
@@ -189,5 +189,4 @@ async fn a_client_that_half_closes_after_its_requests_still_gets_its_data() {
         "the live file's line must come: {text:?}"
     );
     drop(live);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,6 @@
 //! closing, many streams on one connection, flow control and the snapshot.
 #![cfg(all(feature = "server", feature = "client"))]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tcp_file::{
@@ -17,11 +16,11 @@ use support::fresh_dir as temp_dir;
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// A fresh server with one file open for writing, served as "log".
-fn log_file(test: &str) -> (PathBuf, Server, tcp_file::FileHandle) {
+fn log_file(test: &str) -> (tempfile::TempDir, Server, tcp_file::FileHandle) {
     let dir = temp_dir(test);
     let server = Server::new();
     let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
+        .open_file("log", dir.path().join("log"), FileOptions::new())
         .expect("open");
     (dir, server, file)
 }
@@ -149,10 +148,10 @@ async fn several_streams_share_one_connection_and_a_dropped_one_is_gone() {
     let dir = temp_dir("streams");
     let server = Server::new();
     let a = server
-        .open_file("a", dir.join("a"), FileOptions::new())
+        .open_file("a", dir.path().join("a"), FileOptions::new())
         .expect("open a");
     let b = server
-        .open_file("b", dir.join("b"), FileOptions::new())
+        .open_file("b", dir.path().join("b"), FileOptions::new())
         .expect("open b");
     a.write_message(b"a0").expect("write");
     b.write_message(b"b0").expect("write");
@@ -187,10 +186,10 @@ async fn a_stream_never_read_does_not_stop_another_on_the_same_connection() {
     let dir = temp_dir("pushback");
     let server = Server::new();
     let stuck = server
-        .open_file("stuck", dir.join("stuck"), FileOptions::new())
+        .open_file("stuck", dir.path().join("stuck"), FileOptions::new())
         .expect("open");
     let live = server
-        .open_file("live", dir.join("live"), FileOptions::new())
+        .open_file("live", dir.path().join("live"), FileOptions::new())
         .expect("open");
     let client = connect(&server).await;
     let _never_read = client.read("stuck", StreamOptions::new().window(100));
@@ -270,7 +269,7 @@ async fn a_file_closed_without_stopping_is_served_like_a_static_file() {
 #[tokio::test]
 async fn static_files_are_served_line_by_line_and_tail_sees_nothing() {
     let dir = temp_dir("static");
-    let path = dir.join("static.txt");
+    let path = dir.path().join("static.txt");
     std::fs::write(&path, "first\r\nsecond\nno newline at the end").expect("write file");
     let server = Server::new();
     assert_eq!(
@@ -304,7 +303,7 @@ async fn static_files_are_served_line_by_line_and_tail_sees_nothing() {
 #[tokio::test]
 async fn crlf_endings_on_disk_and_none_for_readers() {
     let dir = temp_dir("crlf");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     let server = Server::new();
     let file = server
         .open_file(
@@ -330,7 +329,7 @@ async fn crlf_endings_on_disk_and_none_for_readers() {
 #[tokio::test]
 async fn append_cuts_off_a_torn_last_line_and_never_serves_it() {
     let dir = temp_dir("append");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     std::fs::write(&path, "old 0\nold 1\ntorn by a cra").expect("write file");
     let server = Server::new();
     let err = server
@@ -373,7 +372,7 @@ async fn append_cuts_off_a_torn_last_line_and_never_serves_it() {
     );
 
     // A file that is one torn line holds no message.
-    let only = dir.join("only");
+    let only = dir.path().join("only");
     std::fs::write(&only, "torn").expect("write file");
     let file = server
         .open_file("only", &only, FileOptions::new().append(true))
@@ -391,7 +390,7 @@ async fn append_cuts_off_a_torn_last_line_and_never_serves_it() {
 #[tokio::test]
 async fn messages_with_an_inner_newline_are_refused_and_nothing_is_written() {
     let dir = temp_dir("newline");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     let server = Server::new();
     let file = server
         .open_file("log", &path, FileOptions::new())
@@ -410,7 +409,7 @@ async fn messages_with_an_inner_newline_are_refused_and_nothing_is_written() {
 async fn unknown_and_hostile_names_are_just_not_found() {
     let (dir, server, _file) = log_file("names");
     let client = connect(&server).await;
-    let log_path = dir.join("log").display().to_string();
+    let log_path = dir.path().join("log").display().to_string();
     for name in [
         "nope",
         "../log",
@@ -432,11 +431,11 @@ async fn the_snapshot_describes_every_file_reader_and_connection() {
     let dir = temp_dir("snapshot");
     let server = Server::new();
     let file = server
-        .open_file("live", dir.join("live"), FileOptions::new())
+        .open_file("live", dir.path().join("live"), FileOptions::new())
         .expect("open");
-    std::fs::write(dir.join("static"), "a\nb\n").expect("write static");
+    std::fs::write(dir.path().join("static"), "a\nb\n").expect("write static");
     server
-        .serve_existing_static_file("static", dir.join("static"))
+        .serve_existing_static_file("static", dir.path().join("static"))
         .expect("static");
     for i in 0..10 {
         file.write_message(format!("m{i}").as_bytes())
@@ -459,7 +458,7 @@ async fn the_snapshot_describes_every_file_reader_and_connection() {
     assert_eq!(files.len(), 2);
     let live = &files[0];
     assert_eq!(live["name"], "live");
-    assert_eq!(live["path"], dir.join("live").display().to_string());
+    assert_eq!(live["path"], dir.path().join("live").display().to_string());
     assert_eq!(live["lines"], 10);
     assert_eq!(live["bytes"], 10 * 3);
     assert_eq!(live["lines_on_disk"], 10);
@@ -484,7 +483,7 @@ async fn the_snapshot_describes_every_file_reader_and_connection() {
 #[tokio::test]
 async fn read_from_a_line_deep_in_a_file_on_disk_uses_the_index() {
     let dir = temp_dir("index");
-    let path = dir.join("big.txt");
+    let path = dir.path().join("big.txt");
     let text: String = (0..5000).map(|i| format!("message {i}\n")).collect();
     std::fs::write(&path, text).expect("write file");
     let server = Server::new();
@@ -680,12 +679,12 @@ async fn interval_sync_syncs_while_writes_go_on_and_never_does_not() {
     let interval = server
         .open_file(
             "interval",
-            dir.join("interval"),
+            dir.path().join("interval"),
             FileOptions::new().sync(SyncPolicy::Interval(every)),
         )
         .expect("open");
     let never = server
-        .open_file("never", dir.join("never"), FileOptions::new())
+        .open_file("never", dir.path().join("never"), FileOptions::new())
         .expect("open");
     let synced = |name: &str| {
         let snapshot = server.debug_snapshot();
@@ -740,7 +739,7 @@ async fn interval_sync_syncs_while_writes_go_on_and_never_does_not() {
 #[tokio::test]
 async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
     let dir = temp_dir("longest-line");
-    let path = dir.join("long.txt");
+    let path = dir.path().join("long.txt");
     let mut text = vec![b'x'; tcp_file::MAX_MESSAGE];
     text.push(b'\n');
     for i in 0..100_000 {
@@ -775,7 +774,7 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
     let file = server
         .open_file(
             "log",
-            dir.join("log"),
+            dir.path().join("log"),
             FileOptions::new().line_ending(LineEnding::CrLf),
         )
         .expect("open");

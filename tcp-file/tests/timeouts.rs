@@ -42,7 +42,7 @@ async fn a_connection_with_no_stream_is_closed_after_its_idle_timeout() {
     let dir = support::fresh_dir("idle");
     let server = Server::with_limits(Limits::new().idle_timeout(SHORT));
     let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
+        .open_file("log", dir.path().join("log"), FileOptions::new())
         .expect("open");
     let listening = support::listen_on_localhost(&server).await;
     let port = listening.listening_on();
@@ -82,7 +82,6 @@ async fn a_connection_with_no_stream_is_closed_after_its_idle_timeout() {
     .await
     .expect("the message never came");
     file.close().await.expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
@@ -90,7 +89,7 @@ async fn a_connection_whose_socket_takes_nothing_is_closed_after_its_write_timeo
     let dir = support::fresh_dir("write-timeout");
     let server = Server::with_limits(Limits::new().write_timeout(SHORT));
     let file = server
-        .open_file("log", dir.join("log"), FileOptions::new())
+        .open_file("log", dir.path().join("log"), FileOptions::new())
         .expect("open");
     // Far more than the socket buffers hold.
     let line = "x".repeat(1000);
@@ -126,7 +125,6 @@ async fn a_connection_whose_socket_takes_nothing_is_closed_after_its_write_timeo
     // What the server sent before it gave up is there, then the end.
     drain_until_closed(&mut stalled).await;
     file.close().await.expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ async fn next_message(stream: &mut MessageStream) -> Message {
 #[tokio::test]
 async fn a_path_is_open_for_writing_once_even_after_stop_serving() {
     let dir = support::fresh_dir("one-writer");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     let server = Server::new();
     let first = server
         .open_file("first", &path, FileOptions::new())
@@ -67,7 +67,6 @@ async fn a_path_is_open_for_writing_once_even_after_stop_serving() {
     assert_eq!(second.lines(), 2);
     second.close().await.expect("close");
     assert_eq!(std::fs::read(&path).expect("read"), b"one\ntwo\n");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Python holds the lock the way another writer would (`flock(LOCK_EX)`), then lets it go
@@ -107,7 +106,7 @@ fn release(mut child: std::process::Child) {
 #[tokio::test]
 async fn another_process_and_the_server_keep_a_file_from_each_other() {
     let dir = support::fresh_dir("lock-process");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(b"theirs\n"))
         .expect("create");
@@ -131,13 +130,12 @@ async fn another_process_and_the_server_keep_a_file_from_each_other() {
     );
     release(python);
     file.close().await.expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn unlink_ends_streams_after_what_they_got_and_deletes_the_file() {
     let dir = support::fresh_dir("unlink");
-    let path = dir.join("log");
+    let path = dir.path().join("log");
     let server = Server::new();
     let file = server
         .open_file("log", &path, FileOptions::new())
@@ -168,13 +166,12 @@ async fn unlink_ends_streams_after_what_they_got_and_deletes_the_file() {
         .open_file("log", &path, FileOptions::new())
         .expect("the path is free and empty");
     again.close().await.expect("close");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
     let dir = support::fresh_dir("outside-writer");
-    let path = dir.join("app.log");
+    let path = dir.path().join("app.log");
     let server = Server::new();
     let file = server
         .open_file("log", &path, FileOptions::new())
@@ -232,7 +229,6 @@ async fn a_file_another_program_appends_to_fails_and_nothing_is_renumbered() {
         "nothing of ours is written after the intruder"
     );
     let _ = file.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
@@ -243,7 +239,7 @@ async fn a_durable_file_serves_only_synced_lines() {
     let file = server
         .open_file(
             "log",
-            dir.join("log"),
+            dir.path().join("log"),
             FileOptions::new()
                 .durable(true)
                 .sync(tcp_file::SyncPolicy::Interval(Duration::from_secs(3600))),
@@ -277,5 +273,4 @@ async fn a_durable_file_serves_only_synced_lines() {
         got.push(item.expect("message").line);
     }
     assert_eq!(got, [0, 1, 2]);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use flow::{Reader, Writer, WriterOptions};
+use tracing::Instrument;
 
 use crate::error::{BoxError, Chain, panic_message};
 use crate::shared::{Shared, lock};
@@ -129,6 +130,12 @@ where
     }
 }
 
+/// The span of a connection's task, so that what its handler logs says whose it is: the
+/// connection's number in this server and its peer.
+fn connection_span<T: Listen>(guard: &ConnectionGuard<T>, peer: &T::Address) -> tracing::Span {
+    tracing::info_span!("connection", id = guard.id, peer = ?peer)
+}
+
 /// Spawns the task of a `create_sock` connection: the handler gets the stream. The
 /// handler function is called here, its future polled in the task.
 pub(crate) fn spawn_sock<T, H, Fut, E>(
@@ -142,18 +149,21 @@ pub(crate) fn spawn_sock<T, H, Fut, E>(
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Into<BoxError>,
 {
+    let span = connection_span(&guard, &peer);
     // A handler function may panic before it returns its future, too.
-    let handler = match catch_unwind(AssertUnwindSafe(|| handler(peer.clone(), stream))) {
+    let called = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| handler(peer.clone(), stream))));
+    let handler = match called {
         Ok(handler) => handler,
         Err(panic) => return guard.finish(&peer, Err(HandlerError::panicked(&*panic))),
     };
     let tracker = guard.shared.tracker.clone();
-    tracker.spawn(SockConnection {
+    let connection = SockConnection {
         guard,
         peer,
         started: false,
         handler,
-    });
+    };
+    tracker.spawn(connection.instrument(span));
 }
 
 /// What a `create` connection needs besides its stream.
@@ -181,7 +191,8 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
     let tracker = guard.shared.tracker.clone();
     let reader_buffer_size = settings.reader_buffer_size;
     let writer_options = settings.writer_options.clone();
-    tracker.spawn(async move {
+    let span = connection_span(&guard, &peer);
+    let connection = async move {
         if guard.shared.closing.is_cancelled() {
             return;
         }
@@ -210,5 +221,6 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
         drop(ours);
         drop(socket);
         drop(guard);
-    });
+    };
+    tracker.spawn(connection.instrument(span));
 }

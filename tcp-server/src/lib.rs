@@ -21,6 +21,9 @@
 //!   connections too and waits for them. A Unix socket file is removed on close, a stale
 //!   one is replaced when binding, a live one is never taken over nor connected to (see
 //!   [`WhereToListen::of_file`]).
+//! - **Logs that say whose they are.** Each connection's task runs in a `tracing` span
+//!   named `connection`, with the connection's number and its peer's address, so that
+//!   what a handler logs names its client.
 //!
 //! # Examples
 //!

@@ -50,7 +50,7 @@ async fn a_listen_error_keeps_the_system_error_as_its_source() {
 
 #[tokio::test]
 async fn a_unix_file_that_is_not_a_socket_is_named_then_explained() {
-    let path = temp_socket_path("not-a-socket");
+    let (_dir, path) = temp_socket_path("not-a-socket");
     std::fs::write(&path, b"precious").unwrap();
     let error = Server::create_sock(
         WhereToListen::of_file(&path),

@@ -52,7 +52,7 @@ async fn greeting(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 
 #[tokio::test]
 async fn serves_and_removes_its_file_on_close() {
-    let path = temp_socket_path("serve");
+    let (_dir, path) = temp_socket_path("serve");
     let server = hello_server(&path).await.unwrap();
     assert_eq!(server.listening_on(), path);
     assert_eq!(
@@ -69,7 +69,7 @@ async fn serves_and_removes_its_file_on_close() {
 
 #[tokio::test]
 async fn a_stale_file_is_replaced() {
-    let path = temp_socket_path("stale");
+    let (_dir, path) = temp_socket_path("stale");
     // A socket file whose server is gone.
     drop(StdUnixListener::bind(&path).unwrap());
     assert!(path.exists());
@@ -81,7 +81,7 @@ async fn a_stale_file_is_replaced() {
 
 #[tokio::test]
 async fn a_live_socket_is_never_stolen() {
-    let path = temp_socket_path("live");
+    let (_dir, path) = temp_socket_path("live");
     let first = hello_server(&path).await.unwrap();
     let error = hello_server(&path).await.expect_err("the path is taken");
     assert!(error.is_listen() && error.is_address_in_use(), "{error:?}");
@@ -94,7 +94,7 @@ async fn a_live_socket_is_never_stolen() {
 
 #[tokio::test]
 async fn a_live_socket_of_another_kind_is_never_stolen_either() {
-    let path = temp_socket_path("other");
+    let (_dir, path) = temp_socket_path("other");
     let other = StdUnixListener::bind(&path).unwrap();
     let error = hello_server(&path).await.expect_err("the path is taken");
     assert!(error.is_address_in_use(), "{error:?}");
@@ -106,7 +106,7 @@ async fn a_live_socket_of_another_kind_is_never_stolen_either() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_socket_is_left_alone() {
-    let path = temp_socket_path("regular");
+    let (_dir, path) = temp_socket_path("regular");
     std::fs::write(&path, b"precious").unwrap();
     let error = hello_server(&path).await.expect_err("not a socket");
     assert!(error.is_address_in_use(), "{error:?}");
@@ -118,7 +118,7 @@ async fn a_file_that_is_not_a_socket_is_left_alone() {
 
 #[tokio::test]
 async fn the_file_of_a_successor_is_not_removed() {
-    let path = temp_socket_path("successor");
+    let (_dir, path) = temp_socket_path("successor");
     let server = hello_server(&path).await.unwrap();
     // Someone replaces the file while the server runs.
     std::fs::remove_file(&path).unwrap();
@@ -133,7 +133,7 @@ async fn the_file_of_a_successor_is_not_removed() {
 // has returned: whatever that did to the socket is done by then.
 #[tokio::test(flavor = "current_thread")]
 async fn a_second_server_never_runs_the_live_servers_handler() {
-    let path = temp_socket_path("greeter");
+    let (_dir, path) = temp_socket_path("greeter");
     let handled = Arc::new(AtomicUsize::new(0));
     // Greets at once, and fails (which stops the server, under the default `Raise`)
     // if the peer is gone before the greeting.
@@ -185,7 +185,7 @@ async fn a_second_server_never_runs_the_live_servers_handler() {
 
 #[tokio::test]
 async fn the_lock_file_is_held_while_listening_and_removed_on_close() {
-    let path = temp_socket_path("lock");
+    let (_dir, path) = temp_socket_path("lock");
     let lock = lock_path(&path);
     let server = hello_server(&path).await.unwrap();
     assert!(lock.exists());
@@ -202,7 +202,7 @@ async fn the_lock_file_is_held_while_listening_and_removed_on_close() {
 
 #[tokio::test]
 async fn a_stale_file_and_its_lock_file_are_replaced() {
-    let path = temp_socket_path("stale-lock");
+    let (_dir, path) = temp_socket_path("stale-lock");
     let lock = lock_path(&path);
     // What a server that crashed leaves: the socket file and an unlocked lock file.
     drop(StdUnixListener::bind(&path).unwrap());

@@ -32,7 +32,8 @@ pub fn outside_tool(name: &str) -> Option<PathBuf> {
     }
 }
 
-/// A file server for one test: a fresh directory under the system's temporary one, a
+/// A file server for one test: a fresh directory under the system's temporary one
+/// (removed when the returned handle is dropped, so hold it for the whole test), a
 /// [`tcp_file::Server`] with `name` open for writing there (as `DIR/NAME`), listening on
 /// 127.0.0.1 on a port the OS chooses.
 ///
@@ -43,19 +44,20 @@ pub async fn serve_one_file(
     test: &str,
     name: &str,
 ) -> (
-    PathBuf,
+    tempfile::TempDir,
     tcp_file::Server,
     tcp_file::FileHandle,
     tcp_server::Server<flow::Inet>,
 ) {
     use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
-    let dir = std::env::temp_dir().join(format!("tcp-file-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's directory");
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("tcp-file-{test}-"))
+        .tempdir()
+        .expect("create the test's directory");
     let server = tcp_file::Server::new();
     let file = server
-        .open_file(name, dir.join(name), tcp_file::FileOptions::new())
+        .open_file(name, dir.path().join(name), tcp_file::FileOptions::new())
         .expect("open the file");
     let listening = server
         .serve(

@@ -456,9 +456,8 @@ mod tests {
 
     #[test]
     fn long_lines_are_read_once_while_held_and_bounded() {
-        let dir = std::env::temp_dir().join(format!("tcp-file-long-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("f");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
         let long = "x".repeat(600_000);
         std::fs::write(&path, format!("{long}\r\nshort\r\n{long}")).expect("write");
         let file = File::open(&path).expect("open");
@@ -487,14 +486,12 @@ mod tests {
         std::fs::write(&path, "y".repeat(MAX_MESSAGE + 3)).expect("write");
         let err = read_line_at(&file, 0, MAX_MESSAGE + 3, LineEnding::CrLf).expect_err("long");
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_skip_over_a_gap_gives_its_turn_back_after_a_step() {
-        let dir = std::env::temp_dir().join(format!("tcp-file-skip-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("f");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
         let line = format!("{}\n", "z".repeat(999));
         std::fs::write(&path, line.repeat(10_000)).expect("write");
         let file = File::open(&path).expect("open");
@@ -514,14 +511,12 @@ mod tests {
             steps += 1;
         }
         assert_eq!((cursor.scan_line, steps), (9_999, 3));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn reads_into_spare_room_append_exactly_and_a_short_file_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("tcp-file-disk-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("f");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
         std::fs::write(&path, b"0123456789").expect("write");
         let file = File::open(&path).expect("open");
         let mut out = BytesMut::from(&b"head:"[..]);
@@ -550,6 +545,5 @@ mod tests {
         let mut cached = BytesMut::new();
         read_exact_at_into(&file, &mut cached, 1 << 20, 0, Wait::No).expect("cached now");
         assert!(out[..] == data[..] && cached[..] == data[..]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

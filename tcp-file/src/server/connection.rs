@@ -51,6 +51,16 @@ pub(crate) struct StreamState {
     failure: Option<StreamFailure>,
     /// A catch-up read of this stream is in flight ([`DiskRead`]).
     reading: bool,
+    /// What the stream logs goes under it: see [`stream_span`].
+    span: tracing::Span,
+}
+
+/// The span of one stream, so that a log line says which file it reads and from where.
+pub(crate) fn stream_span(name: &str, start: Start) -> tracing::Span {
+    match start {
+        Start::Line(line) => tracing::info_span!("stream", name, start = line),
+        Start::Tail => tracing::info_span!("stream", name, start = "tail"),
+    }
 }
 
 impl Connection {
@@ -278,6 +288,8 @@ pub(crate) fn open_stream(
             .get(name)
             .ok_or_else(|| StreamFailure::FileNotFound(name.to_string()))
     };
+    let span = stream_span(name, start);
+    span.in_scope(|| tracing::debug!(stream, "stream open"));
     let state = match found {
         Ok(log) => {
             log.subscribe(&connection.wake);
@@ -291,6 +303,7 @@ pub(crate) fn open_stream(
                 credit,
                 failure: None,
                 reading: false,
+                span,
             }
         }
         Err(failure) => StreamState {
@@ -299,6 +312,7 @@ pub(crate) fn open_stream(
             credit,
             failure: Some(failure),
             reading: false,
+            span,
         },
     };
     streams.insert(stream, state);
@@ -518,6 +532,9 @@ fn fill_round(
                 finished.push(id);
             }
             Pulled::Failed(reason) => {
+                stream
+                    .span
+                    .in_scope(|| tracing::warn!(%reason, "ending a stream that failed"));
                 protocol::encode(
                     &Frame::StreamError {
                         stream: id,

@@ -5,7 +5,8 @@
 //! in `window.rs`, the disk's progress) under one lock; `disk.rs` is the thread that
 //! appends to the file; `scan.rs` counts a file at open; `catch_up.rs` reads lines back
 //! for readers behind the window; `connection.rs` serves a binary client (its requests,
-//! and the sender that pulls from the logs), `text.rs` a plain-text one.
+//! and the sender that pulls from the logs), `text.rs` a plain-text one, `refused.rs`
+//! answers a client that `auth` turned away.
 //!
 //! Lock order, outermost first: `opening` → the server's `connections` → a connection's
 //! `streams` → the `registry` → a log's `state`. A log's state is the innermost lock:
@@ -20,6 +21,7 @@ mod limits;
 mod log;
 mod options;
 mod outgoing;
+mod refused;
 mod scan;
 mod snapshot;
 mod text;
@@ -31,7 +33,7 @@ use std::fs::OpenOptions;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Waker};
 
@@ -137,6 +139,8 @@ pub(crate) struct ServerInner {
     pub(crate) limits: Limits,
     /// Held while a file is opened: two opens of one name or one path never interleave.
     opening: Mutex<()>,
+    /// Whether text clients may ask `STATS`: see [`Server::answer_stats_requests`].
+    pub(crate) stats_requests: AtomicBool,
 }
 
 impl ServerInner {
@@ -301,8 +305,9 @@ impl Server {
 
     /// Listens on `where_to_listen` (TCP or Unix) with the `tcp-server` crate and serves
     /// every client that `auth` accepts; `auth` runs once per connection, and `false`
-    /// disconnects at once. Returns once the socket listens. The server's [`Limits`] give
-    /// the connection limit and the backlog.
+    /// turns the client away: it is told so (a refusal in the protocol its first bytes
+    /// show, within 2 s) and disconnected. Returns once the socket listens. The server's
+    /// [`Limits`] give the connection limit and the backlog.
     ///
     /// The returned [`tcp_server::Server`] is the listener: it tells the port or path
     /// ([`listening_on`](tcp_server::Server::listening_on)), and serving lasts as long as
@@ -368,7 +373,9 @@ impl Server {
                         crate::set_no_delay(&stream);
                         dispatch(inner, IoFlow::new(stream), format!("{peer:?}")).await;
                     } else {
-                        tracing::info!(?peer, "connection refused by auth");
+                        tracing::info!("connection refused by auth");
+                        let reason = format!("{peer:?} is not allowed to connect");
+                        refused::answer(IoFlow::new(stream), &reason).await;
                     }
                     Ok::<(), std::convert::Infallible>(())
                 }
@@ -400,9 +407,20 @@ impl Server {
     /// (every frame starts with a zero byte), or else the text mode for plain clients such
     /// as `nc`: one request line, `READ NAME`, `TAIL NAME` or `FROM LINE NAME` (lines count
     /// from 0), answered by `+OK` and then each message as a line until the file is
-    /// closed, or by `-ERR reason`.
+    /// closed, or by `-ERR reason`. Two more requests ask about the server: `LIST`, answered
+    /// by `+OK` and a line `NAME LINES` for each name served (any client may list them), and
+    /// `STATS`, answered by `+OK` and the [`debug_snapshot`](Server::debug_snapshot) as one
+    /// line of JSON, when [`answer_stats_requests`](Server::answer_stats_requests) allows.
     pub async fn serve_flow<F: Flow>(&self, flow: F, peer: impl Into<String>) {
         dispatch(self.inner.clone(), flow, peer.into()).await;
+    }
+
+    /// Whether text clients may ask `STATS` (off at first): the answer, the
+    /// [`debug_snapshot`](Server::debug_snapshot), tells every client's address and the
+    /// paths of the files on disk to any client that `auth` lets in. When off, `STATS` is
+    /// answered by `-ERR`.
+    pub fn answer_stats_requests(&self, answer: bool) {
+        self.inner.stats_requests.store(answer, Ordering::Relaxed);
     }
 
     /// Every file and connection at this moment.

@@ -78,13 +78,10 @@ mod tests {
     use super::*;
 
     fn scan_of(content: &[u8]) -> DiskScan {
-        let dir = std::env::temp_dir().join(format!("tcp-file-scan-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join(format!("f{}", content.len()));
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
         std::fs::write(&path, content).expect("write");
-        let scan = scan(&mut File::open(&path).expect("open")).expect("scan");
-        let _ = std::fs::remove_file(&path);
-        scan
+        scan(&mut File::open(&path).expect("open")).expect("scan")
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The plain-text mode, so that `nc`, `socat` or `telnet` are clients: the client sends one
 //! request line, `READ NAME`, `TAIL NAME` or `FROM LINE NAME`; the server answers `+OK`
 //! and then each message as a line until the file is closed, or `-ERR reason` and closes.
+//! Two requests ask about the server instead of a file: `LIST` (`+OK`, then `NAME LINES`
+//! for each name served) and `STATS` (`+OK`, then the snapshot as one line of JSON); the
+//! server closes after the answer.
 //!
 //! A text client is a connection of one stream, as a binary client's (and so in the
 //! snapshot); the same sender pulls its messages, and the frames it makes are turned into
@@ -8,15 +11,17 @@
 //! for both.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+use tracing::Instrument;
 
 use crate::protocol::{self, Frame, Layout, Start, StreamFailure};
-use crate::server::ServerInner;
 use crate::server::connection::{self, Connection, Violation};
 use crate::server::outgoing::Piece;
+use crate::server::{Server, ServerInner};
 
 /// The longest request line, newline included.
 pub(crate) const MAX_REQUEST_LINE: usize = 4096;
@@ -28,6 +33,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 struct Request {
     name: String,
     start: Option<u64>,
+}
+
+/// A request about the server rather than about one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inquiry {
+    /// `LIST`: each name served, with its count of lines.
+    List,
+    /// `STATS`: the snapshot, as JSON.
+    Stats,
 }
 
 /// Serves one text-mode connection; `first` holds the bytes read already.
@@ -44,6 +58,18 @@ pub(crate) async fn serve<F: Flow>(
         Ok(Err(reason)) => return refuse(&mut writer, &peer, &reason).await,
         Err(_) => return refuse(&mut writer, &peer, "no request line within 10 s").await,
     };
+    if let Some(inquiry) = inquiry(&line) {
+        return match answer(&server, inquiry) {
+            Ok(answer) => {
+                // A client that does not read its answer holds it no longer than a stalled
+                // reader holds a batch.
+                let write_timeout = server.limits.write_timeout;
+                let _ = tokio::time::timeout(write_timeout, writer.write(answer)).await;
+                let _ = writer.shutdown().await;
+            }
+            Err(reason) => refuse(&mut writer, &peer, &reason).await,
+        };
+    }
     let request = match parse(&line) {
         Ok(request) => request,
         Err(reason) => return refuse(&mut writer, &peer, &reason).await,
@@ -56,27 +82,78 @@ pub(crate) async fn serve<F: Flow>(
         )
         .await;
     }
-    tracing::debug!(%peer, name = %request.name, start = ?request.start, "text client");
+    let start = request.start.map_or(Start::Tail, Start::Line);
+    let span = connection::stream_span(&request.name, start);
+    stream(server, (reader, writer), peer, request.name, start)
+        .instrument(span)
+        .await;
+}
+
+/// Serves the text client's one stream, of file `name` from `start`.
+async fn stream<F: Flow>(
+    server: Arc<ServerInner>,
+    (mut reader, mut writer): (ReadHalf<F>, WriteHalf<F>),
+    peer: String,
+    name: String,
+    start: Start,
+) {
+    tracing::debug!(%peer, "text client");
     // A connection of one stream, as a binary client's: listed in the snapshot, and its
     // messages pulled by the same sender, which hands each batch of frames to `lines`.
     let connection = Connection::open(&server, peer);
-    let start = request.start.map_or(Start::Tail, Start::Line);
-    let ended =
-        match connection::open_stream(&server, &connection, 0, start, u32::MAX, &request.name) {
-            Err(Violation(reason)) => Err(reason),
-            Ok(()) if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() => Ok(()),
-            Ok(()) => {
-                tokio::select! {
-                    r = connection::send(&connection, &mut writer, lines) => r,
-                    () = watch(&mut reader) => Ok(()),
-                }
+    let ended = match connection::open_stream(&server, &connection, 0, start, u32::MAX, &name) {
+        Err(Violation(reason)) => Err(reason),
+        Ok(()) if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() => Ok(()),
+        Ok(()) => {
+            tokio::select! {
+                r = connection::send(&connection, &mut writer, lines) => r,
+                () = watch(&mut reader) => Ok(()),
             }
-        };
+        }
+    };
     connection.close(&server);
     if let Err(reason) = ended {
         let _ = writer.write(Bytes::from(format!("-ERR {reason}\n"))).await;
     }
     let _ = writer.shutdown().await;
+}
+
+/// `LIST` or `STATS` (case-insensitive, alone on the line, a `\r` before the newline
+/// dropped), or `None` for any other line.
+fn inquiry(line: &[u8]) -> Option<Inquiry> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.eq_ignore_ascii_case(b"LIST") {
+        Some(Inquiry::List)
+    } else if line.eq_ignore_ascii_case(b"STATS") {
+        Some(Inquiry::Stats)
+    } else {
+        None
+    }
+}
+
+/// The whole answer to `inquiry`, `+OK` line included, or the reason to refuse it.
+fn answer(server: &Arc<ServerInner>, inquiry: Inquiry) -> Result<Bytes, String> {
+    if inquiry == Inquiry::Stats && !server.stats_requests.load(Ordering::Relaxed) {
+        return Err("STATS is off on this server".to_string());
+    }
+    let snapshot = Server {
+        inner: server.clone(),
+    }
+    .debug_snapshot();
+    let mut out = b"+OK\n".to_vec();
+    match inquiry {
+        Inquiry::List => {
+            for file in &snapshot.files {
+                out.extend_from_slice(format!("{} {}\n", file.name, file.lines).as_bytes());
+            }
+        }
+        Inquiry::Stats => {
+            serde_json::to_writer(&mut out, &snapshot)
+                .map_err(|e| format!("cannot encode the snapshot: {e}"))?;
+            out.push(b'\n');
+        }
+    }
+    Ok(Bytes::from(out))
 }
 
 async fn refuse<F: Flow>(writer: &mut WriteHalf<F>, peer: &str, reason: &str) {
@@ -260,5 +337,15 @@ mod tests {
         assert!(parse(b"READ").is_err());
         assert!(parse(b"GET / HTTP/1.1").is_err());
         assert!(parse(b"READ \xff").is_err());
+    }
+
+    #[test]
+    fn inquiries_are_the_whole_line() {
+        assert_eq!(inquiry(b"LIST"), Some(Inquiry::List));
+        assert_eq!(inquiry(b"list\r"), Some(Inquiry::List));
+        assert_eq!(inquiry(b"Stats"), Some(Inquiry::Stats));
+        assert_eq!(inquiry(b"LIST app"), None);
+        assert_eq!(inquiry(b"READ LIST"), None);
+        assert_eq!(inquiry(b" STATS"), None);
     }
 }

@@ -152,12 +152,13 @@ impl Drop for Proc {
 
 /// `tcp-file serve ARGS --listen 127.0.0.1:0`, and the address from its first line.
 pub fn serve(args: &[&str]) -> (Proc, String) {
+    serve_on("127.0.0.1:0", args)
+}
+
+/// `tcp-file serve ARGS --listen LISTEN`, and the address from its first line.
+pub fn serve_on(listen: &str, args: &[&str]) -> (Proc, String) {
     let mut command = tcp_file();
-    command
-        .arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .args(args);
+    command.arg("serve").arg("--listen").arg(listen).args(args);
     let server = Proc::start(command);
     let first = server.line();
     let address = first
@@ -165,6 +166,25 @@ pub fn serve(args: &[&str]) -> (Proc, String) {
         .unwrap_or_else(|| panic!("first line: {first:?}"))
         .to_string();
     (server, address)
+}
+
+/// Waits, within [`LIMIT`], until `tcp-file list ADDRESS` shows `name` with `lines`
+/// lines: what was written to the server's standard input is then counted.
+pub fn wait_for_lines(address: &str, name: &str, lines: u64) {
+    let expected = format!("{name} {lines}");
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let (status, out, err) = run(&["list", address]).finish();
+        assert!(status.success(), "list: {status}, stderr: {err}");
+        if out.contains(&expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never listed {expected:?}: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `tcp-file ARGS`.
@@ -175,12 +195,13 @@ pub fn run(args: &[&str]) -> Proc {
 }
 
 /// A fresh directory for one test.
-pub fn temp_dir(test: &str) -> PathBuf {
+pub fn temp_dir(test: &str) -> tempfile::TempDir {
     crate::support::fresh_dir(&format!("cli-{test}"))
 }
 
-pub fn arg(path: &Path, name: &str) -> String {
-    format!("{name}={}", path.join(format!("{name}.log")).display())
+pub fn arg(dir: impl AsRef<Path>, name: &str) -> String {
+    let path = dir.as_ref().join(format!("{name}.log"));
+    format!("{name}={}", path.display())
 }
 
 /// Where an outside tool is on `PATH`. When it is missing: `None` with a note, or a panic

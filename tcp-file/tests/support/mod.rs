@@ -2,15 +2,14 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
-
-/// A fresh, empty directory for one test (named by `test` and this process), under the
-/// system's temporary directory.
-pub fn fresh_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tcp-file-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the test's directory");
-    dir
+/// A fresh, empty directory for one test (its name starts with `test`), under the
+/// system's temporary directory: removed when dropped, so hold it for the whole test; a
+/// test that fails (panics) removes it too.
+pub fn fresh_dir(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("tcp-file-{test}-"))
+        .tempdir()
+        .expect("create the test's directory")
 }
 
 /// The binary protocol's `Hello` for `version`, as a raw client sends it.

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tcp_server::{BindToAddress, BindToPort, Inet, WhereToListen};
@@ -24,14 +23,15 @@ pub(crate) async fn eventually(what: &str, timeout: Duration, mut condition: imp
     }
 }
 
-/// A fresh path for a Unix socket in the temporary directory (not created).
-pub(crate) fn temp_socket_path(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let path =
-        std::env::temp_dir().join(format!("tcp-server-{}-{name}-{n}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+/// A fresh path for a Unix socket (not created), in a temporary directory of its own that
+/// is removed when the returned handle is dropped: hold it for the whole test.
+pub(crate) fn temp_socket_path(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("tcp-server-")
+        .tempdir()
+        .expect("a temporary directory");
+    let path = dir.path().join(format!("{name}.sock"));
+    (dir, path)
 }
 
 /// Generous bound for anything that should take milliseconds.

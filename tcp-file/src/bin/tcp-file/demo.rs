@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use tcp_file::{Client, FileOptions, Server, StreamOptions};
 use tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
 use crate::Failure;
+use crate::hint::command_words;
 use crate::output::Progress;
 use crate::read::stream_failure;
 use crate::report::error_chain;
@@ -35,8 +35,8 @@ Examples:
 
 Runs, in a temporary directory, a server on a free port of 127.0.0.1, a writer, a
 reader from the first line, a tailer (new lines only) and a reader that disconnects
-and resumes where it stopped (as `read --from` does). While it runs, try
-`tcp-file tail 127.0.0.1:PORT demo` or `echo 'TAIL demo' | nc -N 127.0.0.1 PORT` in
+and resumes where it stopped (as `read --from` does). While it runs, a status line on
+standard error (on a terminal) shows what each did; try the commands it suggests in
 another shell. It ends with a summary, and exits with 1 if a reader missed a line or
 received one twice.")]
 pub(crate) struct DemoArgs {
@@ -82,15 +82,6 @@ fn message(line: u64) -> String {
     format!("demo message {line:08}: the quick brown fox jumps over the lazy dog")
 }
 
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     // On Ctrl-C, dropping the demo removes its temporary directory.
     tokio::select! {
@@ -105,17 +96,17 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
 }
 
 async fn demo(args: DemoArgs) -> Result<(), Failure> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("tcp-file-demo-{}-{nanos}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).map_err(|e| {
-        let e = error_chain(&e);
-        Failure::other(format!("cannot create {}: {e}", dir.0.display()))
-    })?;
-    let path = dir.0.join("demo.log");
+    // Removed when dropped: at the end, on an error, or on Ctrl-C.
+    let dir = tempfile::Builder::new()
+        .prefix("tcp-file-demo-")
+        .tempdir()
+        .map_err(|e| {
+            let e = error_chain(&e);
+            Failure::other(format!("cannot create a temporary directory: {e}"))
+        })?;
+    let path = dir.path().join("demo.log");
     let server = Server::new();
+    server.answer_stats_requests(true);
     let file = server
         .open_file("demo", &path, FileOptions::new())
         .map_err(|e| Failure::error(&e))?;
@@ -132,9 +123,11 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         path.display(),
         args.duration
     );
-    eprintln!("  try in another shell: tcp-file tail {address} demo");
+    let command = command_words();
+    eprintln!("  try in another shell: {command} tail {address} demo");
+    eprintln!("                        {command} stats {address}");
     eprintln!(
-        "                    or: echo 'TAIL demo' | nc -N {} {}",
+        "                        echo 'TAIL demo' | nc -N {} {}",
         address.ip(),
         address.port()
     );
@@ -324,7 +317,7 @@ async fn read_resuming(address: SocketAddr, tally: Arc<Tally>) -> Result<(), Fai
 
 /// Shows what each side did so far, until `stop`.
 async fn show_progress(written: Arc<AtomicU64>, stop: Arc<AtomicBool>, tallies: [Arc<Tally>; 3]) {
-    let mut progress = Progress::always();
+    let mut progress = Progress::new();
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     loop {
         ticks.tick().await;
@@ -335,8 +328,9 @@ async fn show_progress(written: Arc<AtomicU64>, stop: Arc<AtomicBool>, tallies: 
                 .each_ref()
                 .map(|t| t.delivered.load(Ordering::Relaxed));
             let resumes = tallies[2].resumes.load(Ordering::Relaxed);
-            progress.show(&format!(
-                "written {written:>8} | delivered: reader {reader:>8}, tailer {tailer:>8}, resumer {resumer:>8} ({resumes} reconnections)"
+            // Short enough for an 80-column terminal; a narrower one cuts it.
+            progress.show(format!(
+                "written {written} | read {reader} | tail {tailer} | resume {resumer} ({resumes}x)"
             ));
         }
         if stopping {

@@ -1,10 +1,18 @@
 //! `tcp-file`: serve growing files over TCP, read and tail them from a shell, and watch it
 //! all work in a one-command demo.
 //!
-//! One subcommand a file: `serve.rs`, `read.rs` (`read` and `tail`), `demo.rs`; `output.rs`
-//! prints messages and progress; `report.rs` spells out an error with its causes.
+//! One subcommand a file: `serve.rs`, `read.rs` (`read` and `tail`), `list.rs` (`list`
+//! and `stats`), `demo.rs`. Beside them: `address.rs` parses where to listen or connect,
+//! `connect.rs` connects and says why it could not, `logs.rs` sets up the log, `output.rs`
+//! prints messages, notes and progress, `hint.rs` names this command in hints, and
+//! `report.rs` spells out an error with its causes.
 
+mod address;
+mod connect;
 mod demo;
+mod hint;
+mod list;
+mod logs;
 mod output;
 mod read;
 mod report;
@@ -13,7 +21,8 @@ mod serve;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use tracing::level_filters::LevelFilter;
 
 use crate::report::error_chain;
 
@@ -23,7 +32,9 @@ Examples:
   my-app | tcp-file serve --publish app=app.log --stdin app
   tcp-file read 127.0.0.1:7070 app                # every line, then live ones
   tcp-file read 127.0.0.1:7070 app --from 1200    # resume at line 1200
+  tcp-file read 127.0.0.1:7070 app --from -10 -e  # the last 10 lines, then exit
   tcp-file tail 127.0.0.1:7070 app --json         # new lines, as JSON
+  tcp-file list 127.0.0.1:7070                    # the files served, and their lines
   echo 'TAIL app' | nc -N 127.0.0.1 7070          # the text mode, for plain clients
 
 Exit codes: 0 when the stream or the server ends normally; 1 for other errors;
@@ -36,6 +47,8 @@ Exit codes: 0 when the stream or the server ends normally; 1 for other errors;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    verbosity: logs::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +59,10 @@ enum Command {
     Read(read::ReadArgs),
     /// Print only the messages written from now on.
     Tail(read::TailArgs),
+    /// Print the files a server serves, with their numbers of lines.
+    List(list::ListArgs),
+    /// Print a server's snapshot (files, readers, connections, limits) as JSON.
+    Stats(list::StatsArgs),
     /// Run a server, a writer and three kinds of readers side by side, then sum up.
     Demo(demo::DemoArgs),
 }
@@ -83,6 +100,20 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Serve(args) = &cli.command {
+        if let Some(usage) = args.usage_error() {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, usage)
+                .exit();
+        }
+    }
+    // A server logs what happens to its clients; a client only what goes wrong.
+    let level = match cli.command {
+        Command::Serve(_) => LevelFilter::INFO,
+        _ => LevelFilter::WARN,
+    };
+    logs::init(&cli.verbosity, level);
+    output::set_quiet(cli.verbosity.quiet());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,6 +132,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Read(args) => read::run_read(args).await,
             Command::Tail(args) => read::run_tail(args).await,
+            Command::List(args) => list::run_list(args).await,
+            Command::Stats(args) => list::run_stats(args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

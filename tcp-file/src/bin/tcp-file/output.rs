@@ -1,9 +1,29 @@
-//! Printing: messages on standard output (as lines or JSON), progress on standard error.
+//! Printing: messages on standard output (as lines or JSON), notes and a progress line on
+//! standard error.
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tcp_file::Message;
+
+/// Set by `-q`: notes are left out.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Leaves notes out from now on (`-q`).
+pub(crate) fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Says `text` on standard error, as `tcp-file: TEXT`, unless `-q` was given: what the
+/// command is about to do, kept out of the data on standard output.
+pub(crate) fn note(text: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("tcp-file: {text}");
+    }
+}
 
 /// Writes messages to standard output, buffered: call [`flush`](Printer::flush) whenever
 /// no message is waiting, so that followers see live lines at once.
@@ -39,80 +59,60 @@ impl Printer {
     }
 }
 
-/// A status line on standard error: rewritten in place (`\r`) when it is a terminal,
-/// else printed as a plain line now and then, or not at all (see the constructors).
+/// A status line on standard error, redrawn in place and cut to the terminal's width
+/// (`indicatif`); hidden when standard error is not a terminal.
 pub(crate) struct Progress {
-    terminal: bool,
-    enabled: bool,
-    every: Duration,
+    bar: ProgressBar,
+    /// When the status was last set: see [`due`](Progress::due).
     last: Option<Instant>,
-    shown: bool,
 }
 
+/// How often the status is worth making anew.
+const EVERY: Duration = Duration::from_millis(100);
+
 impl Progress {
-    /// Progress for a long command (the demo): in place on a terminal, every 2 s otherwise.
-    pub(crate) fn always() -> Self {
-        let terminal = io::stderr().is_terminal();
-        let every = if terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(2)
-        };
-        Progress {
-            terminal,
-            enabled: true,
-            every,
-            last: None,
-            shown: false,
-        }
+    /// Progress for a long command (the demo).
+    pub(crate) fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+        let style = ProgressStyle::with_template("{spinner} {elapsed:>3} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        Progress { bar, last: None }
     }
 
-    /// Progress only when standard error is a terminal, and standard output is not (when
-    /// both are, the messages themselves show the progress).
-    pub(crate) fn terminal_only() -> Self {
-        let terminal = io::stderr().is_terminal();
-        let enabled = terminal && !io::stdout().is_terminal();
-        Progress {
-            terminal,
-            enabled,
-            every: Duration::from_millis(200),
-            last: None,
-            shown: false,
+    /// Progress of a read: as [`new`](Progress::new), and hidden when standard output is
+    /// a terminal too (the messages themselves show the progress there).
+    pub(crate) fn for_read() -> Self {
+        let progress = Progress::new();
+        if io::stdout().is_terminal() {
+            progress.bar.set_draw_target(ProgressDrawTarget::hidden());
         }
+        progress
     }
 
-    /// Whether a new status is due now.
+    /// Whether a new status is worth making now (at most every 100 ms, and never when
+    /// nothing shows it).
     pub(crate) fn due(&self) -> bool {
-        self.enabled && self.last.is_none_or(|last| last.elapsed() >= self.every)
+        !self.bar.is_hidden() && self.last.is_none_or(|last| last.elapsed() >= EVERY)
     }
 
-    /// Shows `status` (it is due: see [`due`](Progress::due)).
-    pub(crate) fn show(&mut self, status: &str) {
-        if !self.enabled {
-            return;
-        }
+    /// Shows `status`.
+    pub(crate) fn show(&mut self, status: impl Into<Cow<'static, str>>) {
         self.last = Some(Instant::now());
-        let mut err = io::stderr().lock();
-        let _ = if self.terminal {
-            self.shown = true;
-            write!(err, "\r\x1b[K{status}")
-        } else {
-            writeln!(err, "{status}")
-        };
-        let _ = err.flush();
+        self.bar.set_message(status);
+        self.bar.tick();
     }
 
-    /// Ends the status line (on a terminal: erases it, or leaves it with `keep`).
-    pub(crate) fn finish(&mut self, keep: bool) {
-        if self.terminal && self.shown {
-            let mut err = io::stderr().lock();
-            let _ = if keep {
-                writeln!(err)
-            } else {
-                write!(err, "\r\x1b[K")
-            };
-            let _ = err.flush();
-            self.shown = false;
+    /// Ends the status line: erases it, or leaves it (and a newline) with `keep`.
+    pub(crate) fn finish(&self, keep: bool) {
+        if keep {
+            self.bar.finish();
+            // indicatif leaves the cursor at the end of the line.
+            if !self.bar.is_hidden() {
+                eprintln!();
+            }
+        } else {
+            self.bar.finish_and_clear();
         }
     }
 }

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tcp_file::{FileHandle, FileOptions, Limits, MAX_MESSAGE, Server, SyncPolicy};
-use tcp_server::WhereToListen;
+use tcp_server::{Listen, WhereToListen};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::Failure;
+use crate::address::Address;
 use crate::report::error_chain;
 
 /// How long clients get to receive what is left once the server stops.
@@ -36,19 +37,25 @@ Examples:
   tcp-file serve --publish app=/var/log/app.log --append
   my-app | tcp-file serve --listen 0.0.0.0:7070 --publish app=app.log --stdin app
   tcp-file serve --listen 127.0.0.1:0 --static old=old.log --allow 127.0.0.1
+  tcp-file serve --listen unix:/run/app.sock --publish app=app.log
+  RUST_LOG=debug tcp-file serve --publish app=app.log     # every connection and stream
 
-Prints `listening on HOST:PORT` as its first line of standard output. With --stdin, the
+Prints `listening on HOST:PORT` (or `listening on unix:PATH`) as its first line of
+standard output; logs go to standard error (level info; -v, -q or RUST_LOG to change). With --stdin, the
 server lives as long as its input: at the end of the input it closes the files, ends
 the client streams and stops. It stops the same way on Ctrl-C (SIGINT), SIGTERM or
 SIGHUP, with exit code 0; clients get up to 3 s to receive what is left. A line of input
 longer than 16 MiB is skipped, with a note on standard error.
 
 Plain clients (nc, socat, telnet) may send one line, `READ NAME`, `TAIL NAME` or
-`FROM LINE NAME`, and receive `+OK` then every message as a line, or `-ERR reason`.")]
+`FROM LINE NAME`, and receive `+OK` then every message as a line, or `-ERR reason`;
+or `LIST` (`NAME LINES` for each file) or `STATS` (the server's snapshot as JSON: file
+paths and client addresses too). A client that --allow turns away is told so.")]
 pub(crate) struct ServeArgs {
-    /// Where to listen, HOST:PORT (port 0: a free port the system picks).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
-    listen: String,
+    /// Where to listen: HOST:PORT (port 0: a free port the system picks), [IPV6]:PORT,
+    /// or unix:PATH for a Unix socket.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070", value_parser = Address::parse)]
+    listen: Address,
     /// Write the file at PATH and serve it as NAME (repeatable).
     #[arg(long, value_name = "NAME=PATH", value_parser = name_and_path)]
     publish: Vec<(String, PathBuf)>,
@@ -66,7 +73,8 @@ pub(crate) struct ServeArgs {
     /// When to fsync published files.
     #[arg(long, value_enum, default_value_t = Sync::Never)]
     sync: Sync,
-    /// Accept clients from this address only (repeatable; default: everyone).
+    /// Serve clients from this IP address only (repeatable; default: everyone); others
+    /// are told they are not allowed. TCP only.
     #[arg(long = "allow", value_name = "IP")]
     allow: Vec<IpAddr>,
     /// Serve at most N clients at once; more wait to be accepted (default: 10,000, or 90%
@@ -90,12 +98,27 @@ fn name_and_path(text: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-fn resolve(listen: &str) -> Result<SocketAddr, Failure> {
-    if let Ok(address) = listen.parse() {
-        return Ok(address);
+impl ServeArgs {
+    /// What the parser cannot check: the reason of a usage error.
+    pub(crate) fn usage_error(&self) -> Option<String> {
+        if matches!(self.listen, Address::Unix(_)) && !self.allow.is_empty() {
+            return Some(
+                "--allow filters TCP clients by IP address; on a Unix socket, the file's \
+                 permissions say who may connect"
+                    .to_string(),
+            );
+        }
+        None
     }
-    let cannot = |why: String| Failure::other(format!("cannot listen on {listen:?}: {why}"));
-    let mut addresses = listen
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, Failure> {
+    let listen = Address::Tcp {
+        host: host.to_string(),
+        port,
+    };
+    let cannot = |why: String| Failure::other(format!("cannot listen on {listen}: {why}"));
+    let mut addresses = (host, port)
         .to_socket_addrs()
         .map_err(|e| cannot(error_chain(&e)))?;
     addresses
@@ -103,8 +126,36 @@ fn resolve(listen: &str) -> Result<SocketAddr, Failure> {
         .ok_or_else(|| cannot("no address".to_string()))
 }
 
+/// The signals that stop the server.
+struct Stops {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Stops {
+    fn new() -> Result<Stops, Failure> {
+        let signal_error = |e: std::io::Error| {
+            Failure::other(format!("cannot handle signals: {}", error_chain(&e)))
+        };
+        Ok(Stops {
+            interrupt: signal(SignalKind::interrupt()).map_err(signal_error)?,
+            terminate: signal(SignalKind::terminate()).map_err(signal_error)?,
+            // The terminal or the ssh session went away: stop as cleanly as on SIGTERM.
+            hangup: signal(SignalKind::hangup()).map_err(signal_error)?,
+        })
+    }
+
+    async fn any(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
+        }
+    }
+}
+
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
-    let listen = resolve(&args.listen)?;
     if let Some(name) = &args.stdin {
         if !args.publish.iter().any(|(n, _)| n == name) {
             return Err(Failure::other(format!(
@@ -124,6 +175,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         limits = limits.max_connections(max);
     }
     let server = Server::with_limits(limits);
+    server.answer_stats_requests(true);
     let options = FileOptions::new().append(args.append).sync(sync);
     let mut files = Vec::new();
     for (name, path) in &args.publish {
@@ -139,39 +191,56 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     }
 
     // Handlers first: a signal that arrives once `listening on` is out must stop cleanly.
-    let signal_error =
-        |e: std::io::Error| Failure::other(format!("cannot handle signals: {}", error_chain(&e)));
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
-    // The terminal or the ssh session went away: stop as cleanly as on SIGTERM.
-    let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
-
-    let allow = args.allow;
-    let auth = move |peer: &SocketAddr| {
-        allow.is_empty()
-            || allow
-                .iter()
-                .any(|ip| ip.to_canonical() == peer.ip().to_canonical())
-    };
-    let listening = server
-        .serve(WhereToListen::of_address(listen), auth)
-        .await
-        .map_err(|e| Failure::error(&e))?;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {}", listening.listening_on_address());
-        let _ = out.flush();
-    }
-
+    let stops = Stops::new()?;
     let input = args
         .stdin
         .as_ref()
-        .and_then(|name| files.iter().find(|f| f.name() == name));
+        .and_then(|name| files.iter().position(|f| f.name() == name));
+    match &args.listen {
+        Address::Tcp { host, port } => {
+            let allow = args.allow;
+            let auth = move |peer: &SocketAddr| {
+                allow.is_empty()
+                    || allow
+                        .iter()
+                        .any(|ip| ip.to_canonical() == peer.ip().to_canonical())
+            };
+            let at = WhereToListen::of_address(resolve(host, *port)?);
+            let listening = server
+                .serve(at, auth)
+                .await
+                .map_err(|e| Failure::error(&e))?;
+            let address = listening.listening_on_address().to_string();
+            until_stopped(listening, &address, files, input, stops).await
+        }
+        Address::Unix(path) => {
+            let listening = server
+                .serve(WhereToListen::of_file(path), |_| true)
+                .await
+                .map_err(|e| Failure::error(&e))?;
+            let address = args.listen.to_string();
+            until_stopped(listening, &address, files, input, stops).await
+        }
+    }
+}
+
+/// Says where it listens, feeds standard input to `files[input]` if given, and, once the
+/// input ends or a signal comes, closes the files and the listener.
+async fn until_stopped<T: Listen>(
+    listening: tcp_server::Server<T>,
+    address: &str,
+    files: Vec<FileHandle>,
+    input: Option<usize>,
+    mut stops: Stops,
+) -> Result<(), Failure> {
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {address}");
+        let _ = out.flush();
+    }
     let fed = tokio::select! {
-        fed = feed(input) => fed,
-        _ = interrupt.recv() => Ok(()),
-        _ = terminate.recv() => Ok(()),
-        _ = hangup.recv() => Ok(()),
+        fed = feed(input.map(|i| &files[i])) => fed,
+        () = stops.any() => Ok(()),
     };
 
     // Stop: readers receive what was written, then the end of their streams.
