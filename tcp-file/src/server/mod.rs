@@ -21,7 +21,7 @@ mod log;
 mod options;
 mod scan;
 mod snapshot;
-mod text;
+pub(crate) mod text;
 mod window;
 
 use std::collections::{BTreeMap, HashMap};
