@@ -309,7 +309,7 @@ pub(crate) async fn send<F: Flow>(
     writer: &mut WriteHalf<F>,
     mut shape: impl FnMut(Bytes) -> (Bytes, Option<Result<(), String>>),
 ) -> Result<(), String> {
-    let mut out = BytesMut::with_capacity(WRITE_BATCH);
+    let mut out = BytesMut::new();
     let mut after: u32 = 0;
     loop {
         connection.wake.arm();
@@ -318,9 +318,16 @@ pub(crate) async fn send<F: Flow>(
             if let (_, Some(done)) = shape(Bytes::new()) {
                 return done;
             }
+            // Give the batch's buffer back while waiting: most connections wait most of
+            // the time (a live reader between writes), and a waiting one then holds none.
+            // The next batch grows one as big as it needs.
+            out = BytesMut::new();
             connection.wake.notify.notified().await;
             continue;
         }
+        // A full batch means more is likely to follow at once (catching up): keep a whole
+        // batch's room for it then, not otherwise.
+        let full = out.len() >= WRITE_BATCH / 2;
         let (bytes, done) = shape(out.split().freeze());
         if !bytes.is_empty() {
             match tokio::time::timeout(connection.write_timeout, writer.write(bytes)).await {
@@ -343,7 +350,7 @@ pub(crate) async fn send<F: Flow>(
         if let Some(done) = done {
             return done;
         }
-        if out.capacity() < WRITE_BATCH {
+        if full && out.capacity() < WRITE_BATCH {
             out.reserve(WRITE_BATCH);
         }
     }

@@ -22,7 +22,7 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// | streams open at once | [`MAX_STREAMS`](crate::MAX_STREAMS) (1,024); more close the connection (a [`Client`](crate::Client) never asks) |
 /// | a requested name | [`MAX_NAME`](crate::MAX_NAME) (1 KiB): a longer one fails its stream, and a failed stream keeps at most that |
 /// | a request frame | 64 KiB; a text request line, 4 KiB |
-/// | messages on their way out | one batch of about 256 KiB, or one message when a longer one is sent; a stream waiting for credit holds nothing |
+/// | messages on their way out | one batch of about 256 KiB, or one message when a longer one is sent, and none while the connection waits for news; a stream waiting for credit holds nothing |
 /// | catch-up from disk | the connection's sender reads one stream at a time, into that batch, from one read-only file per log: no file descriptor per stream |
 /// | time before the hello or the text request | 10 s |
 /// | time with no stream open | [`idle_timeout`](Limits::idle_timeout) |
