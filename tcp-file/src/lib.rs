@@ -73,6 +73,9 @@ mod client;
 mod error;
 #[cfg(feature = "server")]
 mod file_error;
+#[cfg(all(fuzzing, feature = "server", feature = "client"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod protocol;
 #[cfg(feature = "server")]
 mod server;

@@ -82,8 +82,9 @@ pub(crate) enum Frame {
         reason: String,
     },
     /// Consecutive messages of one stream, the first with line `first_line`, laid out in
-    /// `data` as `layout` says: `Messages` frames (each message with its 4-byte length,
-    /// checked when decoded) for live messages, `Lines` frames (the file's bytes, lines as
+    /// `data` as `layout` says (the count and the lengths checked when decoded, and the
+    /// lines all numbers below `u64::MAX`): `Messages` frames (each message with its
+    /// 4-byte length) for live messages, `Lines` frames (the file's bytes, lines as
     /// on disk) for catching up from disk, where the server copies the file's bytes once
     /// and never looks at each line. `count` is how many messages the server says it put
     /// in: flow control counts with it. Take them out with [`split_next`].
@@ -410,6 +411,19 @@ impl FrameReader {
         }
     }
 
+    /// Hands the reader what one read returned, as [`next`](FrameReader::next) does.
+    #[cfg(fuzzing)]
+    pub(crate) fn push(&mut self, read: Bytes) {
+        debug_assert!(self.rest.is_empty(), "the last read was not taken in whole");
+        self.rest = read;
+    }
+
+    /// How many bytes the reader holds.
+    #[cfg(fuzzing)]
+    pub(crate) fn held(&self) -> usize {
+        self.buf.len() + self.rest.len()
+    }
+
     /// The length of the frame at the start of `buf`, once its 4 bytes are there.
     fn frame_len(&self) -> Option<usize> {
         match self.buf[..] {
@@ -505,6 +519,7 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
             if messages != count {
                 return Err(Malformed("the message count does not match the messages"));
             }
+            lines_fit(first_line, count)?;
             return Ok(Frame::Batch {
                 stream,
                 first_line,
@@ -523,6 +538,11 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
                 1 => true,
                 _ => return Err(Malformed("unknown line ending")),
             };
+            // Flow control counts with `count`: it must be the lines that are there.
+            if count_lines(&body) != count as usize {
+                return Err(Malformed("the line count does not match the lines"));
+            }
+            lines_fit(first_line, count)?;
             return Ok(Frame::Batch {
                 stream,
                 first_line,
@@ -555,6 +575,20 @@ pub(crate) fn decode(mut body: Bytes) -> Result<Frame, Malformed> {
         return Err(Malformed("trailing bytes after the frame"));
     }
     Ok(frame)
+}
+
+/// How many lines `data` holds, as [`split_next`] takes them out: a last line without a
+/// newline is a line.
+pub(crate) fn count_lines(data: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', data).count() + usize::from(data.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// A batch's messages are lines `first_line..first_line + count`: all of them numbers.
+fn lines_fit(first_line: u64, count: u32) -> Result<(), Malformed> {
+    match first_line.checked_add(u64::from(count)) {
+        Some(_) => Ok(()),
+        None => Err(Malformed("line numbers past the largest")),
+    }
 }
 
 fn text(body: Bytes) -> Result<String, Malformed> {
@@ -590,7 +624,7 @@ mod tests {
             text.prop_map(|reason| Frame::Refused { reason }),
             (
                 any::<u32>(),
-                any::<u64>(),
+                0..u64::MAX - 10,
                 prop::collection::vec(prop::collection::vec(any::<u8>(), 0..50), 0..10)
             )
                 .prop_map(|(stream, first_line, messages)| {
@@ -608,15 +642,14 @@ mod tests {
                 }),
             (
                 any::<u32>(),
-                any::<u64>(),
-                any::<u32>(),
+                0..u64::MAX - 200,
                 any::<bool>(),
                 prop::collection::vec(any::<u8>(), 0..200)
             )
-                .prop_map(|(stream, first_line, count, crlf, data)| Frame::Batch {
+                .prop_map(|(stream, first_line, crlf, data)| Frame::Batch {
                     stream,
                     first_line,
-                    count,
+                    count: count_lines(&data) as u32,
                     layout: Layout::Lines { crlf },
                     data: Bytes::from(data)
                 }),
@@ -672,6 +705,74 @@ mod tests {
                     assert!(used > 0 && used <= rest.len());
                     rest = &rest[used..];
                 }
+            }
+        }
+    }
+
+    /// Found by the `client_hostile_server` fuzz target: a batch from line `u64::MAX - 1`
+    /// of three messages made the client's line numbers overflow.
+    #[test]
+    fn batches_whose_lines_pass_the_largest_number_do_not_decode() {
+        let mut data = BytesMut::new();
+        for message in [&b"a"[..], b"b", b"c"] {
+            push_message(&mut data, message);
+        }
+        let batches = [
+            (Layout::Framed, data.freeze()),
+            (
+                Layout::Lines { crlf: false },
+                Bytes::from_static(b"a\nb\nc\n"),
+            ),
+        ];
+        for (layout, data) in batches {
+            for (first_line, decodes) in [(u64::MAX - 3, true), (u64::MAX - 1, false)] {
+                let frame = Frame::Batch {
+                    stream: 1,
+                    first_line,
+                    count: 3,
+                    layout,
+                    data: data.clone(),
+                };
+                let mut wire = BytesMut::new();
+                encode(&frame, &mut wire);
+                let decoded = decode(wire.split_off(4).freeze());
+                assert_eq!(
+                    decoded.is_ok(),
+                    decodes,
+                    "{layout:?} from {first_line}: {decoded:?}"
+                );
+            }
+        }
+    }
+
+    /// A lines batch that says it holds fewer lines than it does would slip past the
+    /// client's flow control.
+    #[test]
+    fn a_lines_batch_counts_its_lines_as_split_next_takes_them() {
+        for (data, lines) in [
+            (&b""[..], 0),
+            (b"\n", 1),
+            (b"a\nb", 2),
+            (b"a\r\nb\r\n", 2),
+            (b"\n\n\n", 3),
+        ] {
+            assert_eq!(count_lines(data), lines, "{data:?}");
+            for count in [lines as u32, lines as u32 + 1] {
+                let frame = Frame::Batch {
+                    stream: 1,
+                    first_line: 0,
+                    count,
+                    layout: Layout::Lines { crlf: true },
+                    data: Bytes::from_static(data),
+                };
+                let mut wire = BytesMut::new();
+                encode(&frame, &mut wire);
+                let decoded = decode(wire.split_off(4).freeze());
+                assert_eq!(
+                    decoded.is_ok(),
+                    count as usize == lines,
+                    "{data:?} as {count}"
+                );
             }
         }
     }

@@ -1,5 +1,7 @@
 //! Helpers shared by the workspace's integration tests and benchmark scenarios.
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::process::Command;
 

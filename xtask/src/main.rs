@@ -3,9 +3,21 @@
 //! - `cargo xtask ci`: formatting, clippy with warnings denied, every test (cargo-nextest
 //!   without retries when installed, else `cargo test`; doctests either way) and the docs with warnings
 //!   denied. It prints each step's name and time and stops at the first failure.
+//!   Then every fuzz target for [`CI_FUZZ_SECONDS`] seconds each, as `cargo xtask fuzz`
+//!   runs them (skipped, saying so, where there is no nightly toolchain).
 //! - `cargo xtask bench [SCENARIO]...`: the benchmark scenarios of the `tests` crate, built
 //!   with `--release`, each beside its baseline; the table goes to standard output and the
 //!   figures to `target/bench/latest.json`. `cargo xtask bench --list` names them.
+//! - `cargo xtask fuzz [--time SECS] [TARGET]...`: the cargo-fuzz targets of `fuzz/`, one
+//!   for each decoder of bytes from a peer, for `SECS` seconds each (default 60). Needs the
+//!   nightly toolchain (without it: `skipped: no nightly toolchain`); installs cargo-fuzz
+//!   from crates.io when it is missing. Fails when a target crashes, leaving the reproducer
+//!   in `fuzz/artifacts/TARGET/`; `cargo +nightly fuzz run TARGET FILE` replays it.
+//! - `cargo xtask soak [--minutes N]`: a tcp-file server in a child process with 1,000
+//!   clients on loopback for `N` minutes (default 10), its resources sampled every second
+//!   and checked against bounds; the summary goes to `target/bench/soak.json`.
+
+mod fuzz;
 
 use std::env;
 use std::path::PathBuf;
@@ -17,8 +29,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | cargo xtask bench [--list] [SCENARIO]...");
+            eprintln!(
+                "usage: cargo xtask ci | cargo xtask bench [--list] [SCENARIO]... \
+                 | cargo xtask fuzz [--time SECS] [TARGET]... | cargo xtask soak [--minutes N]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -32,7 +49,7 @@ fn main() -> ExitCode {
 }
 
 /// The repository's root: the parent of this crate's folder.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
@@ -43,8 +60,12 @@ fn cargo() -> Command {
     command
 }
 
+/// How long `cargo xtask ci` runs each fuzz target: enough for a regression in a decoder
+/// to show, short enough for CI.
+const CI_FUZZ_SECONDS: u64 = 20;
+
 /// Runs one named step, printing its name, and its time when it ends.
-fn step(name: &str, mut command: Command) -> Result<(), String> {
+pub(crate) fn step(name: &str, mut command: Command) -> Result<(), String> {
     eprintln!("==> {name}");
     let start = Instant::now();
     let status = command
@@ -111,6 +132,11 @@ fn ci() -> Result<(), String> {
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings");
     step("doc", doc)?;
+
+    eprintln!("==> fuzz");
+    let fuzz_start = Instant::now();
+    fuzz::fuzz(&["--time".to_string(), CI_FUZZ_SECONDS.to_string()])?;
+    eprintln!("==> fuzz: ok in {:.1}s", fuzz_start.elapsed().as_secs_f64());
     eprintln!("==> ci passed in {:.1}s", start.elapsed().as_secs_f64());
     Ok(())
 }
@@ -131,4 +157,22 @@ fn bench(scenarios: &[String]) -> Result<(), String> {
     .arg(&output)
     .args(scenarios);
     step("bench", run)
+}
+
+fn soak(args: &[String]) -> Result<(), String> {
+    let output = root().join("target/bench/soak.json");
+    let mut run = cargo();
+    run.args([
+        "run",
+        "--release",
+        "--package",
+        "tests",
+        "--bin",
+        "soak",
+        "--",
+    ])
+    .arg("--output")
+    .arg(&output)
+    .args(args);
+    step("soak", run)
 }

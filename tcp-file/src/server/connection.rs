@@ -332,7 +332,7 @@ pub(crate) async fn send<F: Flow>(
     writer: &mut WriteHalf<F>,
     mut shape: impl FnMut(Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>),
 ) -> Result<(), String> {
-    let mut out = Outgoing::with_capacity(WRITE_BATCH);
+    let mut out = Outgoing::with_capacity(0);
     let mut after: u32 = 0;
     // Catch-up reads in flight on the blocking pool: one set at a time, done while the
     // batch before them is written.
@@ -368,9 +368,16 @@ pub(crate) async fn send<F: Flow>(
             if let (_, Some(done)) = shape(Vec::new()) {
                 return done;
             }
+            // Give the batch's buffer back while waiting: most connections wait most of
+            // the time (a live reader between writes), and a waiting one then holds none.
+            // The next batch grows one as big as it needs.
+            out = Outgoing::with_capacity(0);
             connection.wake.notify.notified().await;
             continue;
         }
+        // A full batch means more is likely to follow at once (catching up): keep a whole
+        // batch's room for it then, not otherwise.
+        let full = out.len() >= WRITE_BATCH / 2;
         let (bytes, done) = shape(out.take());
         if !bytes.is_empty() {
             match tokio::time::timeout(connection.write_timeout, writer.writev(bytes)).await {
@@ -393,7 +400,7 @@ pub(crate) async fn send<F: Flow>(
         if let Some(done) = done {
             return done;
         }
-        if out.buf().capacity() < WRITE_BATCH {
+        if full && out.buf().capacity() < WRITE_BATCH {
             out.buf().reserve(WRITE_BATCH);
         }
     }

@@ -24,7 +24,7 @@ mod outgoing;
 mod refused;
 mod scan;
 mod snapshot;
-mod text;
+pub(crate) mod text;
 mod window;
 
 use std::collections::{BTreeMap, HashMap};

@@ -30,9 +30,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A parsed request: the name and where to start (`None` for a tail).
 #[derive(Debug, PartialEq, Eq)]
-struct Request {
-    name: String,
-    start: Option<u64>,
+pub(crate) struct Request {
+    pub(crate) name: String,
+    pub(crate) start: Option<u64>,
 }
 
 /// A request about the server rather than about one file.
@@ -192,7 +192,7 @@ async fn request_line<F: Flow>(
 
 /// Parses `READ NAME`, `TAIL NAME` or `FROM LINE NAME` (without its `\n`; a `\r` before it
 /// is dropped). The command is case-insensitive; the name is the rest of the line.
-fn parse(line: &[u8]) -> Result<Request, String> {
+pub(crate) fn parse(line: &[u8]) -> Result<Request, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let Ok(line) = std::str::from_utf8(line) else {
         return Err("the request is not UTF-8".to_string());

@@ -6,12 +6,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tcp_server::{Server, ServerOptions, WhereToListen};
+use tests::process::{KillOnDrop, raise_fd_limit, resources};
 use tokio::io::AsyncReadExt;
 
 use crate::harness::{BenchError, Measurement, bare_listener, median};
@@ -55,37 +56,6 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
     ])
 }
 
-/// Raises the soft file-descriptor limit to the hard one.
-fn raise_fd_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let _ = setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    );
-}
-
-fn vm_rss_kib(pid: u32) -> Result<u64, BenchError> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn bytes_per_connection(mode: &str) -> Result<f64, BenchError> {
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe()?)
@@ -106,7 +76,7 @@ fn bytes_per_connection(mode: &str) -> Result<f64, BenchError> {
         .ok_or("child's first line")?
         .parse()?;
 
-    let before = vm_rss_kib(pid)?;
+    let before = resources(pid)?.rss_kib;
     let mut clients = Vec::with_capacity(CONNECTIONS);
     for _ in 0..CONNECTIONS {
         clients.push(TcpStream::connect(address)?);
@@ -118,7 +88,7 @@ fn bytes_per_connection(mode: &str) -> Result<f64, BenchError> {
     if line.trim() != "ok" {
         return Err(format!("child ({mode}) answered {line:?}").into());
     }
-    let after = vm_rss_kib(pid)?;
+    let after = resources(pid)?.rss_kib;
     // The child goes first, so that TIME_WAIT is on its side, not on our ports.
     drop(to_child);
     drop(child);
