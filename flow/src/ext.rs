@@ -16,13 +16,13 @@ const MAX_IOVECS: usize = 64;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use flow::{FlowExt, Read};
+/// use camlnet_flow::{FlowExt, Read};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), flow::Error> {
-/// let (mut a, mut b) = flow::pair(1024);
+/// # async fn main() -> Result<(), camlnet_flow::Error> {
+/// let (mut a, mut b) = camlnet_flow::pair(1024);
 /// a.write(Bytes::from_static(b"hello")).await?;
-/// a.shutdown(flow::Shutdown::Write).await?;
+/// a.shutdown(camlnet_flow::Shutdown::Write).await?;
 /// assert_eq!(b.read().await?, Read::Data(Bytes::from_static(b"hello")));
 /// assert_eq!(b.read().await?, Read::Eof);
 /// # Ok(())

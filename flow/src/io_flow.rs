@@ -43,11 +43,11 @@ pub type MemoryFlow = IoFlow<DuplexStream>;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use flow::{FlowExt, Read};
+/// use camlnet_flow::{FlowExt, Read};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), flow::Error> {
-/// let (mut client, mut server) = flow::pair(64 * 1024);
+/// # async fn main() -> Result<(), camlnet_flow::Error> {
+/// let (mut client, mut server) = camlnet_flow::pair(64 * 1024);
 /// let echo = tokio::spawn(async move {
 ///     while let Read::Data(bytes) = server.read().await? {
 ///         server.write(bytes).await?;
@@ -64,7 +64,7 @@ pub type MemoryFlow = IoFlow<DuplexStream>;
 pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
     assert!(
         capacity > 0,
-        "flow::pair needs a capacity of at least one byte"
+        "camlnet_flow::pair needs a capacity of at least one byte"
     );
     let (a, b) = tokio::io::duplex(capacity);
     (IoFlow::new(a), IoFlow::new(b))

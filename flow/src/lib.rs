@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use flow::{FlowExt, Read, TcpFlow};
+//! use camlnet_flow::{FlowExt, Read, TcpFlow};
 //! use tokio::net::{TcpListener, TcpStream};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -42,7 +42,7 @@
 //!
 //! let mut client = TcpFlow::from(TcpStream::connect(addr).await?);
 //! client.writev(vec![Bytes::from_static(b"hello, "), Bytes::from_static(b"flow")]).await?;
-//! client.shutdown(flow::Shutdown::Write).await?;
+//! client.shutdown(camlnet_flow::Shutdown::Write).await?;
 //! let mut echoed = Vec::new();
 //! while let Read::Data(bytes) = client.read().await? {
 //!     echoed.extend_from_slice(&bytes);
@@ -96,3 +96,8 @@ pub fn reader_writer<S: SocketIo + 'static>(
     let writer = Writer::new(socket.clone(), writer_options);
     (socket, reader, writer)
 }
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -29,7 +29,7 @@ pub const DEFAULT_READER_BUFFER_SIZE: usize = 64 * 1024;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
 /// let (a, mut b) = tokio::net::UnixStream::pair()?;
-/// let (_socket, reader, _writer) = flow::reader_writer(a, 4096, flow::WriterOptions::default());
+/// let (_socket, reader, _writer) = camlnet_flow::reader_writer(a, 4096, camlnet_flow::WriterOptions::default());
 /// b.write_all(b"one\ntwo\n").await?;
 /// let mut lines = reader.lines();
 /// assert_eq!(lines.next_line().await?.as_deref(), Some("one"));

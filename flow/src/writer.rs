@@ -92,7 +92,7 @@ impl WriterOptions {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (a, mut b) = tokio::net::UnixStream::pair()?;
-/// let (_socket, _reader, writer) = flow::reader_writer(a, 4096, flow::WriterOptions::default());
+/// let (_socket, _reader, writer) = camlnet_flow::reader_writer(a, 4096, camlnet_flow::WriterOptions::default());
 /// writer.write(b"hello ")?;
 /// writer.write(b"world")?;
 /// writer.close().await?;

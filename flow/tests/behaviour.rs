@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use flow::{Flow, FlowExt, Read, Shutdown, TcpFlow, UnixFlow};
+use camlnet_flow::{Flow, FlowExt, Read, Shutdown, TcpFlow, UnixFlow};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::time::timeout;
 
@@ -31,7 +31,7 @@ async fn unix() -> (BoxFlow, BoxFlow) {
 }
 
 async fn memory() -> (BoxFlow, BoxFlow) {
-    let (a, b) = flow::pair(64 * 1024);
+    let (a, b) = camlnet_flow::pair(64 * 1024);
     (Box::new(a), Box::new(b))
 }
 
@@ -295,7 +295,7 @@ suite!(tcp, unix, memory);
 
 #[tokio::test]
 async fn pair_write_larger_than_capacity_waits_for_the_reader() {
-    let (mut a, mut b) = flow::pair(1024);
+    let (mut a, mut b) = camlnet_flow::pair(1024);
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
     let writer = tokio::spawn(async move {
         a.write(Bytes::from(vec![7u8; 4096])).await.expect("write");

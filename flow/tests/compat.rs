@@ -1,7 +1,7 @@
 //! The reverse adapters: a flow as `AsyncRead + AsyncWrite`, and as `Stream` + `Sink`.
 
 use bytes::Bytes;
-use flow::{FlowExt, FlowIo, FlowStream, Read};
+use camlnet_flow::{FlowExt, FlowIo, FlowStream, Read};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 #[tokio::test]
 async fn flow_as_async_read_and_write() {
-    let (a, b) = flow::pair(1024);
+    let (a, b) = camlnet_flow::pair(1024);
     let mut a = FlowIo::new(a);
     let mut b = FlowIo::new(b);
     let writer = tokio::spawn(async move {
@@ -35,7 +35,7 @@ async fn flow_as_stream_and_sink() {
     use futures_core::Stream;
     use futures_sink::Sink;
 
-    let (a, b) = flow::pair(1024);
+    let (a, b) = camlnet_flow::pair(1024);
     let mut sink = FlowStream::new(a);
     let mut stream = FlowStream::new(b);
     let sending = tokio::spawn(async move {
@@ -64,14 +64,14 @@ async fn flow_as_stream_and_sink() {
 }
 
 /// A read into a buffer with no room, polled once.
-fn poll_zero_length_read<F: flow::Flow>(io: &mut FlowIo<F>) -> Poll<std::io::Result<()>> {
+fn poll_zero_length_read<F: camlnet_flow::Flow>(io: &mut FlowIo<F>) -> Poll<std::io::Result<()>> {
     let mut cx = Context::from_waker(Waker::noop());
     Pin::new(io).poll_read(&mut cx, &mut ReadBuf::new(&mut []))
 }
 
 #[tokio::test]
 async fn a_zero_length_read_returns_at_once_and_is_not_the_end() {
-    let (a, b) = flow::pair(1024);
+    let (a, b) = camlnet_flow::pair(1024);
     let mut a = FlowIo::new(a);
     let mut b = FlowIo::new(b);
     // Nothing sent yet: it does not wait for data.
@@ -88,7 +88,7 @@ async fn a_zero_length_read_returns_at_once_and_is_not_the_end() {
 
 #[tokio::test]
 async fn a_zero_length_read_leaves_the_data_in_the_flow() {
-    let (a, b) = flow::pair(1024);
+    let (a, b) = camlnet_flow::pair(1024);
     let mut a = FlowIo::new(a);
     let mut b = FlowIo::new(b);
     a.write_all(b"hello").await.expect("write");

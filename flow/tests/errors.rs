@@ -5,7 +5,7 @@ use std::io;
 
 #[test]
 fn an_io_error_is_the_source_and_not_repeated_in_the_message() {
-    let error = flow::Error::from_io(io::Error::new(
+    let error = camlnet_flow::Error::from_io(io::Error::new(
         io::ErrorKind::PermissionDenied,
         "the disk says no",
     ));
@@ -19,7 +19,7 @@ fn an_io_error_is_the_source_and_not_repeated_in_the_message() {
 
 #[test]
 fn a_closed_flow_keeps_the_reset_as_its_source() {
-    let error = flow::Error::from_io(io::Error::new(
+    let error = camlnet_flow::Error::from_io(io::Error::new(
         io::ErrorKind::ConnectionReset,
         "the peer reset it",
     ));
@@ -31,7 +31,8 @@ fn a_closed_flow_keeps_the_reset_as_its_source() {
 
 #[test]
 fn as_an_io_error_the_chain_is_the_same() {
-    let error = flow::Error::from_io(io::Error::new(io::ErrorKind::BrokenPipe, "pipe gone"));
+    let error =
+        camlnet_flow::Error::from_io(io::Error::new(io::ErrorKind::BrokenPipe, "pipe gone"));
     let io = io::Error::from(error);
     assert_eq!(io.kind(), io::ErrorKind::BrokenPipe);
     assert_eq!(io.to_string(), "flow closed");

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use flow::{BufferAgeLimit, WriterOptions};
+use camlnet_flow::{BufferAgeLimit, WriterOptions};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::time::timeout;
@@ -20,7 +20,7 @@ async fn tcp_pair() -> (TcpStream, TcpStream) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_written_arrives_in_order_then_eof() {
     let (a, mut b) = tcp_pair().await;
-    let (_socket, _reader, writer) = flow::reader_writer(a, 4096, WriterOptions::default());
+    let (_socket, _reader, writer) = camlnet_flow::reader_writer(a, 4096, WriterOptions::default());
     let reading = tokio::spawn(async move {
         let mut all = Vec::new();
         b.read_to_end(&mut all).await.expect("read");
@@ -60,8 +60,9 @@ async fn everything_written_arrives_in_order_then_eof() {
 #[tokio::test]
 async fn reader_reads_lines_from_a_shared_socket() {
     let (a, b) = UnixStream::pair().expect("socketpair");
-    let (_socket, reader, writer) = flow::reader_writer(a, 16, WriterOptions::default());
-    let (_peer, peer_reader, peer_writer) = flow::reader_writer(b, 16, WriterOptions::default());
+    let (_socket, reader, writer) = camlnet_flow::reader_writer(a, 16, WriterOptions::default());
+    let (_peer, peer_reader, peer_writer) =
+        camlnet_flow::reader_writer(b, 16, WriterOptions::default());
     // A line longer than the reader's buffer still comes through whole.
     peer_writer
         .write(b"a line longer than sixteen bytes\nshort\n")
@@ -95,7 +96,7 @@ async fn producer_waiting_for_room_stays_under_the_high_water_mark() {
     const TOTAL: usize = 32 << 20;
     let (a, mut b) = tcp_pair().await;
     let (_socket, _reader, writer) =
-        flow::reader_writer(a, 4096, WriterOptions::default().high_water_mark(MARK));
+        camlnet_flow::reader_writer(a, 4096, WriterOptions::default().high_water_mark(MARK));
     // A slow consumer: small reads with pauses, so the writer's buffer fills up.
     let reading = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
@@ -144,7 +145,7 @@ async fn producer_waiting_for_room_stays_under_the_high_water_mark() {
 async fn writer_to_a_peer_that_stops_reading_fails_once_after_the_age_limit() {
     let limit = Duration::from_secs(1);
     let (a, _never_read) = tcp_pair().await;
-    let (_socket, _reader, writer) = flow::reader_writer(
+    let (_socket, _reader, writer) = camlnet_flow::reader_writer(
         a,
         4096,
         WriterOptions::default().buffer_age_limit(BufferAgeLimit::AtMost(limit)),
@@ -183,7 +184,7 @@ async fn writer_to_a_peer_that_stops_reading_fails_once_after_the_age_limit() {
 #[tokio::test]
 async fn unlimited_age_never_fails() {
     let (a, _never_read) = tcp_pair().await;
-    let (_socket, _reader, writer) = flow::reader_writer(
+    let (_socket, _reader, writer) = camlnet_flow::reader_writer(
         a,
         4096,
         WriterOptions::default().buffer_age_limit(BufferAgeLimit::Unlimited),
@@ -203,7 +204,7 @@ async fn unlimited_age_never_fails() {
 async fn a_peer_that_reads_a_trickle_still_trips_the_age_limit() {
     let limit = Duration::from_secs(1);
     let (a, mut b) = tcp_pair().await;
-    let (_socket, _reader, writer) = flow::reader_writer(
+    let (_socket, _reader, writer) = camlnet_flow::reader_writer(
         a,
         4096,
         WriterOptions::default().buffer_age_limit(BufferAgeLimit::AtMost(limit)),

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use flow::FlowExt;
+use camlnet_flow::FlowExt;
 use libfuzzer_sys::fuzz_target;
-use tcp_file::{Client, MessageStream, StreamOptions};
+use camlnet_tcp_file::{Client, MessageStream, StreamOptions};
 
 /// Generous: nothing in the client waits once the server's bytes have ended.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -29,14 +29,14 @@ async fn drain(mut stream: MessageStream) {
 fuzz_target!(|input: &[u8]| {
     fuzz::within("a client connection", BOUND, || {
         fuzz::runtime().block_on(async {
-            let (client_end, server_end) = flow::pair(64 * 1024);
+            let (client_end, server_end) = camlnet_flow::pair(64 * 1024);
             let (mut requests, mut answers) = server_end.split();
             let input = Bytes::copy_from_slice(input);
             let hostile = tokio::spawn(async move {
                 let _ = answers.write(input).await;
                 let _ = answers.shutdown().await;
                 // Keep reading the client's requests, so that its writes never fill up.
-                while let Ok(flow::Read::Data(_)) = requests.read().await {}
+                while let Ok(camlnet_flow::Read::Data(_)) = requests.read().await {}
                 answers
             });
             let reading = async {

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use arbitrary::Arbitrary;
 use bytes::{BufMut, BytesMut};
-use flow::{Reader, SocketIo};
+use camlnet_flow::{Reader, SocketIo};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 

@@ -9,7 +9,7 @@
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use tcp_file::fuzzing::{Frame, FrameReader, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, decode};
+use camlnet_tcp_file::fuzzing::{Frame, FrameReader, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, decode};
 
 /// What reading one input may allocate at once beyond four times its length.
 const SLACK: usize = 4096;

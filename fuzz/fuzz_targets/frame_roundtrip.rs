@@ -9,7 +9,7 @@
 use arbitrary::Arbitrary;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use tcp_file::fuzzing::{Frame, FrameParts, FrameReader, MAX_SERVER_FRAME};
+use camlnet_tcp_file::fuzzing::{Frame, FrameParts, FrameReader, MAX_SERVER_FRAME};
 
 #[derive(Debug, Arbitrary)]
 struct Parts {

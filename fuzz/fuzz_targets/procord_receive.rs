@@ -15,7 +15,7 @@ use std::io::Write;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use procord_conn::{Connection, Fd, Options};
+use camlnet_procord_conn::{Connection, Fd, Options};
 
 const MAX_RESERVE: usize = 1024 * 1024;
 

@@ -12,10 +12,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flow::FlowExt;
+use camlnet_flow::FlowExt;
 use libfuzzer_sys::fuzz_target;
-use tcp_file::Server;
-use tcp_file::fuzzing::{FrameReader, MAX_SERVER_FRAME};
+use camlnet_tcp_file::Server;
+use camlnet_tcp_file::fuzzing::{FrameReader, MAX_SERVER_FRAME};
 
 /// Generous: nothing in a connection waits once the client's input has ended.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -38,7 +38,7 @@ fuzz_target!(|input: &[u8]| {
     let server = server();
     let answer = fuzz::within("a connection", BOUND, || {
         fuzz::runtime().block_on(async {
-            let (client, server_end) = flow::pair(64 * 1024);
+            let (client, server_end) = camlnet_flow::pair(64 * 1024);
             let serving = server.clone();
             let serve = tokio::spawn(async move { serving.serve_flow(server_end, "fuzz").await });
             let (mut reader, mut writer) = client.split();
@@ -51,7 +51,7 @@ fuzz_target!(|input: &[u8]| {
             };
             let listen = async {
                 let mut answer = Vec::new();
-                while let Ok(flow::Read::Data(bytes)) = reader.read().await {
+                while let Ok(camlnet_flow::Read::Data(bytes)) = reader.read().await {
                     answer.extend_from_slice(&bytes);
                 }
                 answer

@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcp_file::fuzzing::parse_text_request;
+use camlnet_tcp_file::fuzzing::parse_text_request;
 
 fuzz_target!(|line: &[u8]| {
     let bound = 32 * line.len() + 1024;

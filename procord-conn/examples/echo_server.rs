@@ -2,7 +2,7 @@
 //! listener or a connection has something, then updates the set.
 //!
 //! ```text
-//! cargo run -p procord-conn --example echo_server -- 127.0.0.1:7000 30
+//! cargo run -p camlnet-procord-conn --example echo_server -- 127.0.0.1:7000 30
 //! printf 'hello\n' | nc -N 127.0.0.1 7000
 //! ```
 //!
@@ -13,7 +13,7 @@ use std::error::Error;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use procord_conn::{Options, Set, Waiter};
+use camlnet_procord_conn::{Options, Set, Waiter};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);

@@ -82,9 +82,9 @@ impl fmt::Display for RemoteAddress {
 /// ```
 /// use std::net::{IpAddr, Ipv6Addr};
 ///
-/// assert_eq!(procord_conn::make_address("::1")?, IpAddr::V6(Ipv6Addr::LOCALHOST));
-/// assert!(procord_conn::make_address("localhost")?.is_loopback());
-/// # Ok::<(), procord_conn::Error>(())
+/// assert_eq!(camlnet_procord_conn::make_address("::1")?, IpAddr::V6(Ipv6Addr::LOCALHOST));
+/// assert!(camlnet_procord_conn::make_address("localhost")?.is_loopback());
+/// # Ok::<(), camlnet_procord_conn::Error>(())
 /// ```
 pub fn make_address(host: &str) -> Result<IpAddr, Error> {
     match resolve(host, 0) {

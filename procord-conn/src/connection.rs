@@ -116,7 +116,7 @@ impl<D> Connection<D> {
     /// # Examples
     ///
     /// ```
-    /// use procord_conn::{Connection, Options, State};
+    /// use camlnet_procord_conn::{Connection, Options, State};
     ///
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     /// let port = listener.local_addr()?.port();
@@ -207,7 +207,7 @@ impl<D> Connection<D> {
     ///
     /// ```
     /// use std::process::{Command, Stdio};
-    /// use procord_conn::{Connection, Fd, Options};
+    /// use camlnet_procord_conn::{Connection, Fd, Options};
     ///
     /// let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
     /// let input = child.stdout.take().map(Fd::owned);
@@ -395,7 +395,7 @@ impl<D> Connection<D> {
     /// ```
     /// use std::io::{Read, Write};
     /// use std::time::Duration;
-    /// use procord_conn::{Connection, Fd, Options, State};
+    /// use camlnet_procord_conn::{Connection, Fd, Options, State};
     ///
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     /// let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;

@@ -21,7 +21,7 @@ pub(crate) const DISCARD_CHUNK: usize = 16 * 1024;
 /// # Examples
 ///
 /// ```
-/// use procord_conn::Fd;
+/// use camlnet_procord_conn::Fd;
 ///
 /// let input = Fd::stdin();
 /// let output = Fd::stdout();

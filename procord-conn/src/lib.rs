@@ -21,7 +21,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use std::time::{Duration, Instant};
-//! use procord_conn::{Connection, Options, State};
+//! use camlnet_procord_conn::{Connection, Options, State};
 //!
 //! // An echo server to talk to.
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -64,7 +64,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use std::time::{Duration, Instant};
-//! use procord_conn::{Options, Set, Waiter};
+//! use camlnet_procord_conn::{Options, Set, Waiter};
 //!
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 //! listener.set_nonblocking(true)?;
@@ -133,3 +133,8 @@ pub use options::{DEFAULT_RECEIVE_SOFT_LIMIT, Options};
 pub use set::Set;
 pub use state::{DisconnectReason, OsError, State};
 pub use waiter::Waiter;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -14,7 +14,7 @@ pub const DEFAULT_RECEIVE_SOFT_LIMIT: usize = 64 * 1024;
 ///
 /// ```
 /// use std::time::Duration;
-/// use procord_conn::Options;
+/// use camlnet_procord_conn::Options;
 ///
 /// let options = Options::new()
 ///     .timeout(Duration::from_secs(10))

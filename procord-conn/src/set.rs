@@ -28,7 +28,7 @@ const MAX_ACCEPT_PER_CALL: usize = 1024;
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use procord_conn::{Connection, Options, Set, Waiter};
+/// use camlnet_procord_conn::{Connection, Options, Set, Waiter};
 ///
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// listener.set_nonblocking(true)?;

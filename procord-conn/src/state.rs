@@ -101,7 +101,7 @@ impl fmt::Display for DisconnectReason {
 ///
 /// ```
 /// use std::error::Error as _;
-/// use procord_conn::{Connection, DisconnectReason, Options, State};
+/// use camlnet_procord_conn::{Connection, DisconnectReason, Options, State};
 ///
 /// let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?; // closed at once
 /// let mut conn = Connection::connect_addr(addr, (), Options::new());

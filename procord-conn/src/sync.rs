@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use procord_conn::{Options, sync};
+//! use camlnet_procord_conn::{Options, sync};
 //!
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 //! let port = listener.local_addr()?.port();

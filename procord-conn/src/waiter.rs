@@ -27,7 +27,7 @@ const POLL_ERROR_PAUSE: Duration = Duration::from_millis(100);
 ///
 /// ```
 /// use std::time::Duration;
-/// use procord_conn::{Options, Set, Waiter};
+/// use camlnet_procord_conn::{Options, Set, Waiter};
 ///
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// listener.set_nonblocking(true)?;
@@ -228,7 +228,7 @@ impl<'a> Waiter<'a> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use procord_conn::{Connection, Fd, Options};
+    /// use camlnet_procord_conn::{Connection, Fd, Options};
     ///
     /// let (input, feeder) = rustix::pipe::pipe()?;
     /// let mut conn = Connection::custom(Some(Fd::owned(input)), None, (), Options::new());

@@ -5,7 +5,9 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, DEFAULT_RECEIVE_SOFT_LIMIT, DisconnectReason, Fd, Options, State};
+use camlnet_procord_conn::{
+    Connection, DEFAULT_RECEIVE_SOFT_LIMIT, DisconnectReason, Fd, Options, State,
+};
 
 use common::{LIMIT, drive, drive_to_end, listener, pattern};
 

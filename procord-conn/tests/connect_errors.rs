@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use procord_conn::{Connection, DisconnectReason, Options, RemoteAddress, State};
+use camlnet_procord_conn::{Connection, DisconnectReason, Options, RemoteAddress, State};
 
 use common::{LIMIT, drive_to_end};
 
@@ -89,17 +89,21 @@ fn a_connect_that_never_completes_times_out() {
 #[test]
 fn make_address_parses_literals_and_names() {
     assert_eq!(
-        procord_conn::make_address("127.0.0.1").expect("v4"),
+        camlnet_procord_conn::make_address("127.0.0.1").expect("v4"),
         Ipv4Addr::LOCALHOST
     );
-    assert!(procord_conn::make_address("::1").expect("v6").is_loopback());
     assert!(
-        procord_conn::make_address("[::1]")
+        camlnet_procord_conn::make_address("::1")
+            .expect("v6")
+            .is_loopback()
+    );
+    assert!(
+        camlnet_procord_conn::make_address("[::1]")
             .expect("bracketed v6")
             .is_loopback()
     );
     assert!(
-        procord_conn::make_address("localhost")
+        camlnet_procord_conn::make_address("localhost")
             .expect("name")
             .is_loopback()
     );

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rustix::fs::OFlags;
 
-use procord_conn::{Connection, DisconnectReason, Fd, Options, RemoteAddress, State};
+use camlnet_procord_conn::{Connection, DisconnectReason, Fd, Options, RemoteAddress, State};
 
 use common::{LIMIT, drive, drive_to_end, pattern};
 

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use procord_conn::{DisconnectReason, Options, Set, sync};
+use camlnet_procord_conn::{DisconnectReason, Options, Set, sync};
 
 /// The `Display` of `error` and of each of its sources, outermost first.
 fn levels(error: &dyn StdError) -> Vec<String> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Resource, Rlimit};
 
-use procord_conn::{Connection, Fd, Options, Set, Waiter};
+use camlnet_procord_conn::{Connection, Fd, Options, Set, Waiter};
 
 /// Set in the child's environment to the role it plays instead of the test.
 const CHILD_ROLE: &str = "PROCORD_CONN_TEST_FD_LIMIT_CHILD";

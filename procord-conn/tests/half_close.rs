@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, DisconnectReason, Fd, Options, Set, State, Waiter};
+use camlnet_procord_conn::{Connection, DisconnectReason, Fd, Options, Set, State, Waiter};
 
 use common::{LIMIT, drive, listener};
 

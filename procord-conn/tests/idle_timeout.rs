@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, DisconnectReason, Options, State};
+use camlnet_procord_conn::{Connection, DisconnectReason, Options, State};
 
 use common::{LIMIT, drive, drive_to_end, listener};
 

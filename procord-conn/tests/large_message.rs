@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use procord_conn::{Connection, Options, State};
+use camlnet_procord_conn::{Connection, Options, State};
 
 use common::{LIMIT, drive, echo_once, listener, pattern};
 

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 
 use proptest::prelude::*;
 
-use procord_conn::{Connection, Fd, Options};
+use camlnet_procord_conn::{Connection, Fd, Options};
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::{Resource, Rlimit};
 
-use procord_conn::{Connection, DisconnectReason, Options, Set, State, Waiter};
+use camlnet_procord_conn::{Connection, DisconnectReason, Options, Set, State, Waiter};
 
 use common::{LIMIT, pattern};
 

@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::io::{ErrorKind, Write};
 use std::time::Duration;
 
-use procord_conn::{Options, sync};
+use camlnet_procord_conn::{Options, sync};
 
 use common::{echo_once, listener, pattern};
 

@@ -5,7 +5,7 @@ mod common;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, Fd, Options, State, Waiter};
+use camlnet_procord_conn::{Connection, Fd, Options, State, Waiter};
 
 use common::{LIMIT, drive, listener};
 

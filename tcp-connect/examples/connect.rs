@@ -3,13 +3,13 @@
 //! starts on loopback.
 //!
 //! ```text
-//! cargo run -p tcp-connect --example connect -- localhost 7000
+//! cargo run -p camlnet-tcp-connect --example connect -- localhost 7000
 //! ```
 
 use std::error::Error;
 use std::time::Duration;
 
-use tcp_connect::{WhereToConnect, connect_sock};
+use camlnet_tcp_connect::{WhereToConnect, connect_sock};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use flow::{Reader, Writer};
+use camlnet_flow::{Reader, Writer};
 use socket2::Socket;
 
 use crate::error::ConnectError;
@@ -10,8 +10,8 @@ use crate::transport::ConnectTransport;
 use crate::where_to_connect::WhereToConnect;
 
 /// The connected stream of a transport: [`TcpStream`](tokio::net::TcpStream) for
-/// [`Inet`](flow::Inet), [`UnixStream`](tokio::net::UnixStream) for [`Unix`](flow::Unix).
-pub type Stream<T> = <T as flow::Transport>::Stream;
+/// [`Inet`](camlnet_flow::Inet), [`UnixStream`](tokio::net::UnixStream) for [`Unix`](camlnet_flow::Unix).
+pub type Stream<T> = <T as camlnet_flow::Transport>::Stream;
 
 /// Opens a connection to `where_to` and returns the connected stream.
 ///
@@ -39,7 +39,7 @@ pub type Stream<T> = <T as flow::Transport>::Stream;
 /// # Examples
 ///
 /// ```
-/// use tcp_connect::{WhereToConnect, connect_sock};
+/// use camlnet_tcp_connect::{WhereToConnect, connect_sock};
 /// use tokio::io::AsyncWriteExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -84,7 +84,7 @@ pub async fn connect_sock<T: ConnectTransport>(
 ///
 /// ```
 /// use socket2::{Domain, Socket, Type};
-/// use tcp_connect::{WhereToConnect, connect_sock_using};
+/// use camlnet_tcp_connect::{WhereToConnect, connect_sock_using};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -124,7 +124,7 @@ pub async fn connect_sock_using<T: ConnectTransport>(
 /// # Examples
 ///
 /// ```
-/// use tcp_connect::{WhereToConnect, connect};
+/// use camlnet_tcp_connect::{WhereToConnect, connect};
 /// use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -149,7 +149,7 @@ pub async fn connect<T: ConnectTransport>(
 ) -> Result<(Arc<Stream<T>>, Reader, Writer), ConnectError> {
     let stream = connect_sock(where_to).await?;
     let options = &where_to.options;
-    Ok(flow::reader_writer(
+    Ok(camlnet_flow::reader_writer(
         stream,
         options.reader_buffer_size,
         options.writer_options(),

@@ -23,7 +23,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::error::Error;
-/// use tcp_connect::{WhereToConnect, connect_sock};
+/// use camlnet_tcp_connect::{WhereToConnect, connect_sock};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {

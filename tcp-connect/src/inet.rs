@@ -7,7 +7,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use flow::Inet;
+use camlnet_flow::Inet;
 use socket2::{Domain, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 

@@ -6,8 +6,8 @@
 //!
 //! - [`connect_sock`] gives the connected stream, and [`connect_sock_using`] connects a
 //!   socket you made yourself, with its options already set;
-//! - [`connect`] gives the stream with Async's buffered [`Reader`](flow::Reader) and
-//!   background-flushing [`Writer`](flow::Writer);
+//! - [`connect`] gives the stream with Async's buffered [`Reader`](camlnet_flow::Reader) and
+//!   background-flushing [`Writer`](camlnet_flow::Writer);
 //! - [`with_connection`] runs your code with the three, and closes them when it returns,
 //!   fails or panics.
 //!
@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use tcp_connect::{WhereToConnect, with_connection};
+//! use camlnet_tcp_connect::{WhereToConnect, with_connection};
 //! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -53,7 +53,7 @@
 //! Failures say what happened:
 //!
 //! ```
-//! use tcp_connect::{WhereToConnect, connect_sock};
+//! use camlnet_tcp_connect::{WhereToConnect, connect_sock};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -88,4 +88,9 @@ pub use crate::resolve::{Resolve, Resolving, SystemResolver};
 pub use crate::transport::ConnectTransport;
 pub use crate::where_to_connect::WhereToConnect;
 pub use crate::with_connection::with_connection;
-pub use flow::{Inet, Unix};
+pub use camlnet_flow::{Inet, Unix};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

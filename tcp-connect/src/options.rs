@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use flow::{BufferAgeLimit, DEFAULT_READER_BUFFER_SIZE, WriterOptions};
+use camlnet_flow::{BufferAgeLimit, DEFAULT_READER_BUFFER_SIZE, WriterOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Stop;

@@ -26,7 +26,7 @@ pub type Resolving<'a> = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>
 ///
 /// ```
 /// use std::net::SocketAddr;
-/// use tcp_connect::{Resolve, Resolving};
+/// use camlnet_tcp_connect::{Resolve, Resolving};
 ///
 /// #[derive(Debug)]
 /// struct Fixed(SocketAddr);
@@ -39,7 +39,7 @@ pub type Resolving<'a> = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>
 ///     }
 /// }
 ///
-/// let where_to = tcp_connect::WhereToConnect::host_and_port("db.internal", 5432)
+/// let where_to = camlnet_tcp_connect::WhereToConnect::host_and_port("db.internal", 5432)
 ///     .resolver(Fixed("127.0.0.1:0".parse().unwrap()));
 /// # drop(where_to);
 /// ```
@@ -71,7 +71,7 @@ impl<R: Resolve + ?Sized> Resolve for Arc<R> {
 /// # Examples
 ///
 /// ```
-/// use tcp_connect::{Resolve, SystemResolver};
+/// use camlnet_tcp_connect::{Resolve, SystemResolver};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {

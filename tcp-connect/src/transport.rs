@@ -13,7 +13,7 @@ pub(crate) mod sealed {
 
     /// What a transport provides to the connect functions. Private, so that `Inet` and
     /// `Unix` stay the only transports.
-    pub trait Sealed: flow::Transport {
+    pub trait Sealed: camlnet_flow::Transport {
         /// Where to connect: the target without the shared options.
         type Target: Clone + fmt::Debug + fmt::Display + Send + Sync + 'static;
 
@@ -27,10 +27,10 @@ pub(crate) mod sealed {
     }
 }
 
-/// A transport that this crate connects: [`Inet`](flow::Inet) (TCP, giving a
-/// [`TcpStream`](tokio::net::TcpStream)) or [`Unix`](flow::Unix) (giving a
+/// A transport that this crate connects: [`Inet`](camlnet_flow::Inet) (TCP, giving a
+/// [`TcpStream`](tokio::net::TcpStream)) or [`Unix`](camlnet_flow::Unix) (giving a
 /// [`UnixStream`](tokio::net::UnixStream)). Sealed: the two are all there is.
 pub trait ConnectTransport: sealed::Sealed {}
 
-impl ConnectTransport for flow::Inet {}
-impl ConnectTransport for flow::Unix {}
+impl ConnectTransport for camlnet_flow::Inet {}
+impl ConnectTransport for camlnet_flow::Unix {}

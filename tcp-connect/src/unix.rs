@@ -7,7 +7,7 @@ use std::os::unix::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use flow::Unix;
+use camlnet_flow::Unix;
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::net::UnixStream;
 

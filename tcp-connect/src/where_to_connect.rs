@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flow::{BufferAgeLimit, Inet, Unix};
+use camlnet_flow::{BufferAgeLimit, Inet, Unix};
 use tokio_util::sync::CancellationToken;
 
 use crate::inet::InetTarget;
@@ -31,7 +31,7 @@ use crate::unix::UnixTarget;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tcp_connect::WhereToConnect;
+/// use camlnet_tcp_connect::WhereToConnect;
 ///
 /// let to_server = WhereToConnect::host_and_port("localhost", 8080)
 ///     .timeout(Duration::from_secs(2))
@@ -58,7 +58,7 @@ impl WhereToConnect<Inet> {
     /// # Examples
     ///
     /// ```
-    /// let where_to = tcp_connect::WhereToConnect::host_and_port("::1", 443);
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::host_and_port("::1", 443);
     /// assert_eq!(where_to.to_string(), "[::1]:443");
     /// ```
     pub fn host_and_port(host: impl AsRef<str>, port: u16) -> Self {
@@ -71,7 +71,7 @@ impl WhereToConnect<Inet> {
     ///
     /// ```
     /// let address = "127.0.0.1:5432".parse().unwrap();
-    /// let where_to = tcp_connect::WhereToConnect::inet_address(address);
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::inet_address(address);
     /// assert_eq!(where_to.to_string(), "127.0.0.1:5432");
     /// ```
     pub fn inet_address(address: SocketAddr) -> Self {
@@ -89,7 +89,7 @@ impl WhereToConnect<Inet> {
     /// # Examples
     ///
     /// ```
-    /// use tcp_connect::WhereToConnect;
+    /// use camlnet_tcp_connect::WhereToConnect;
     ///
     /// let where_to = WhereToConnect::inet_address("127.0.0.1:80".parse().unwrap())
     ///     .via_local_interface("127.0.0.2".parse().unwrap());
@@ -109,7 +109,7 @@ impl WhereToConnect<Inet> {
     /// # Examples
     ///
     /// ```
-    /// use tcp_connect::WhereToConnect;
+    /// use camlnet_tcp_connect::WhereToConnect;
     ///
     /// let where_to = WhereToConnect::host_and_port("localhost", 80).via_local_port(40000);
     /// assert_eq!(where_to.to_string(), "localhost:80 via local port 40000");
@@ -137,7 +137,7 @@ impl WhereToConnect<Unix> {
     /// # Examples
     ///
     /// ```
-    /// let where_to = tcp_connect::WhereToConnect::file("/tmp/app.sock");
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::file("/tmp/app.sock");
     /// assert_eq!(where_to.to_string(), "/tmp/app.sock");
     /// ```
     pub fn file(path: impl Into<PathBuf>) -> Self {
@@ -152,7 +152,7 @@ impl WhereToConnect<Unix> {
     ///
     /// ```
     /// let address = std::os::unix::net::SocketAddr::from_pathname("/tmp/app.sock")?;
-    /// let where_to = tcp_connect::WhereToConnect::unix_address(address);
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::unix_address(address);
     /// assert_eq!(where_to.to_string(), "/tmp/app.sock");
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -180,7 +180,7 @@ impl<T: ConnectTransport> WhereToConnect<T> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// let where_to = tcp_connect::WhereToConnect::host_and_port("example.com", 80)
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::host_and_port("example.com", 80)
     ///     .timeout(Duration::from_millis(1500));
     /// # drop(where_to);
     /// ```
@@ -200,7 +200,7 @@ impl<T: ConnectTransport> WhereToConnect<T> {
     /// use tokio_util::sync::CancellationToken;
     ///
     /// let shutdown = CancellationToken::new();
-    /// let where_to = tcp_connect::WhereToConnect::host_and_port("example.com", 80)
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::host_and_port("example.com", 80)
     ///     .interrupt(shutdown.child_token());
     /// # drop(where_to);
     /// ```
@@ -209,14 +209,14 @@ impl<T: ConnectTransport> WhereToConnect<T> {
         self
     }
 
-    /// The buffer size of the [`Reader`](flow::Reader) that [`connect`](crate::connect)
+    /// The buffer size of the [`Reader`](camlnet_flow::Reader) that [`connect`](crate::connect)
     /// and [`with_connection`](crate::with_connection) make (default
-    /// [`flow::DEFAULT_READER_BUFFER_SIZE`], 64 KiB).
+    /// [`camlnet_flow::DEFAULT_READER_BUFFER_SIZE`], 64 KiB).
     ///
     /// # Examples
     ///
     /// ```
-    /// let where_to = tcp_connect::WhereToConnect::file("/tmp/app.sock").reader_buffer_size(4096);
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::file("/tmp/app.sock").reader_buffer_size(4096);
     /// # drop(where_to);
     /// ```
     pub fn reader_buffer_size(mut self, bytes: usize) -> Self {
@@ -224,7 +224,7 @@ impl<T: ConnectTransport> WhereToConnect<T> {
         self
     }
 
-    /// The [`BufferAgeLimit`] of the [`Writer`](flow::Writer) that
+    /// The [`BufferAgeLimit`] of the [`Writer`](camlnet_flow::Writer) that
     /// [`connect`](crate::connect) and [`with_connection`](crate::with_connection) make
     /// (default two minutes). Under `with_connection`, a writer that exceeds it ends the
     /// connection.
@@ -233,9 +233,9 @@ impl<T: ConnectTransport> WhereToConnect<T> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use flow::BufferAgeLimit;
+    /// use camlnet_flow::BufferAgeLimit;
     ///
-    /// let where_to = tcp_connect::WhereToConnect::file("/tmp/app.sock")
+    /// let where_to = camlnet_tcp_connect::WhereToConnect::file("/tmp/app.sock")
     ///     .buffer_age_limit(BufferAgeLimit::AtMost(Duration::from_secs(30)));
     /// # drop(where_to);
     /// ```

@@ -7,7 +7,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use flow::{Reader, Writer};
+use camlnet_flow::{Reader, Writer};
 
 use crate::connect::{Stream, connect};
 use crate::error::ConnectError;
@@ -17,7 +17,7 @@ use crate::where_to_connect::WhereToConnect;
 /// How the caller's code ended.
 enum Outcome<R> {
     Returned(R),
-    WriterFailed(flow::Error),
+    WriterFailed(camlnet_flow::Error),
     Panicked(Box<dyn Any + Send>),
 }
 
@@ -38,7 +38,7 @@ enum Outcome<R> {
 /// [interrupt](WhereToConnect::interrupt) bound the connecting only, not `f`.
 ///
 /// `f`'s error type says how failures reach the caller: it must take a [`ConnectError`]
-/// and a [`flow::Error`], as `std::io::Error` and `Box<dyn Error + Send + Sync>` do.
+/// and a [`camlnet_flow::Error`], as `std::io::Error` and `Box<dyn Error + Send + Sync>` do.
 ///
 /// # Errors
 ///
@@ -59,7 +59,7 @@ enum Outcome<R> {
 /// # Examples
 ///
 /// ```
-/// use tcp_connect::{WhereToConnect, with_connection};
+/// use camlnet_tcp_connect::{WhereToConnect, with_connection};
 /// use tokio::io::AsyncReadExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -89,7 +89,7 @@ where
     T: ConnectTransport,
     F: FnOnce(Arc<Stream<T>>, Reader, Writer) -> Fut,
     Fut: Future<Output = Result<R, E>>,
-    E: From<ConnectError> + From<flow::Error>,
+    E: From<ConnectError> + From<camlnet_flow::Error>,
 {
     let (socket, reader, writer) = connect(where_to).await?;
     let our_socket = socket.clone();

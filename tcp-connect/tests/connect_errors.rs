@@ -4,7 +4,7 @@ mod support;
 
 use std::net::SocketAddr;
 
-use tcp_connect::{ConnectError, WhereToConnect, connect_sock};
+use camlnet_tcp_connect::{ConnectError, WhereToConnect, connect_sock};
 
 #[tokio::test]
 async fn a_refused_port_names_the_address() {
@@ -103,6 +103,6 @@ fn a_connect_error_becomes_an_io_error_of_the_matching_kind() {
 fn connect_errors_and_targets_are_send_sync_and_debug() {
     fn check<T: Send + Sync + std::fmt::Debug + 'static>() {}
     check::<ConnectError>();
-    check::<WhereToConnect<tcp_connect::Inet>>();
-    check::<WhereToConnect<tcp_connect::Unix>>();
+    check::<WhereToConnect<camlnet_tcp_connect::Inet>>();
+    check::<WhereToConnect<camlnet_tcp_connect::Unix>>();
 }

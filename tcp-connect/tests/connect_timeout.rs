@@ -4,7 +4,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use tcp_connect::{WhereToConnect, connect_sock};
+use camlnet_tcp_connect::{WhereToConnect, connect_sock};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tcp_connect::{WhereToConnect, connect_sock};
+use camlnet_tcp_connect::{WhereToConnect, connect_sock};
 use tokio::net::TcpListener;
 
 #[tokio::test]

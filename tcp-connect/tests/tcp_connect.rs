@@ -4,8 +4,8 @@ mod support;
 
 use std::net::SocketAddr;
 
+use camlnet_tcp_connect::{WhereToConnect, connect, connect_sock, connect_sock_using};
 use socket2::{Domain, Socket, Type};
-use tcp_connect::{WhereToConnect, connect, connect_sock, connect_sock_using};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -3,8 +3,8 @@
 use std::os::unix::net::SocketAddr;
 use std::path::PathBuf;
 
+use camlnet_tcp_connect::{WhereToConnect, connect, connect_sock, connect_sock_using};
 use socket2::{Domain, Socket, Type};
-use tcp_connect::{WhereToConnect, connect, connect_sock, connect_sock_using};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 

@@ -3,14 +3,17 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use flow::BufferAgeLimit;
-use tcp_connect::{WhereToConnect, with_connection};
+use camlnet_flow::BufferAgeLimit;
+use camlnet_tcp_connect::{WhereToConnect, with_connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// A server that accepts one connection, reads it to the end and returns what it read.
-async fn read_to_end_server() -> (WhereToConnect<tcp_connect::Inet>, JoinHandle<Vec<u8>>) {
+async fn read_to_end_server() -> (
+    WhereToConnect<camlnet_tcp_connect::Inet>,
+    JoinHandle<Vec<u8>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let where_to = WhereToConnect::inet_address(listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
@@ -173,7 +176,7 @@ async fn a_writer_past_its_buffer_age_limit_ends_the_connection_with_its_error()
     );
     let flow_error = error
         .get_ref()
-        .and_then(|e| e.downcast_ref::<flow::Error>())
+        .and_then(|e| e.downcast_ref::<camlnet_flow::Error>())
         .unwrap();
     assert!(flow_error.is_buffer_age_exceeded(), "{error}");
     let _ = done_tx.send(());

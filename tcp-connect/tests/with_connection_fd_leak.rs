@@ -5,7 +5,7 @@
 use std::io;
 use std::time::Duration;
 
-use tcp_connect::{WhereToConnect, with_connection};
+use camlnet_tcp_connect::{WhereToConnect, with_connection};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -20,7 +20,7 @@ fn open_fds() -> usize {
 }
 
 /// One round: the closure returns, fails or panics, depending on `round`.
-async fn round(where_to: WhereToConnect<tcp_connect::Inet>, round: usize) {
+async fn round(where_to: WhereToConnect<camlnet_tcp_connect::Inet>, round: usize) {
     let task = tokio::spawn(async move {
         with_connection(&where_to, move |_socket, _reader, writer| async move {
             writer.write(b"x")?;

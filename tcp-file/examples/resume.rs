@@ -3,14 +3,14 @@
 //! no duplicate, while the file goes on growing.
 //!
 //! ```text
-//! cargo run -p tcp-file --example resume
+//! cargo run -p camlnet-tcp-file --example resume
 //! ```
 
 use std::error::Error;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
+use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

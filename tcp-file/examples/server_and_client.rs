@@ -2,14 +2,14 @@
 //! client reads it from its first line and follows it until the file is closed.
 //!
 //! ```text
-//! cargo run -p tcp-file --example server_and_client
+//! cargo run -p camlnet-tcp-file --example server_and_client
 //! ```
 
 use std::error::Error;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
+use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

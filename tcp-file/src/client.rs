@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
+use camlnet_flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
@@ -242,17 +242,17 @@ impl Client {
     /// # Errors
     ///
     /// An error that [`is_transport`](Error::is_transport): when the connection cannot be
-    /// made, its source is the [`tcp_connect::ConnectError`]; when the server does not
+    /// made, its source is the [`camlnet_tcp_connect::ConnectError`]; when the server does not
     /// complete the hello, its message names the server and its source is the error of
     /// [`over`](Client::over).
-    pub async fn connect<T: tcp_connect::ConnectTransport>(
-        where_to_connect: &tcp_connect::WhereToConnect<T>,
+    pub async fn connect<T: camlnet_tcp_connect::ConnectTransport>(
+        where_to_connect: &camlnet_tcp_connect::WhereToConnect<T>,
     ) -> Result<Client, Error> {
-        let stream = tcp_connect::connect_sock(where_to_connect)
+        let stream = camlnet_tcp_connect::connect_sock(where_to_connect)
             .await
             .map_err(|e| Error::transport_caused("cannot connect to the file server", e))?;
         crate::set_no_delay(&stream);
-        let mut flow = flow::IoFlow::new(stream);
+        let mut flow = camlnet_flow::IoFlow::new(stream);
         flow.set_read_size(READ_SIZE);
         Client::over(flow).await.map_err(|e| {
             let what = format!("the handshake with the file server at {where_to_connect} failed");
@@ -425,7 +425,7 @@ impl MessageStream {
     /// # Examples
     ///
     /// ```
-    /// # async fn total(mut stream: tcp_file::MessageStream) -> Result<u64, tcp_file::Error> {
+    /// # async fn total(mut stream: camlnet_tcp_file::MessageStream) -> Result<u64, camlnet_tcp_file::Error> {
     /// let mut bytes = 0;
     /// while let Some(batch) = stream.next_batch().await {
     ///     for message in &batch? {

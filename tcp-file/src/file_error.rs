@@ -85,7 +85,7 @@ impl FileError {
         FileError::new(FileErrorKind::AlreadyServing, None)
     }
 
-    pub(crate) fn listen(source: tcp_server::Error) -> Self {
+    pub(crate) fn listen(source: camlnet_tcp_server::Error) -> Self {
         FileError::new(FileErrorKind::Listen, Some(Arc::new(source)))
     }
 }
@@ -139,7 +139,7 @@ impl FileError {
     }
 
     /// True when the server could not listen; the source is the listener's
-    /// [`tcp_server::Error`].
+    /// [`camlnet_tcp_server::Error`].
     pub fn is_listen(&self) -> bool {
         matches!(self.inner.kind, FileErrorKind::Listen)
     }

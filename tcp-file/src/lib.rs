@@ -28,14 +28,14 @@
 //! # #[cfg(all(feature = "server", feature = "client"))]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use tcp_file::{Client, FileOptions, Server, StreamOptions};
+//! use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let server = Server::new();
 //! let file = server.open_file("app.log", dir.path().join("app.log"), FileOptions::new())?;
 //! file.write_message(b"started")?;
 //!
-//! let (client_end, server_end) = flow::pair(64 * 1024);
+//! let (client_end, server_end) = camlnet_flow::pair(64 * 1024);
 //! let serving = server.clone();
 //! tokio::spawn(async move { serving.serve_flow(server_end, "in-memory").await });
 //! let client = Client::over(client_end).await?;
@@ -102,3 +102,8 @@ pub use crate::server::{
 fn set_no_delay(socket: &impl std::os::fd::AsFd) {
     let _ = socket2::SockRef::from(socket).set_tcp_nodelay(true);
 }
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

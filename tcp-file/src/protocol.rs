@@ -311,7 +311,7 @@ pub(crate) enum ReadFrameError {
     /// The peer closed its side in the middle of a frame.
     Truncated,
     /// The flow failed.
-    Flow(flow::Error),
+    Flow(camlnet_flow::Error),
 }
 
 impl std::fmt::Display for ReadFrameError {
@@ -326,7 +326,7 @@ impl std::fmt::Display for ReadFrameError {
 
 /// Cuts frames out of what a flow reads. A frame that arrived whole in one read is cut out
 /// of that read's buffer without a copy (when the flow gives its buffers away, as
-/// [`flow::IoFlow`] does); only a frame that spans two reads is copied, and only once.
+/// [`camlnet_flow::IoFlow`] does); only a frame that spans two reads is copied, and only once.
 /// Whole frames are taken out by tokio-util's [`LengthDelimitedCodec`].
 #[derive(Debug)]
 pub(crate) struct FrameReader {
@@ -355,18 +355,18 @@ impl FrameReader {
     /// # Cancel safety
     ///
     /// Cancel safe: what was read stays for the next call.
-    pub(crate) async fn next<F: flow::Flow>(
+    pub(crate) async fn next<F: camlnet_flow::Flow>(
         &mut self,
-        reader: &mut flow::ReadHalf<F>,
+        reader: &mut camlnet_flow::ReadHalf<F>,
     ) -> Result<Option<Frame>, ReadFrameError> {
         loop {
             if let Some(frame) = self.buffered().map_err(ReadFrameError::Malformed)? {
                 return Ok(Some(frame));
             }
             match reader.read().await {
-                Ok(flow::Read::Data(bytes)) => self.rest = bytes,
-                Ok(flow::Read::Eof) if self.buf.is_empty() => return Ok(None),
-                Ok(flow::Read::Eof) => return Err(ReadFrameError::Truncated),
+                Ok(camlnet_flow::Read::Data(bytes)) => self.rest = bytes,
+                Ok(camlnet_flow::Read::Eof) if self.buf.is_empty() => return Ok(None),
+                Ok(camlnet_flow::Read::Eof) => return Err(ReadFrameError::Truncated),
                 Err(e) => return Err(ReadFrameError::Flow(e)),
             }
         }

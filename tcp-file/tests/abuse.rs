@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tcp_file::{FileOptions, Limits, Server};
+use camlnet_tcp_file::{FileOptions, Limits, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -165,7 +165,7 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
     let (rss0, fds0) = (server.rss(), server.fds());
 
     // 3 connections, each 1,024 opens of 65,000-byte names that do not exist, not read.
-    let mut attack = support::hello(tcp_file::VERSION);
+    let mut attack = support::hello(camlnet_tcp_file::VERSION);
     for stream in 1..=1024 {
         attack.extend(support::open_frame(stream, 0, 1, &[b'n'; 65_000]));
     }
@@ -191,7 +191,7 @@ async fn hostile_names_and_catch_up_streams_stay_within_the_budget() {
 
     // 4 connections, each 1,024 streams catching up from lines 1..=1,024 of the big file,
     // with credit 1, never giving more.
-    let mut catch_up = support::hello(tcp_file::VERSION);
+    let mut catch_up = support::hello(camlnet_tcp_file::VERSION);
     for stream in 1..=1024u32 {
         catch_up.extend(support::open_frame(stream, u64::from(stream), 1, b"big"));
     }
@@ -224,7 +224,7 @@ async fn stalled_readers_of_a_16_mib_message_share_it() {
     let dir = support::fresh_dir("abuse-huge");
     // A static file whose first line is the longest message there can be (read back from
     // disk), and, in the child, a published file holding one (in memory).
-    let mut huge = vec![b'h'; tcp_file::MAX_MESSAGE];
+    let mut huge = vec![b'h'; camlnet_tcp_file::MAX_MESSAGE];
     huge.extend_from_slice(b"\nafter\n");
     std::fs::write(dir.path().join("huge"), &huge).expect("write huge");
     drop(huge);
@@ -239,7 +239,7 @@ async fn stalled_readers_of_a_16_mib_message_share_it() {
         let mut socket = TcpStream::connect(("127.0.0.1", server.port))
             .await
             .expect("connect");
-        let mut request = support::hello(tcp_file::VERSION);
+        let mut request = support::hello(camlnet_tcp_file::VERSION);
         request.extend(support::open_frame(1, 0, 10, name));
         socket.write_all(&request).await.expect("write");
         let mut seen = 0;
@@ -281,7 +281,7 @@ async fn idle_handshakes_that_fill_the_fd_table_give_way_after_the_idle_timeout(
             .await
             .expect("connect");
         socket
-            .write_all(&support::hello(tcp_file::VERSION))
+            .write_all(&support::hello(camlnet_tcp_file::VERSION))
             .await
             .expect("hello");
         idlers.push(socket);
@@ -344,7 +344,7 @@ fn abuse_server_child() {
             let file = server
                 .open_file("live", dir.join("live"), FileOptions::new())
                 .expect("open live");
-            file.write_message(&vec![b'l'; tcp_file::MAX_MESSAGE])
+            file.write_message(&vec![b'l'; camlnet_tcp_file::MAX_MESSAGE])
                 .expect("write live");
             file.flushed().await.expect("flushed");
             live = Some(file);

@@ -223,7 +223,10 @@ fn an_oversized_stdin_line_is_skipped_and_the_server_goes_on() {
     server.write("before\n");
     assert_eq!(reader.line(), "before");
     // One byte over the limit, then one within it exactly.
-    server.write(&format!("{}\n", "x".repeat(tcp_file::MAX_MESSAGE + 1)));
+    server.write(&format!(
+        "{}\n",
+        "x".repeat(camlnet_tcp_file::MAX_MESSAGE + 1)
+    ));
     server.write("after\n");
     server.close_stdin();
     let (status, _, err) = server.finish();

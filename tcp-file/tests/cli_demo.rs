@@ -120,9 +120,9 @@ fn hints_name_a_command_that_works_where_the_demo_ran() {
         " --release"
     };
     let words = hinted_command(|c| {
-        c.env("CARGO_PKG_NAME", "tcp-file");
+        c.env("CARGO_PKG_NAME", "camlnet-tcp-file");
     });
-    assert_eq!(words, format!("cargo run{release} -p tcp-file --"));
+    assert_eq!(words, format!("cargo run{release} -p camlnet-tcp-file --"));
 
     // Installed: `tcp-file` is on the PATH.
     let bin = tempfile::tempdir().expect("a directory");

@@ -63,7 +63,7 @@ fn exchange(from: &str, to: &str, bytes: &[u8]) -> Vec<u8> {
 
 /// A binary hello, then a frame of a kind no client sends.
 fn hello_then_a_bad_frame() -> Vec<u8> {
-    let mut bytes = support::hello(tcp_file::VERSION);
+    let mut bytes = support::hello(camlnet_tcp_file::VERSION);
     bytes.extend_from_slice(&[0, 0, 0, 1, 0x7f]);
     bytes
 }

@@ -1,6 +1,6 @@
 //! What the command says, snapshot-tested with `snapbox`: every `--help`, and the error
 //! messages a user meets first. After a deliberate change, `SNAPSHOTS=overwrite cargo
-//! test -p tcp-file --test cli_snapshots` rewrites the files under `snapshots/`; `[..]`
+//! test -p camlnet-tcp-file --test cli_snapshots` rewrites the files under `snapshots/`; `[..]`
 //! in an expected text matches anything on its line (a port, say).
 #![cfg(feature = "cli")]
 

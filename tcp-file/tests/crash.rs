@@ -8,8 +8,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
 use tokio::time::timeout;
 
 mod support;
@@ -120,7 +120,7 @@ fn crash_child_writes_until_killed() {
                 &path,
                 FileOptions::new()
                     .append(true)
-                    .sync(tcp_file::SyncPolicy::Always),
+                    .sync(camlnet_tcp_file::SyncPolicy::Always),
             )
             .expect("open");
         let listening = support::listen_on_localhost(&server).await;

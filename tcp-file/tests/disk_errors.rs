@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
+use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
 
 mod support;
 
@@ -57,7 +57,7 @@ fn child_writes_until_the_disk_refuses() {
         let file = server
             .open_file("log", dir.path().join("log"), FileOptions::new())
             .expect("open");
-        let (client_end, server_end) = flow::pair(1 << 20);
+        let (client_end, server_end) = camlnet_flow::pair(1 << 20);
         let serving = server.clone();
         tokio::spawn(async move { serving.serve_flow(server_end, "child").await });
         let client = Client::over(client_end).await.expect("handshake");

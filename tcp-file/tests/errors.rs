@@ -5,9 +5,9 @@
 use std::error::Error as StdError;
 use std::io;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, Error, FileError, FileOptions, Server, StreamOptions};
-use tcp_server::WhereToListen;
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, Error, FileError, FileOptions, Server, StreamOptions};
+use camlnet_tcp_server::WhereToListen;
 
 mod support;
 use support::fresh_dir;
@@ -42,7 +42,7 @@ async fn a_failed_connect_has_the_connect_error_as_its_source() {
     assert!(!error.is_too_many_streams() && error.file_name().is_none());
     assert_eq!(error.to_string(), "cannot connect to the file server");
     let connect = cause(&error)
-        .downcast_ref::<tcp_connect::ConnectError>()
+        .downcast_ref::<camlnet_tcp_connect::ConnectError>()
         .expect("a ConnectError");
     assert!(connect.is_refused(), "{connect}");
     let refusal = cause(connect)
@@ -60,7 +60,7 @@ async fn a_failed_connect_has_the_connect_error_as_its_source() {
 #[tokio::test]
 async fn an_unknown_file_is_named_and_has_no_source() {
     let server = Server::new();
-    let (client_end, server_end) = flow::pair(64 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(64 * 1024);
     tokio::spawn(async move { server.serve_flow(server_end, "test").await });
     let client = Client::over(client_end).await.expect("handshake");
     let error = client
@@ -109,7 +109,7 @@ async fn a_taken_address_is_a_listen_error_caused_by_the_listeners() {
     assert!(error.is_listen(), "{error}");
     assert!(!error.is_already_serving() && !error.is_io());
     let listen = cause(&error)
-        .downcast_ref::<tcp_server::Error>()
+        .downcast_ref::<camlnet_tcp_server::Error>()
         .expect("the listener's error");
     assert!(listen.is_address_in_use(), "{listen}");
 }

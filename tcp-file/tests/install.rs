@@ -33,8 +33,8 @@ fn manifest() -> Value {
         .as_array()
         .expect("packages")
         .iter()
-        .find(|p| p["name"] == "tcp-file")
-        .expect("the tcp-file package")
+        .find(|p| p["name"] == "camlnet-tcp-file")
+        .expect("the camlnet-tcp-file package")
         .clone()
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tcp_file::{FileOptions, MAX_STREAMS, Server, StreamOptions};
+use camlnet_tcp_file::{FileOptions, MAX_STREAMS, Server, StreamOptions};
 use tokio::time::timeout;
 
 mod support;
@@ -19,10 +19,12 @@ async fn streams_past_the_limit_fail_alone_and_the_others_go_on() {
         .open_file("log", dir.path().join("log"), FileOptions::new())
         .expect("open");
     file.write_message(b"hello").expect("write");
-    let (client_end, server_end) = flow::pair(256 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(256 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
-    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+    let client = camlnet_tcp_file::Client::over(client_end)
+        .await
+        .expect("handshake");
 
     let mut streams: Vec<_> = (0..STREAMS)
         .map(|_| client.read("log", StreamOptions::new().window(4)))
@@ -62,7 +64,10 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
     let dir = support::fresh_dir("long-line");
     let big = dir.path().join("big");
     let mut content = b"short\n".to_vec();
-    content.resize(content.len() + tcp_file::MAX_MESSAGE + 1024 * 1024, b'x');
+    content.resize(
+        content.len() + camlnet_tcp_file::MAX_MESSAGE + 1024 * 1024,
+        b'x',
+    );
     content.extend_from_slice(b"\nafter\n");
     std::fs::write(&big, &content).expect("write");
     let server = Server::new();
@@ -75,10 +80,12 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
     let live = server
         .open_file("live", dir.path().join("live"), FileOptions::new())
         .expect("open");
-    let (client_end, server_end) = flow::pair(256 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(256 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
-    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+    let client = camlnet_tcp_file::Client::over(client_end)
+        .await
+        .expect("handshake");
 
     let mut other = client.read("live", StreamOptions::new());
     let mut stream = client.read("big", StreamOptions::new());
@@ -111,9 +118,9 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
 
 #[tokio::test]
 async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_queue() {
-    use flow::{FlowExt, Read};
+    use camlnet_flow::{FlowExt, Read};
     const WINDOW: u32 = 16;
-    let (client_end, mut server_end) = flow::pair(1 << 20);
+    let (client_end, mut server_end) = camlnet_flow::pair(1 << 20);
     // A server that welcomes the client, waits for its request and then sends 10 batches
     // of 100 lines to stream 1, whatever the credit.
     let server = tokio::spawn(async move {
@@ -150,7 +157,9 @@ async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_qu
         }
         server_end
     });
-    let client = tcp_file::Client::over(client_end).await.expect("handshake");
+    let client = camlnet_tcp_file::Client::over(client_end)
+        .await
+        .expect("handshake");
     let mut stream = client.read("log", StreamOptions::new().window(WINDOW));
     let mut received = 0;
     let failure = loop {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileHandle, FileOptions, MessageStream, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, FileHandle, FileOptions, MessageStream, Server, StreamOptions};
+use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -57,7 +57,7 @@ struct Fixture {
     healthy: MessageStream,
     _client: Client,
     addr: std::net::SocketAddr,
-    _listening: tcp_server::Server<flow::Inet>,
+    _listening: camlnet_tcp_server::Server<camlnet_flow::Inet>,
 }
 
 async fn fixture(test: &str) -> Fixture {
@@ -171,7 +171,7 @@ async fn a_client_that_half_closes_after_its_requests_still_gets_its_data() {
     let mut socket = TcpStream::connect(("127.0.0.1", listening.listening_on()))
         .await
         .expect("connect");
-    let mut request = hello(tcp_file::VERSION);
+    let mut request = hello(camlnet_tcp_file::VERSION);
     request.extend(open_frame(1, u32::MAX, "old"));
     request.extend(open_frame(2, u32::MAX, "live"));
     socket.write_all(&request).await.expect("requests");

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tcp_file::{
+use camlnet_tcp_file::{
     Client, Error, FileOptions, LineEnding, Message, MessageStream, Server, StreamOptions,
     SyncPolicy,
 };
@@ -16,7 +16,7 @@ use support::fresh_dir as temp_dir;
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// A fresh server with one file open for writing, served as "log".
-fn log_file(test: &str) -> (tempfile::TempDir, Server, tcp_file::FileHandle) {
+fn log_file(test: &str) -> (tempfile::TempDir, Server, camlnet_tcp_file::FileHandle) {
     let dir = temp_dir(test);
     let server = Server::new();
     let file = server
@@ -26,7 +26,7 @@ fn log_file(test: &str) -> (tempfile::TempDir, Server, tcp_file::FileHandle) {
 }
 
 async fn connect(server: &Server) -> Client {
-    let (client_end, server_end) = flow::pair(256 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(256 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
     Client::over(client_end).await.expect("handshake")
@@ -527,7 +527,7 @@ async fn disconnect_ends_live_streams_and_later_reads_fail_at_once() {
 async fn a_lost_connection_fails_live_streams_and_later_reads() {
     let (_dir, server, file) = log_file("lost");
     file.write_message(b"one").expect("write");
-    let (client_end, server_end) = flow::pair(64 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(64 * 1024);
     let serving = server.clone();
     let connection = tokio::spawn(async move { serving.serve_flow(server_end, "doomed").await });
     let client = Client::over(client_end).await.expect("handshake");
@@ -626,8 +626,8 @@ async fn batches_give_every_message_once_from_disk_and_live_even_mixed_with_next
 }
 
 /// Reads from a text-mode client's end until `want` bytes came.
-async fn read_text(end: &mut flow::MemoryFlow, want: usize) -> String {
-    use flow::{FlowExt, Read};
+async fn read_text(end: &mut camlnet_flow::MemoryFlow, want: usize) -> String {
+    use camlnet_flow::{FlowExt, Read};
     let mut text = Vec::new();
     while text.len() < want {
         match timeout(LIMIT, end.read()).await.expect("text stalled") {
@@ -640,9 +640,9 @@ async fn read_text(end: &mut flow::MemoryFlow, want: usize) -> String {
 
 #[tokio::test]
 async fn a_text_client_is_a_connection_with_one_reader_in_the_snapshot() {
-    use flow::FlowExt;
+    use camlnet_flow::FlowExt;
     let (_dir, server, file) = log_file("text-snapshot");
-    let (mut client_end, server_end) = flow::pair(64 * 1024);
+    let (mut client_end, server_end) = camlnet_flow::pair(64 * 1024);
     let serving = server.clone();
     let served = tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
     client_end
@@ -740,7 +740,7 @@ async fn interval_sync_syncs_while_writes_go_on_and_never_does_not() {
 async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
     let dir = temp_dir("longest-line");
     let path = dir.path().join("long.txt");
-    let mut text = vec![b'x'; tcp_file::MAX_MESSAGE];
+    let mut text = vec![b'x'; camlnet_tcp_file::MAX_MESSAGE];
     text.push(b'\n');
     for i in 0..100_000 {
         text.extend_from_slice(format!("short {i}\n").as_bytes());
@@ -756,7 +756,10 @@ async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
         .await
         .expect("item")
         .expect("the long line");
-    assert_eq!((first.line, first.bytes.len()), (0, tcp_file::MAX_MESSAGE));
+    assert_eq!(
+        (first.line, first.bytes.len()),
+        (0, camlnet_tcp_file::MAX_MESSAGE)
+    );
     let mut count = 0;
     while let Some(item) = next(&mut stream).await {
         let message = item.expect("a short line");
@@ -768,7 +771,7 @@ async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_clients() {
-    use flow::FlowExt;
+    use camlnet_flow::FlowExt;
     let dir = temp_dir("long-messages");
     let server = Server::new();
     let file = server
@@ -786,7 +789,7 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
         (1, long(1, 64 * 1024)),
         (2, long(2, 100_000)),
         (3, "between".to_string()),
-        (4, long(4, tcp_file::MAX_MESSAGE - 2)),
+        (4, long(4, camlnet_tcp_file::MAX_MESSAGE - 2)),
     ];
     for (_, message) in &want {
         file.write_message(message.as_bytes()).expect("write");
@@ -813,7 +816,7 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
     }
     assert!(next(&mut late).await.is_none());
 
-    let (mut text_end, server_end) = flow::pair(64 * 1024);
+    let (mut text_end, server_end) = camlnet_flow::pair(64 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
     text_end

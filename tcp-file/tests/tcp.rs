@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
+use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 use tokio::time::timeout;
 
 mod support;
@@ -14,7 +14,7 @@ use support::fresh_dir;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn localhost() -> WhereToListen<flow::Inet> {
+fn localhost() -> WhereToListen<camlnet_flow::Inet> {
     WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs)
 }
 

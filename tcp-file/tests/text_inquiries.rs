@@ -6,7 +6,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use tcp_file::{FileOptions, Server};
+use camlnet_tcp_file::{FileOptions, Server};
 
 /// Sends `request` as a text client does and returns the whole answer.
 fn ask(port: u16, request: &str) -> String {

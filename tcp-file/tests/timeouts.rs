@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use tcp_file::{FileOptions, Limits, Server};
+use camlnet_tcp_file::{FileOptions, Limits, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -50,7 +50,7 @@ async fn a_connection_with_no_stream_is_closed_after_its_idle_timeout() {
     let mut reading = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    let mut request = support::hello(tcp_file::VERSION);
+    let mut request = support::hello(camlnet_tcp_file::VERSION);
     request.extend(support::open_frame(1, 0, u32::MAX, b"log"));
     reading.write_all(&request).await.expect("requests");
 
@@ -58,7 +58,7 @@ async fn a_connection_with_no_stream_is_closed_after_its_idle_timeout() {
     let mut idle = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    idle.write_all(&support::hello(tcp_file::VERSION))
+    idle.write_all(&support::hello(camlnet_tcp_file::VERSION))
         .await
         .expect("hello");
     drain_until_closed(&mut idle).await;
@@ -102,7 +102,7 @@ async fn a_connection_whose_socket_takes_nothing_is_closed_after_its_write_timeo
     let mut stalled = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    let mut request = support::hello(tcp_file::VERSION);
+    let mut request = support::hello(camlnet_tcp_file::VERSION);
     request.extend(support::open_frame(1, 0, u32::MAX, b"log"));
     stalled.write_all(&request).await.expect("requests");
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tcp_file::{Client, FileOptions, Message, MessageStream, Server, StreamOptions};
+use camlnet_tcp_file::{Client, FileOptions, Message, MessageStream, Server, StreamOptions};
 use tokio::time::timeout;
 
 mod support;
@@ -14,7 +14,7 @@ mod support;
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn connect(server: &Server) -> Client {
-    let (client_end, server_end) = flow::pair(64 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(64 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "test").await });
     Client::over(client_end).await.expect("handshake")
@@ -242,7 +242,9 @@ async fn a_durable_file_serves_only_synced_lines() {
             dir.path().join("log"),
             FileOptions::new()
                 .durable(true)
-                .sync(tcp_file::SyncPolicy::Interval(Duration::from_secs(3600))),
+                .sync(camlnet_tcp_file::SyncPolicy::Interval(Duration::from_secs(
+                    3600,
+                ))),
         )
         .expect("open");
     let client = connect(&server).await;

@@ -1,7 +1,7 @@
 //! An echo server: every byte a client sends comes back.
 //!
 //! ```text
-//! cargo run -p tcp-server --example echo -- --listen 127.0.0.1:7000 --max-connections 100
+//! cargo run -p camlnet-tcp-server --example echo -- --listen 127.0.0.1:7000 --max-connections 100
 //! ```
 //!
 //! Prints `listening on HOST:PORT` as its first line (`--listen 127.0.0.1:0` lets the
@@ -12,7 +12,7 @@ mod common;
 use std::error::Error;
 use std::process::ExitCode;
 
-use tcp_server::Server;
+use camlnet_tcp_server::Server;
 use tokio::io::AsyncBufReadExt;
 
 #[tokio::main]

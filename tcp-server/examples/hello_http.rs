@@ -2,7 +2,7 @@
 //! closes the connection.
 //!
 //! ```text
-//! cargo run -p tcp-server --example hello_http -- --listen 127.0.0.1:8080
+//! cargo run -p camlnet-tcp-server --example hello_http -- --listen 127.0.0.1:8080
 //! curl -i http://127.0.0.1:8080/
 //! ```
 //!
@@ -15,7 +15,7 @@ mod common;
 use std::error::Error;
 use std::process::ExitCode;
 
-use tcp_server::Server;
+use camlnet_tcp_server::Server;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
 /// The body of every response.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 
-use flow::{Reader, Writer, WriterOptions};
+use camlnet_flow::{Reader, Writer, WriterOptions};
 use tracing::Instrument;
 
 use crate::error::{BoxError, Chain, panic_message};
@@ -197,7 +197,7 @@ pub(crate) fn spawn_create<T, H, Fut, E>(
             return;
         }
         let (socket, reader, writer) =
-            flow::reader_writer(stream, reader_buffer_size, writer_options);
+            camlnet_flow::reader_writer(stream, reader_buffer_size, writer_options);
         let ours = writer.clone();
         let outcome = tokio::select! {
             biased;

@@ -1,9 +1,9 @@
 //! A TCP and Unix-socket server with real limits and a clean close: Async's `Tcp.Server`
-//! on tokio and [`flow`].
+//! on tokio and [`camlnet_flow`].
 //!
 //! [`Server::create_sock`] listens where a [`WhereToListen`] says and runs a handler for
 //! each connection, in a task of its own, giving it the peer's address and the stream;
-//! [`Server::create`] gives it a buffered [`flow::Reader`] and a [`flow::Writer`] instead.
+//! [`Server::create`] gives it a buffered [`camlnet_flow::Reader`] and a [`camlnet_flow::Writer`] instead.
 //! Both return once the socket listens.
 //!
 //! - **Limits.** At [`max_connections`](ServerOptions::max_connections) the server stops
@@ -30,7 +30,7 @@
 //! An echo server on a port the system picks, and a client:
 //!
 //! ```
-//! use tcp_server::{Server, ServerOptions, WhereToListen, BindToAddress, BindToPort};
+//! use camlnet_tcp_server::{Server, ServerOptions, WhereToListen, BindToAddress, BindToPort};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -59,10 +59,10 @@
 //! # }
 //! ```
 //!
-//! With a [`flow::Reader`] and [`flow::Writer`], answering each line:
+//! With a [`camlnet_flow::Reader`] and [`camlnet_flow::Writer`], answering each line:
 //!
 //! ```
-//! use tcp_server::{Server, ServerOptions, WhereToListen};
+//! use camlnet_tcp_server::{Server, ServerOptions, WhereToListen};
 //! use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -115,4 +115,9 @@ pub use crate::error::{BoxError, Error, HandlerError};
 pub use crate::options::{DEFAULT_BACKLOG, DEFAULT_MAX_CONNECTIONS, OnHandlerError, ServerOptions};
 pub use crate::server::Server;
 pub use crate::where_to_listen::{BindToAddress, BindToPort, Listen, WhereToListen};
-pub use flow::{Inet, Unix};
+pub use camlnet_flow::{Inet, Unix};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

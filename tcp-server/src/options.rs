@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use flow::{BufferAgeLimit, DEFAULT_READER_BUFFER_SIZE, Transport};
+use camlnet_flow::{BufferAgeLimit, DEFAULT_READER_BUFFER_SIZE, Transport};
 
 use crate::HandlerError;
 
@@ -79,9 +79,9 @@ impl<T: Transport> fmt::Debug for OnHandlerError<T> {
 /// # Examples
 ///
 /// ```
-/// use tcp_server::{OnHandlerError, ServerOptions};
+/// use camlnet_tcp_server::{OnHandlerError, ServerOptions};
 ///
-/// let options: ServerOptions<flow::Inet> = ServerOptions::default()
+/// let options: ServerOptions<camlnet_flow::Inet> = ServerOptions::default()
 ///     .max_connections(100)
 ///     .backlog(4096)
 ///     .on_handler_error(OnHandlerError::Ignore);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use flow::{Reader, Writer, WriterOptions};
+use camlnet_flow::{Reader, Writer, WriterOptions};
 
 use crate::accept_loop::{self, ExitGuard};
 use crate::connection::{self, ConnectionGuard, CreateSettings};
@@ -248,8 +248,8 @@ impl<T: Listen> Server<T> {
         self.shared().max_connections
     }
 
-    /// The port (for [`Inet`](flow::Inet)) or the socket file (for
-    /// [`Unix`](flow::Unix)) the server listens on: the port the system chose, for
+    /// The port (for [`Inet`](camlnet_flow::Inet)) or the socket file (for
+    /// [`Unix`](camlnet_flow::Unix)) the server listens on: the port the system chose, for
     /// [`BindToPort::OnPortChosenByOs`](crate::BindToPort::OnPortChosenByOs).
     pub fn listening_on(&self) -> T::ListeningOn {
         self.shared().listening_on.clone()

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use flow::{Inet, Transport, Unix};
+use camlnet_flow::{Inet, Transport, Unix};
 use tokio::net::{TcpListener, UnixListener};
 
 /// The addresses an [`Inet`] server listens on.
@@ -72,7 +72,7 @@ pub(crate) enum Spec {
 /// # Examples
 ///
 /// ```
-/// use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+/// use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 ///
 /// let anywhere = WhereToListen::of_port(8080);
 /// let local = WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs)
@@ -201,8 +201,8 @@ impl<T> fmt::Debug for WhereToListen<T> {
 
 mod sealed {
     pub trait Sealed {}
-    impl Sealed for flow::Inet {}
-    impl Sealed for flow::Unix {}
+    impl Sealed for camlnet_flow::Inet {}
+    impl Sealed for camlnet_flow::Unix {}
 }
 
 /// A [`Transport`] a server can listen on: [`Inet`] or [`Unix`]. Sealed.

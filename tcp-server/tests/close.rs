@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use camlnet_tcp_server::{Inet, OnHandlerError, Server, ServerOptions};
 use common::{PATIENCE, eventually, localhost};
-use tcp_server::{Inet, OnHandlerError, Server, ServerOptions};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use camlnet_tcp_server::{Server, ServerOptions};
 use common::{PATIENCE, localhost};
 use rustix::io::Errno;
 use rustix::net::SendFlags;
-use tcp_server::{Server, ServerOptions};
 use tokio::net::TcpStream;
 
 /// Rounds at most, and time at most: each round gives the race one chance.

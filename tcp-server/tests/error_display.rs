@@ -6,8 +6,8 @@ mod common;
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 
+use camlnet_tcp_server::{HandlerError, OnHandlerError, Server, ServerOptions, WhereToListen};
 use common::{PATIENCE, localhost, temp_socket_path};
-use tcp_server::{HandlerError, OnHandlerError, Server, ServerOptions, WhereToListen};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -69,7 +69,9 @@ async fn a_unix_file_that_is_not_a_socket_is_named_then_explained() {
 
 /// A server with `options` whose handler fails with "boom", after one client came: the
 /// error that stopped it.
-async fn stopped_by_a_failing_handler(options: ServerOptions<flow::Inet>) -> tcp_server::Error {
+async fn stopped_by_a_failing_handler(
+    options: ServerOptions<camlnet_flow::Inet>,
+) -> camlnet_tcp_server::Error {
     let server = Server::create_sock(localhost(), options, |_, _s: TcpStream| async {
         Err::<(), _>(std::io::Error::other("boom"))
     })

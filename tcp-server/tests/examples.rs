@@ -14,7 +14,7 @@ fn examples_dir() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "tcp-server", "--examples"])
+                .args(["build", "--quiet", "-p", "camlnet-tcp-server", "--examples"])
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .expect("run cargo build");

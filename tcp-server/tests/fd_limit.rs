@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tcp_server::{Server, ServerOptions};
+use camlnet_tcp_server::{Server, ServerOptions};
 
 /// Set in the child's environment: it then runs the server instead of the test.
 const CHILD_ROLE: &str = "TCP_SERVER_TEST_FD_LIMIT_CHILD";

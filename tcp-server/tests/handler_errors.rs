@@ -6,8 +6,8 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use camlnet_tcp_server::{HandlerError, Inet, OnHandlerError, Server, ServerOptions};
 use common::{PATIENCE, localhost};
-use tcp_server::{HandlerError, Inet, OnHandlerError, Server, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

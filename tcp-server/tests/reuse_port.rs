@@ -5,15 +5,15 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use camlnet_tcp_server::{BindToAddress, BindToPort, Inet, Server, ServerOptions, WhereToListen};
 use common::{PATIENCE, localhost};
-use tcp_server::{BindToAddress, BindToPort, Inet, Server, ServerOptions, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn named_server(
     where_to_listen: WhereToListen<Inet>,
     name: u8,
-) -> Result<Server<Inet>, tcp_server::Error> {
+) -> Result<Server<Inet>, camlnet_tcp_server::Error> {
     Server::create_sock(
         where_to_listen,
         ServerOptions::default(),

@@ -8,12 +8,12 @@ use std::os::unix::net::UnixListener as StdUnixListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use camlnet_tcp_server::{Server, ServerOptions, Unix, WhereToListen};
 use common::{PATIENCE, temp_socket_path};
-use tcp_server::{Server, ServerOptions, Unix, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-async fn hello_server(path: &std::path::Path) -> Result<Server<Unix>, tcp_server::Error> {
+async fn hello_server(path: &std::path::Path) -> Result<Server<Unix>, camlnet_tcp_server::Error> {
     Server::create_sock(
         WhereToListen::of_file(path),
         ServerOptions::default(),

@@ -36,7 +36,7 @@ pub fn outside_tool(name: &str) -> Option<PathBuf> {
 
 /// A file server for one test: a fresh directory under the system's temporary one
 /// (removed when the returned handle is dropped, so hold it for the whole test), a
-/// [`tcp_file::Server`] with `name` open for writing there (as `DIR/NAME`), listening on
+/// [`camlnet_tcp_file::Server`] with `name` open for writing there (as `DIR/NAME`), listening on
 /// 127.0.0.1 on a port the OS chooses.
 ///
 /// # Panics
@@ -47,19 +47,23 @@ pub async fn serve_one_file(
     name: &str,
 ) -> (
     tempfile::TempDir,
-    tcp_file::Server,
-    tcp_file::FileHandle,
-    tcp_server::Server<flow::Inet>,
+    camlnet_tcp_file::Server,
+    camlnet_tcp_file::FileHandle,
+    camlnet_tcp_server::Server<camlnet_flow::Inet>,
 ) {
-    use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+    use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
     let dir = tempfile::Builder::new()
         .prefix(&format!("tcp-file-{test}-"))
         .tempdir()
         .expect("create the test's directory");
-    let server = tcp_file::Server::new();
+    let server = camlnet_tcp_file::Server::new();
     let file = server
-        .open_file(name, dir.path().join(name), tcp_file::FileOptions::new())
+        .open_file(
+            name,
+            dir.path().join(name),
+            camlnet_tcp_file::FileOptions::new(),
+        )
         .expect("open the file");
     let listening = server
         .serve(

@@ -1,11 +1,11 @@
 //! The crates composed: the file server running on `tcp-server`, read by one client
-//! connected with `tcp-connect` over TCP and one over an in-memory `flow::pair`, and by a
+//! connected with `tcp-connect` over TCP and one over an in-memory `camlnet_flow::pair`, and by a
 //! Unix-socket client, all seeing the same lines.
 
 use std::time::Duration;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, StreamOptions};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, StreamOptions};
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -29,14 +29,18 @@ async fn tcp_unix_and_in_memory_clients_read_the_same_file() {
     ))
     .await
     .expect("tcp client");
-    let (client_end, server_end) = flow::pair(64 * 1024);
+    let (client_end, server_end) = camlnet_flow::pair(64 * 1024);
     let serving = server.clone();
     tokio::spawn(async move { serving.serve_flow(server_end, "in-memory").await });
     let memory = Client::over(client_end).await.expect("in-memory client");
     let (a, b) = tokio::net::UnixStream::pair().expect("socketpair");
     let serving = server.clone();
-    tokio::spawn(async move { serving.serve_flow(flow::UnixFlow::from(b), "unix").await });
-    let unix = Client::over(flow::UnixFlow::from(a))
+    tokio::spawn(async move {
+        serving
+            .serve_flow(camlnet_flow::UnixFlow::from(b), "unix")
+            .await
+    });
+    let unix = Client::over(camlnet_flow::UnixFlow::from(a))
         .await
         .expect("unix client");
 

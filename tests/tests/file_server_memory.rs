@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use flow::{Flow, Read, Shutdown, TcpFlow};
-use tcp_file::{Client, StreamOptions};
+use camlnet_flow::{Flow, Read, Shutdown, TcpFlow};
+use camlnet_tcp_file::{Client, StreamOptions};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -43,7 +43,7 @@ impl Gate {
 }
 
 impl Flow for Gated {
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, flow::Error>> {
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, camlnet_flow::Error>> {
         if self.gate.shut.load(Ordering::SeqCst) {
             *self.gate.waiting.lock().expect("gate lock") = Some(cx.waker().clone());
             if self.gate.shut.load(Ordering::SeqCst) {
@@ -52,20 +52,24 @@ impl Flow for Gated {
         }
         self.inner.poll_read(cx)
     }
-    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, flow::Error>> {
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, camlnet_flow::Error>> {
         self.inner.poll_write(cx, buf)
     }
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), flow::Error>> {
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), camlnet_flow::Error>> {
         self.inner.poll_flush(cx)
     }
     fn poll_shutdown(
         &mut self,
         cx: &mut Context<'_>,
         how: Shutdown,
-    ) -> Poll<Result<(), flow::Error>> {
+    ) -> Poll<Result<(), camlnet_flow::Error>> {
         self.inner.poll_shutdown(cx, how)
     }
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), flow::Error>> {
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), camlnet_flow::Error>> {
         self.inner.poll_close(cx)
     }
 }

@@ -4,7 +4,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flow::{FlowExt, Read, TcpFlow};
+use camlnet_flow::{FlowExt, Read, TcpFlow};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::time::timeout;

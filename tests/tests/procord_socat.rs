@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, DisconnectReason, Options, Set, State, Waiter};
+use camlnet_procord_conn::{Connection, DisconnectReason, Options, Set, State, Waiter};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

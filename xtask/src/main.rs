@@ -1,9 +1,10 @@
 //! The workspace's automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: formatting, clippy with warnings denied, every test (cargo-nextest
-//!   without retries when installed, else `cargo test`; doctests either way) and the docs with warnings
-//!   denied. It prints each step's name and time and stops at the first failure.
-//!   Then every fuzz target for [`CI_FUZZ_SECONDS`] seconds each, as `cargo xtask fuzz`
+//!   without retries when installed, else `cargo test`; doctests either way), the docs with
+//!   warnings denied, and `cargo publish --workspace --dry-run` (each published crate
+//!   packaged and built from its package). It prints each step's name and time and stops
+//!   at the first failure. Then every fuzz target for [`CI_FUZZ_SECONDS`] seconds each, as `cargo xtask fuzz`
 //!   runs them (skipped, saying so, where there is no nightly toolchain).
 //! - `cargo xtask bench [SCENARIO]...`: the benchmark scenarios of the `tests` crate, built
 //!   with `--release`, each beside its baseline; the table goes to standard output and the
@@ -132,6 +133,11 @@ fn ci() -> Result<(), String> {
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings");
     step("doc", doc)?;
+
+    // Each published crate as crates.io builds it: packaged, then built from its package.
+    let mut package = cargo();
+    package.args(["publish", "--workspace", "--dry-run", "--allow-dirty"]);
+    step("publish (dry run)", package)?;
 
     eprintln!("==> fuzz");
     let fuzz_start = Instant::now();

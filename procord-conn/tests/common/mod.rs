@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use procord_conn::Connection;
+use camlnet_procord_conn::Connection;
 
 /// Every loop of the tests ends by this long at the latest.
 pub(crate) const LIMIT: Duration = Duration::from_secs(20);

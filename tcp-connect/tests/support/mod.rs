@@ -6,8 +6,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use camlnet_tcp_connect::{ConnectError, Resolve, Resolving};
 use socket2::{Domain, Socket, Type};
-use tcp_connect::{ConnectError, Resolve, Resolving};
 use tokio::net::TcpStream;
 
 /// The text of `error`'s source, after checking that `error`'s own message does not

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use flow::{Flow, FlowExt, ReadHalf, WriteHalf};
+use camlnet_flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use tokio::task::{JoinError, JoinHandle};
 
 use crate::protocol::{

@@ -45,7 +45,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: None,
-            backlog: tcp_server::DEFAULT_BACKLOG,
+            backlog: camlnet_tcp_server::DEFAULT_BACKLOG,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
@@ -90,10 +90,10 @@ impl Limits {
         self
     }
 
-    pub(crate) fn server_options<T: tcp_server::Listen>(
+    pub(crate) fn server_options<T: camlnet_tcp_server::Listen>(
         &self,
-        options: tcp_server::ServerOptions<T>,
-    ) -> tcp_server::ServerOptions<T> {
+        options: camlnet_tcp_server::ServerOptions<T>,
+    ) -> camlnet_tcp_server::ServerOptions<T> {
         let options = options.backlog(self.backlog);
         match self.max_connections {
             Some(max) => options.max_connections(max),

@@ -38,8 +38,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Waker};
 
 use bytes::BytesMut;
-use flow::{Flow, FlowExt, IoFlow, Read};
-use tcp_server::{OnHandlerError, ServerOptions, WhereToListen};
+use camlnet_flow::{Flow, FlowExt, IoFlow, Read};
+use camlnet_tcp_server::{OnHandlerError, ServerOptions, WhereToListen};
 
 use crate::file_error::FileError;
 use crate::server::connection::Connection;
@@ -84,7 +84,7 @@ enum Serving {
     /// A `serve` is binding its socket.
     Binding,
     /// A listener is open until this completion (its `close_finished`) is ready.
-    Listening(Pin<Box<dyn Future<Output = Result<(), tcp_server::Error>> + Send>>),
+    Listening(Pin<Box<dyn Future<Output = Result<(), camlnet_tcp_server::Error>> + Send>>),
 }
 
 impl Serving {
@@ -309,11 +309,11 @@ impl Server {
     /// show, within 2 s) and disconnected. Returns once the socket listens. The server's
     /// [`Limits`] give the connection limit and the backlog.
     ///
-    /// The returned [`tcp_server::Server`] is the listener: it tells the port or path
-    /// ([`listening_on`](tcp_server::Server::listening_on)), and serving lasts as long as
+    /// The returned [`camlnet_tcp_server::Server`] is the listener: it tells the port or path
+    /// ([`listening_on`](camlnet_tcp_server::Server::listening_on)), and serving lasts as long as
     /// it (or a clone) is kept. Dropping the last clone, or calling its
-    /// [`close`](tcp_server::Server::close), stops listening; to serve until then, await
-    /// its [`close_finished`](tcp_server::Server::close_finished). Once the listener has
+    /// [`close`](camlnet_tcp_server::Server::close), stops listening; to serve until then, await
+    /// its [`close_finished`](camlnet_tcp_server::Server::close_finished). Once the listener has
     /// closed, `serve` may be called again.
     ///
     /// # Errors
@@ -327,9 +327,9 @@ impl Server {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+    /// use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
     ///
-    /// let server = tcp_file::Server::new();
+    /// let server = camlnet_tcp_file::Server::new();
     /// let listening = server
     ///     .serve(WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs), |_peer| true)
     ///     .await?;
@@ -344,11 +344,11 @@ impl Server {
     /// # }
     /// ```
     #[must_use = "the listener closes when the returned server is dropped"]
-    pub async fn serve<T: tcp_server::Listen>(
+    pub async fn serve<T: camlnet_tcp_server::Listen>(
         &self,
         where_to_listen: WhereToListen<T>,
         auth: impl Fn(&T::Address) -> bool + Send + Sync + 'static,
-    ) -> Result<tcp_server::Server<T>, FileError> {
+    ) -> Result<camlnet_tcp_server::Server<T>, FileError> {
         self.inner.serving_lock().claim()?;
         // A `serve` dropped while it binds gives its claim back.
         let claim = BindingClaim(&self.inner);
@@ -363,8 +363,10 @@ impl Server {
                     tracing::error!(?peer, %error, "a file server connection failed");
                 })),
             );
-        let listening =
-            tcp_server::Server::create_sock(where_to_listen, options, move |peer, stream| {
+        let listening = camlnet_tcp_server::Server::create_sock(
+            where_to_listen,
+            options,
+            move |peer, stream| {
                 let inner = inner.clone();
                 let auth = auth.clone();
                 // `auth` runs in the connection's task, not in the accept loop.
@@ -379,8 +381,9 @@ impl Server {
                     }
                     Ok::<(), std::convert::Infallible>(())
                 }
-            })
-            .await;
+            },
+        )
+        .await;
         let mut serving = self.inner.serving_lock();
         let result = match listening {
             Ok(listening) => {
@@ -399,7 +402,7 @@ impl Server {
         result
     }
 
-    /// Serves one client connection over `flow` (one end of [`flow::pair`], a TCP or Unix
+    /// Serves one client connection over `flow` (one end of [`camlnet_flow::pair`], a TCP or Unix
     /// flow, anything), until the client leaves or breaks the protocol. `peer` names the
     /// client in logs and in the snapshot.
     ///

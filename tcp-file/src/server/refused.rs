@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use flow::{Flow, FlowExt, Read, Shutdown};
+use camlnet_flow::{Flow, FlowExt, Read, Shutdown};
 
 use crate::protocol::{self, Frame};
 

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
+use camlnet_flow::{Flow, FlowExt, Read, ReadHalf, WriteHalf};
 use tracing::Instrument;
 
 use crate::protocol::{self, Frame, Layout, Start, StreamFailure};

@@ -36,8 +36,10 @@ pub fn open_frame(stream: u32, line: u64, credit: u32, name: &[u8]) -> Vec<u8> {
 
 /// Serves `server` on 127.0.0.1, on a port the system picks.
 #[cfg(all(feature = "server", feature = "client"))]
-pub async fn listen_on_localhost(server: &tcp_file::Server) -> tcp_server::Server<flow::Inet> {
-    use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+pub async fn listen_on_localhost(
+    server: &camlnet_tcp_file::Server,
+) -> camlnet_tcp_server::Server<camlnet_flow::Inet> {
+    use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
     server
         .serve(
             WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use tcp_server::{Inet, OnHandlerError, Server, ServerOptions, WhereToListen};
+use camlnet_tcp_server::{Inet, OnHandlerError, Server, ServerOptions, WhereToListen};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Runs the example `name`: parses the arguments, creates the server with `create` (given
@@ -15,7 +15,7 @@ use tokio::signal::unix::{SignalKind, signal};
 pub(crate) async fn run<C, Fut>(name: &str, default_port: u16, create: C) -> ExitCode
 where
     C: FnOnce(WhereToListen<Inet>, ServerOptions<Inet>) -> Fut,
-    Fut: Future<Output = Result<Server<Inet>, tcp_server::Error>>,
+    Fut: Future<Output = Result<Server<Inet>, camlnet_tcp_server::Error>>,
 {
     let usage = format!("usage: {name} [--listen ADDR] [--max-connections N]");
     let (listen, max_connections) = match parse_args(&usage, default_port) {
@@ -66,7 +66,7 @@ async fn serve<C, Fut>(
 ) -> Result<(), Box<dyn Error>>
 where
     C: FnOnce(WhereToListen<Inet>, ServerOptions<Inet>) -> Fut,
-    Fut: Future<Output = Result<Server<Inet>, tcp_server::Error>>,
+    Fut: Future<Output = Result<Server<Inet>, camlnet_tcp_server::Error>>,
 {
     // Installed before anything is printed, so that a SIGINT sent as soon as the address
     // shows is handled.
@@ -74,7 +74,7 @@ where
     let mut terminate = signal(SignalKind::terminate())?;
 
     let mut options = ServerOptions::default().on_handler_error(OnHandlerError::call(
-        |peer: &SocketAddr, error: &tcp_server::HandlerError| {
+        |peer: &SocketAddr, error: &camlnet_tcp_server::HandlerError| {
             eprintln!("connection from {peer}: {error}");
         },
     ));

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tcp_server::{BindToAddress, BindToPort, Inet, WhereToListen};
+use camlnet_tcp_server::{BindToAddress, BindToPort, Inet, WhereToListen};
 
 /// 127.0.0.1, a port the system picks.
 pub(crate) fn localhost() -> WhereToListen<Inet> {

@@ -5,8 +5,8 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
-use tcp_connect::{ConnectError, ConnectTransport, WhereToConnect, connect_sock};
-use tcp_file::Client;
+use camlnet_tcp_connect::{ConnectError, ConnectTransport, WhereToConnect, connect_sock};
+use camlnet_tcp_file::Client;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Failure;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, FileOptions, Server, StreamOptions};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, FileOptions, Server, StreamOptions};
+use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
 use crate::Failure;
 use crate::hint::command_words;

@@ -3,17 +3,17 @@
 
 use std::path::PathBuf;
 
-/// The words that run this command from a shell: `cargo run --release -p tcp-file --`
+/// The words that run this command from a shell: `cargo run --release -p camlnet-tcp-file --`
 /// under `cargo run` (cargo then sets `CARGO_PKG_NAME`), `tcp-file` when a `tcp-file` is
 /// on the `PATH`, else the path of this executable.
 pub(crate) fn command_words() -> String {
-    if std::env::var_os("CARGO_PKG_NAME").is_some_and(|name| name == "tcp-file") {
+    if std::env::var_os("CARGO_PKG_NAME").is_some_and(|name| name == "camlnet-tcp-file") {
         let release = if cfg!(debug_assertions) {
             ""
         } else {
             " --release"
         };
-        return format!("cargo run{release} -p tcp-file --");
+        return format!("cargo run{release} -p camlnet-tcp-file --");
     }
     if on_path("tcp-file") {
         return "tcp-file".to_string();

@@ -6,8 +6,8 @@ use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use camlnet_tcp_file::Message;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tcp_file::Message;
 
 /// Set by `-q`: notes are left out.
 static QUIET: AtomicBool = AtomicBool::new(false);

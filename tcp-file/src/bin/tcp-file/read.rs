@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use camlnet_tcp_file::{Error, Message, MessageStream, StreamOptions};
 use futures_core::Stream;
-use tcp_file::{Error, Message, MessageStream, StreamOptions};
 
 use crate::Failure;
 use crate::address::Address;

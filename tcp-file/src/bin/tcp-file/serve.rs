@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tcp_file::{FileHandle, FileOptions, Limits, MAX_MESSAGE, Server, SyncPolicy};
-use tcp_server::{Listen, WhereToListen};
+use camlnet_tcp_file::{FileHandle, FileOptions, Limits, MAX_MESSAGE, Server, SyncPolicy};
+use camlnet_tcp_server::{Listen, WhereToListen};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -227,7 +227,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
 /// Says where it listens, feeds standard input to `files[input]` if given, and, once the
 /// input ends or a signal comes, closes the files and the listener.
 async fn until_stopped<T: Listen>(
-    listening: tcp_server::Server<T>,
+    listening: camlnet_tcp_server::Server<T>,
     address: &str,
     files: Vec<FileHandle>,
     input: Option<usize>,
@@ -268,7 +268,7 @@ async fn feed(file: Option<&FileHandle>) -> Result<(), Failure> {
     let Some(file) = file else {
         return std::future::pending().await;
     };
-    let failed = |e: tcp_file::FileError| {
+    let failed = |e: camlnet_tcp_file::FileError| {
         let e = error_chain(&e);
         Failure::other(format!("writing to {} failed: {e}", file.name()))
     };

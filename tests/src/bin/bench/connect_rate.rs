@@ -1,5 +1,5 @@
 //! `connect-rate`: connections made and closed per second against a bare tokio accept
-//! loop, `tcp_connect::connect_sock` beside bare `tokio::net::TcpStream::connect`.
+//! loop, `camlnet_tcp_connect::connect_sock` beside bare `tokio::net::TcpStream::connect`.
 //!
 //! Each of [`CONNECTORS`] tasks connects, waits for the server's close (end of stream),
 //! and closes: one connection's whole life per count, with the accept queue and the
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use camlnet_tcp_connect::{Inet, WhereToConnect};
 use socket2::{Domain, Socket, Type};
-use tcp_connect::{Inet, WhereToConnect};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -109,7 +109,7 @@ fn rate(
                     let mut count = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         let mut stream = match client {
-                            Client::Ours => tcp_connect::connect_sock(&where_to).await?,
+                            Client::Ours => camlnet_tcp_connect::connect_sock(&where_to).await?,
                             Client::Bare => TcpStream::connect(addr).await?,
                         };
                         // The server closes first: its end keeps the TIME_WAIT, so the

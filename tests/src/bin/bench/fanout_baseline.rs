@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
-use tcp_server::{BindToAddress, BindToPort, Inet, WhereToListen};
+use camlnet_tcp_server::{BindToAddress, BindToPort, Inet, WhereToListen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -100,13 +100,13 @@ pub(crate) async fn before<T>(
 
 /// Our side: a `tcp-file` server serving over TCP on 127.0.0.1, port chosen by the OS.
 pub(crate) struct Ours {
-    pub(crate) server: tcp_file::Server,
-    pub(crate) listening: tcp_server::Server<Inet>,
+    pub(crate) server: camlnet_tcp_file::Server,
+    pub(crate) listening: camlnet_tcp_server::Server<Inet>,
     pub(crate) addr: SocketAddr,
 }
 
 impl Ours {
-    pub(crate) async fn serve(server: tcp_file::Server) -> Result<Ours, BenchError> {
+    pub(crate) async fn serve(server: camlnet_tcp_file::Server) -> Result<Ours, BenchError> {
         let listening = server
             .serve(
                 WhereToListen::bind_to(BindToAddress::Localhost, BindToPort::OnPortChosenByOs),
@@ -121,10 +121,12 @@ impl Ours {
         })
     }
 
-    pub(crate) async fn connect(&self) -> Result<tcp_file::Client, BenchError> {
+    pub(crate) async fn connect(&self) -> Result<camlnet_tcp_file::Client, BenchError> {
         Ok(
-            tcp_file::Client::connect(&tcp_connect::WhereToConnect::inet_address(self.addr))
-                .await?,
+            camlnet_tcp_file::Client::connect(&camlnet_tcp_connect::WhereToConnect::inet_address(
+                self.addr,
+            ))
+            .await?,
         )
     }
 

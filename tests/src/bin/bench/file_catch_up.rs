@@ -14,7 +14,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tcp_file::StreamOptions;
+use camlnet_tcp_file::StreamOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -42,7 +42,7 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
     let path = dir.path().join("big.log");
     make_file(&path)?;
     let (servers, runtime) = two_sides()?;
-    let server = tcp_file::Server::new();
+    let server = camlnet_tcp_file::Server::new();
     let lines = server.serve_existing_static_file(NAME, &path)?;
     if lines != LINES {
         return Err(format!("the server counted {lines} lines of {LINES}").into());

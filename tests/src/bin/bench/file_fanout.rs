@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tcp_file::{FileOptions, StreamOptions};
+use camlnet_tcp_file::{FileOptions, StreamOptions};
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
@@ -74,7 +74,7 @@ fn counters(clients: usize) -> Arc<[AtomicU64]> {
 async fn ours_round(servers: &Handle, clients: usize) -> Result<f64, BenchError> {
     let deadline = Instant::now() + LIMIT;
     let dir = TempDir::new(SCENARIO)?;
-    let server = tcp_file::Server::new();
+    let server = camlnet_tcp_file::Server::new();
     let file = server.open_file(NAME, dir.path().join("ours.log"), FileOptions::new())?;
     let ours = servers.spawn(Ours::serve(server)).await??;
     let counters = counters(clients);
@@ -91,7 +91,7 @@ async fn ours_round(servers: &Handle, clients: usize) -> Result<f64, BenchError>
                 }
                 counters[i].store(n, Ordering::Relaxed);
             }
-            Ok::<u64, tcp_file::Error>(n)
+            Ok::<u64, camlnet_tcp_file::Error>(n)
         });
     }
     wait_until("our streams to open", deadline, || {
@@ -103,7 +103,7 @@ async fn ours_round(servers: &Handle, clients: usize) -> Result<f64, BenchError>
     let writer = servers.spawn(async move {
         let message = message();
         let written = write_for(start, || file.write_message(&message)).await?;
-        Ok::<_, tcp_file::FileError>((file, written))
+        Ok::<_, camlnet_tcp_file::FileError>((file, written))
     });
     tokio::time::sleep_until((start + WRITING).into()).await;
     let delivered = delivered(&counters);

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tcp_file::{FileOptions, StreamOptions, SyncPolicy};
+use camlnet_tcp_file::{FileOptions, StreamOptions, SyncPolicy};
 use tokio::task::JoinSet;
 
 use crate::fanout_baseline::{BareServer, Ours, TempDir, bare_read, before, wait_until};
@@ -133,7 +133,7 @@ impl Latencies {
 async fn ours_round() -> Result<Vec<f64>, BenchError> {
     let deadline = Instant::now() + LIMIT;
     let dir = TempDir::new(SCENARIO)?;
-    let server = tcp_file::Server::new();
+    let server = camlnet_tcp_file::Server::new();
     let file = server.open_file(
         NAME,
         dir.path().join("ours.log"),

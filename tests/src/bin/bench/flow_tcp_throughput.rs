@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use flow::{FlowExt, Read, TcpFlow};
+use camlnet_flow::{FlowExt, Read, TcpFlow};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -55,7 +55,7 @@ async fn through_flow() -> Result<f64, BenchError> {
             sender.write(block.clone()).await?;
             sent += WRITE_SIZE as u64;
         }
-        sender.shutdown(flow::Shutdown::Write).await
+        sender.shutdown(camlnet_flow::Shutdown::Write).await
     });
     let mut received = 0u64;
     while let Read::Data(bytes) = receiver.read().await? {

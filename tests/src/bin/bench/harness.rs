@@ -186,7 +186,7 @@ pub(crate) fn bare_listener() -> std::io::Result<(tokio::net::TcpListener, std::
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))?;
-    let listener = socket.listen(tcp_server::DEFAULT_BACKLOG)?;
+    let listener = socket.listen(camlnet_tcp_server::DEFAULT_BACKLOG)?;
     let address = listener.local_addr()?;
     Ok((listener, address))
 }

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use procord_conn::{Connection, Options, State};
+use camlnet_procord_conn::{Connection, Options, State};
 
 use crate::harness::{self, BenchError, Measurement};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tcp_server::{Server, ServerOptions, WhereToListen};
+use camlnet_tcp_server::{Server, ServerOptions, WhereToListen};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tcp_server::{Inet, Server, ServerOptions, WhereToListen};
+use camlnet_tcp_server::{Inet, Server, ServerOptions, WhereToListen};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::{Handle, Runtime};

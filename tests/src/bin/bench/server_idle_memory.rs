@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tcp_server::{Server, ServerOptions, WhereToListen};
+use camlnet_tcp_server::{Server, ServerOptions, WhereToListen};
 use tests::process::{KillOnDrop, raise_fd_limit, resources};
 use tokio::io::AsyncReadExt;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tcp_connect::WhereToConnect;
-use tcp_file::{Client, MessageStream, StreamOptions};
+use camlnet_tcp_connect::WhereToConnect;
+use camlnet_tcp_file::{Client, MessageStream, StreamOptions};
 
 use crate::server::{FILES, file_name, is_message};
 
@@ -44,7 +44,7 @@ pub(crate) fn kind(i: usize, total: usize) -> Kind {
     }
 }
 
-pub(crate) async fn connect(address: SocketAddr) -> Result<Client, tcp_file::Error> {
+pub(crate) async fn connect(address: SocketAddr) -> Result<Client, camlnet_tcp_file::Error> {
     Client::connect(&WhereToConnect::inet_address(address)).await
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tcp_file::StreamOptions;
+use camlnet_tcp_file::StreamOptions;
 
 use crate::clients::connect;
 use crate::server::file_name;

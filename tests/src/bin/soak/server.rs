@@ -8,8 +8,8 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tcp_file::{FileOptions, Server};
-use tcp_server::{BindToAddress, BindToPort, WhereToListen};
+use camlnet_tcp_file::{FileOptions, Server};
+use camlnet_tcp_server::{BindToAddress, BindToPort, WhereToListen};
 
 /// The hidden argument that makes this binary the server child.
 pub(crate) const CHILD_FLAG: &str = "--serve-soak";
@@ -96,7 +96,7 @@ fn serve(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         for file in files {
             file.close().await?;
         }
-        Ok::<u64, tcp_file::FileError>(lines.iter().sum())
+        Ok::<u64, camlnet_tcp_file::FileError>(lines.iter().sum())
     });
     // Standard input ends when the driver is done (or gone).
     for line in std::io::stdin().lock().lines() {

@@ -3,13 +3,13 @@
 //! echo to its end.
 //!
 //! ```text
-//! cargo run -p flow --example echo
+//! cargo run -p camlnet-flow --example tcp_echo
 //! ```
 
 use std::error::Error;
 
 use bytes::Bytes;
-use flow::{FlowExt, Read, Shutdown, TcpFlow};
+use camlnet_flow::{FlowExt, Read, Shutdown, TcpFlow};
 use tokio::net::{TcpListener, TcpStream};
 
 #[tokio::main]
