@@ -240,6 +240,7 @@ impl OpenBatch {
     }
 
     /// Takes the frame back out of `out`.
+    #[cfg(feature = "server")]
     pub(crate) fn abandon(self, out: &mut BytesMut) {
         out.truncate(self.start);
     }

@@ -1,6 +1,7 @@
 //! The workspace's automation, run as `cargo xtask <command>`.
 //!
-//! - `cargo xtask ci`: formatting, clippy with warnings denied, every test (cargo-nextest
+//! - `cargo xtask ci`: formatting, clippy with warnings denied (also on tcp-file's `server`
+//!   and `client` features alone), every test (cargo-nextest
 //!   without retries when installed, else `cargo test`; doctests either way), the docs with
 //!   warnings denied, and `cargo publish --workspace --dry-run` (each published crate
 //!   packaged and built from its package). It prints each step's name and time and stops
@@ -106,6 +107,23 @@ fn ci() -> Result<(), String> {
         "warnings",
     ]);
     step("clippy", clippy)?;
+
+    // tcp-file's sides alone, as a library user who wants one of them builds it.
+    for side in ["server", "client"] {
+        let mut clippy = cargo();
+        clippy.args([
+            "clippy",
+            "--package",
+            "camlnet-tcp-file",
+            "--no-default-features",
+            "--features",
+            side,
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        step(&format!("clippy (tcp-file, {side} only)"), clippy)?;
+    }
 
     if has_nextest() {
         let mut tests = cargo();
