@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use cli_support::{Proc, arg, run, serve, temp_dir};
+use cli_support::{Proc, arg, run, serve, serve_app_and_old, temp_dir};
 
 /// Writes `tick N` lines to the server until `follower` prints one, so that the follower
 /// is known to be subscribed; returns the lines written and the first line it printed.
@@ -187,18 +187,7 @@ fn sighup_stops_serve_as_sigterm_does() {
 /// Readers get every line written and then a normal end, and the server exits with 0.
 fn signal_stops_serve_with_exit_code_0(signal: &str) {
     let dir = temp_dir(&format!("sig{signal}"));
-    let static_path = dir.path().join("old.log");
-    std::fs::write(&static_path, "one\ntwo\n").expect("write");
-    let (mut server, address) = serve(&[
-        "--publish",
-        &arg(&dir, "app"),
-        "--stdin",
-        "app",
-        "--static",
-        &format!("old={}", static_path.display()),
-        "--sync",
-        "always",
-    ]);
+    let (mut server, address) = serve_app_and_old(&dir, &["--sync", "always"]);
     let (status, out, err) = run(&["read", &address, "old"]).finish();
     assert!(status.success(), "{err}");
     assert_eq!(out, ["one", "two"]);

@@ -4,21 +4,12 @@
 mod cli_support;
 mod support;
 
-use cli_support::{arg, run, serve, temp_dir, wait_for_lines};
+use cli_support::{run, serve_app_and_old, temp_dir, wait_for_lines};
 
 #[test]
 fn list_and_stats_tell_what_the_server_serves() {
     let dir = temp_dir("list");
-    let old = dir.path().join("old.log");
-    std::fs::write(&old, "one\ntwo\n").expect("write");
-    let (mut server, address) = serve(&[
-        "--publish",
-        &arg(&dir, "app"),
-        "--stdin",
-        "app",
-        "--static",
-        &format!("old={}", old.display()),
-    ]);
+    let (mut server, address) = serve_app_and_old(&dir, &[]);
     server.write("a\nb\nc\n");
     wait_for_lines(&address, "app", 3);
 

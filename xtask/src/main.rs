@@ -166,37 +166,20 @@ fn ci() -> Result<(), String> {
 }
 
 fn bench(scenarios: &[String]) -> Result<(), String> {
-    let output = root().join("target/bench/latest.json");
-    let mut run = cargo();
-    run.args([
-        "run",
-        "--release",
-        "--package",
-        "tests",
-        "--bin",
-        "bench",
-        "--",
-    ])
-    .arg("--output")
-    .arg(&output)
-    .args(scenarios);
-    step("bench", run)
+    run_release_bin("bench", "target/bench/latest.json", scenarios)
 }
 
 fn soak(args: &[String]) -> Result<(), String> {
-    let output = root().join("target/bench/soak.json");
+    run_release_bin("soak", "target/bench/soak.json", args)
+}
+
+/// Runs the `tests` crate's binary `bin`, built with `--release`, writing its figures to
+/// `output` (from the repository's root).
+fn run_release_bin(bin: &str, output: &str, args: &[String]) -> Result<(), String> {
     let mut run = cargo();
-    run.args([
-        "run",
-        "--release",
-        "--package",
-        "tests",
-        "--bin",
-        "soak",
-        "--",
-    ])
-    .arg("--output")
-    .arg(&output)
-    .args(args);
-    step("soak", run)
+    run.args(["run", "--release", "--package", "tests", "--bin", bin, "--"])
+        .arg("--output")
+        .arg(root().join(output))
+        .args(args);
+    step(bin, run)
 }

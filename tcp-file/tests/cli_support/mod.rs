@@ -168,6 +168,19 @@ pub fn serve_on(listen: &str, args: &[&str]) -> (Proc, String) {
     (server, address)
 }
 
+/// `tcp-file serve` of the published file `app` in `dir`, written from its standard input,
+/// and of the static file `old` there, which holds the lines `one` and `two`; `extra` are
+/// more arguments.
+pub fn serve_app_and_old(dir: &tempfile::TempDir, extra: &[&str]) -> (Proc, String) {
+    let old = dir.path().join("old.log");
+    std::fs::write(&old, "one\ntwo\n").expect("write old.log");
+    let app = arg(dir, "app");
+    let old = format!("old={}", old.display());
+    let mut args = vec!["--publish", &app, "--stdin", "app", "--static", &old];
+    args.extend_from_slice(extra);
+    serve(&args)
+}
+
 /// Waits, within [`LIMIT`], until `tcp-file list ADDRESS` shows `name` with `lines`
 /// lines: what was written to the server's standard input is then counted.
 pub fn wait_for_lines(address: &str, name: &str, lines: u64) {

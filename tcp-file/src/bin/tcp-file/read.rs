@@ -140,12 +140,7 @@ pub(crate) async fn run_read(args: ReadArgs) -> Result<(), Failure> {
             "reading {name} from line {start} (it has {lines} lines so far), then following it{at_most}"
         ));
     }
-    if stop.after == Some(0) {
-        return Ok(());
-    }
-    let client = connect::client(&args.addr, timeout).await?;
-    let stream = client.read_from(name, start, StreamOptions::new());
-    print_stream(stream, args.json, stop).await
+    follow(&args.addr, timeout, (name, start), args.json, stop).await
 }
 
 pub(crate) async fn run_tail(args: TailArgs) -> Result<(), Failure> {
@@ -156,17 +151,28 @@ pub(crate) async fn run_tail(args: TailArgs) -> Result<(), Failure> {
     note(&format!(
         "tailing {name} from line {lines}, the next one written{at_most}"
     ));
-    if args.count == Some(0) {
-        return Ok(());
-    }
-    let client = connect::client(&args.addr, timeout).await?;
-    // From the line counted just now, so that the note above tells the first line printed.
-    let stream = client.read_from(name, lines, StreamOptions::new());
     let stop = Stop {
         before_line: None,
         after: args.count,
     };
-    print_stream(stream, args.json, stop).await
+    // From the line counted just now, so that the note above tells the first line printed.
+    follow(&args.addr, timeout, (name, lines), args.json, stop).await
+}
+
+/// Prints file `name` from line `start` on, until `stop` or the stream's end.
+async fn follow(
+    addr: &Address,
+    timeout: Duration,
+    (name, start): (&str, u64),
+    json: bool,
+    stop: Stop,
+) -> Result<(), Failure> {
+    if stop.after == Some(0) {
+        return Ok(());
+    }
+    let client = connect::client(addr, timeout).await?;
+    let stream = client.read_from(name, start, StreamOptions::new());
+    print_stream(stream, json, stop).await
 }
 
 fn at_most(count: Option<u64>) -> String {
