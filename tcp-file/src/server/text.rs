@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::protocol::{self, Frame, Layout, Start, StreamFailure};
 use crate::server::connection::{self, Connection, Violation};
+use crate::server::log::Log;
 use crate::server::outgoing::Piece;
 use crate::server::{Server, ServerInner};
 
@@ -136,18 +137,26 @@ fn answer(server: &Arc<ServerInner>, inquiry: Inquiry) -> Result<Bytes, String> 
     if inquiry == Inquiry::Stats && !server.stats_requests.load(Ordering::Relaxed) {
         return Err("STATS is off on this server".to_string());
     }
-    let snapshot = Server {
-        inner: server.clone(),
-    }
-    .debug_snapshot();
     let mut out = b"+OK\n".to_vec();
     match inquiry {
         Inquiry::List => {
-            for file in &snapshot.files {
-                out.extend_from_slice(format!("{} {}\n", file.name, file.lines).as_bytes());
+            // The names and counts only: not the whole snapshot, whose size grows with the
+            // connections, for a request anyone may send.
+            let logs: Vec<Arc<Log>> = server.registry.lock().values().cloned().collect();
+            let mut files: Vec<(&str, u64)> = logs
+                .iter()
+                .map(|log| (log.name.as_str(), log.lock().lines()))
+                .collect();
+            files.sort_unstable();
+            for (name, lines) in files {
+                out.extend_from_slice(format!("{name} {lines}\n").as_bytes());
             }
         }
         Inquiry::Stats => {
+            let snapshot = Server {
+                inner: server.clone(),
+            }
+            .debug_snapshot();
             serde_json::to_writer(&mut out, &snapshot)
                 .map_err(|e| format!("cannot encode the snapshot: {e}"))?;
             out.push(b'\n');
