@@ -1,19 +1,16 @@
-//! The disk thread of an open file: it appends what writers hand over, syncs as the
-//! policy says, and tells readers when lines reached the file.
+//! The disk thread of an open file: it appends what writers hand over (see `appender.rs`
+//! for who else writes), syncs as the policy says, and closes the file once it is closed
+//! and drained.
 
-use std::fs::File;
-use std::io::{self, Write};
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-
+use crate::server::appender::DISK_BATCH;
 use crate::server::log::{DiskWait, Log, LogState, Status};
 use crate::server::options::SyncPolicy;
 
-/// The disk thread writes at once when this much is pending...
-pub(crate) const DISK_BATCH: usize = 64 * 1024;
-/// ...and otherwise waits this long for more, unless a `flushed` or a close is waiting.
+/// The disk thread waits this long for more bytes when fewer than a batch are pending and
+/// nobody waits for them.
 const GATHER: Duration = Duration::from_millis(1);
 
 /// What the disk thread sees of its log when it decides what to do next.
@@ -30,6 +27,10 @@ struct DiskView {
     readers: bool,
     /// The thread waited for more bytes once already.
     gathered: bool,
+    /// The writer wrote full batches itself while this thread gathered. It goes on doing
+    /// so, and this thread writes only what is left once it pauses, rather than contend
+    /// with it for every few lines.
+    writer_wrote: bool,
     /// Lines were written since the last sync.
     unsynced: bool,
     sync: SyncPolicy,
@@ -41,7 +42,7 @@ struct DiskView {
 enum Step {
     /// Write what is pending (and sync after it, if the policy says so).
     Write,
-    /// Wait this long for more bytes: a few are pending, and nobody waits for them.
+    /// Wait this long for more bytes: a few are pending, and nobody waits for them yet.
     Gather(Duration),
     /// Sync what was written: the interval is over.
     Sync,
@@ -56,11 +57,14 @@ enum Step {
 /// The disk thread's decision, a pure function of what it sees.
 fn next_step(view: &DiskView) -> Step {
     if view.pending > 0 && !view.failed {
+        // Readers wait: write at once (they write themselves only when this thread is
+        // late). Otherwise gather, and keep gathering while the writer writes full
+        // batches itself.
         let now = view.pending >= DISK_BATCH
-            || view.gathered
-            || view.readers
             || view.flush_requested
-            || view.closed;
+            || view.closed
+            || view.readers
+            || (view.gathered && !view.writer_wrote);
         return if now {
             Step::Write
         } else {
@@ -84,18 +88,19 @@ fn next_step(view: &DiskView) -> Step {
 }
 
 /// Appends what the log hands over, syncing as the policy says, until the log is closed
-/// and drained. Runs on a thread of its own. `on_disk` is the file's length at the start.
+/// and drained; then closes the file. Runs on a thread of its own.
 ///
-/// Its lock discipline: it takes only the log's lock, decides with [`next_step`] under it,
-/// and never holds it across a write or a sync.
-pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, mut on_disk: u64) {
+/// Its lock discipline: it decides with [`next_step`] under the log's lock, and writes
+/// and syncs holding the write end ([`Log::appender`]) only, taken with the log's lock
+/// let go.
+pub(crate) fn run_disk_thread(log: Arc<Log>) {
+    let sync = log.sync;
     let mut last_sync = Instant::now();
-    let mut unsynced = false;
-    let mut batch = BytesMut::new();
+    let mut writer_wrote = false;
     loop {
         let mut state = log.lock();
         let mut gathered = false;
-        let lines = loop {
+        loop {
             let view = DiskView {
                 pending: state.pending_len(),
                 failed: state.disk_error().is_some(),
@@ -103,35 +108,36 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
                 flush_requested: state.flush_requested(),
                 readers: state.has_readers(),
                 gathered,
-                unsynced,
+                writer_wrote,
+                unsynced: state.unsynced(),
                 sync,
                 since_sync: last_sync.elapsed(),
             };
             match next_step(&view) {
-                Step::Write => break state.take_pending(&mut batch),
+                Step::Write => break,
                 Step::Gather(limit) => {
+                    let written = state.disk_lines();
                     state = wait(&log, state, DiskWait::Gathering, Some(limit));
                     gathered = true;
+                    writer_wrote = state.disk_lines() > written;
                 }
                 Step::Sync => {
                     drop(state);
-                    let synced = file.sync_data();
+                    if let Some(appender) = log.appender().as_ref() {
+                        appender.sync(&log);
+                    }
                     last_sync = Instant::now();
-                    unsynced = false;
                     state = log.lock();
-                    record_sync(&log, &mut state, synced);
                 }
                 Step::Finish { sync } => {
-                    if sync {
-                        drop(state);
-                        let synced = file.sync_data();
-                        state = log.lock();
-                        record_sync(&log, &mut state, synced);
-                    }
                     drop(state);
+                    let appender = log.appender().take();
+                    if let Some(appender) = appender.as_ref().filter(|_| sync) {
+                        appender.sync(&log);
+                    }
                     // Closed (and unlocked) before anyone hears of it: once `close`
                     // returns, the path can be opened for writing again.
-                    drop(file);
+                    drop(appender);
                     log.lock().finished();
                     log.disk_progress.notify_waiters();
                     log.wake_readers();
@@ -147,49 +153,27 @@ pub(crate) fn run_disk_thread(log: Arc<Log>, mut file: File, sync: SyncPolicy, m
                         state = wait(&log, state, DiskWait::Idle, None);
                     }
                 }
-                Step::Wait(limit) => state = wait(&log, state, DiskWait::Idle, limit),
+                Step::Wait(limit) => {
+                    state = wait(&log, state, DiskWait::Idle, limit);
+                    writer_wrote = false;
+                }
             }
-        };
+        }
         drop(state);
-        let mut result = check_length(&file, on_disk).and_then(|()| file.write_all(&batch));
-        if result.is_ok() {
-            on_disk += batch.len() as u64;
-        }
-        batch.clear();
-        if batch.capacity() > 4 * DISK_BATCH {
-            // A burst made it large: do not keep that memory for ever.
-            batch = BytesMut::new();
-        }
         let sync_due = match sync {
             SyncPolicy::Never => false,
             SyncPolicy::Always => true,
             // Also under a writer that never lets this thread go idle.
             SyncPolicy::Interval(every) => last_sync.elapsed() >= every,
         };
-        if result.is_ok() && sync_due {
-            result = file.sync_data();
+        // A writer may have written the batch meanwhile: then there is nothing to write.
+        let wrote = log
+            .appender()
+            .as_mut()
+            .is_some_and(|appender| appender.write_pending(&log, sync_due));
+        if wrote && sync_due {
             last_sync = Instant::now();
         }
-        unsynced = true;
-        {
-            let mut state = log.lock();
-            log.disk_room.notify_all();
-            match result {
-                Ok(()) => {
-                    state.write_ended(lines, sync_due, None);
-                    unsynced &= !sync_due;
-                    log.disk_advanced(&state);
-                    // No eviction here: the writer evicts on its next message, so memory is
-                    // freed by the thread that allocated it.
-                }
-                Err(e) => {
-                    tracing::error!(file = %log.name, path = %log.path.display(), error = %e, "disk write failed");
-                    state.write_ended(lines, sync_due, Some(e));
-                    log.settle();
-                }
-            }
-        }
-        log.disk_progress.notify_waiters();
     }
 }
 
@@ -218,33 +202,6 @@ fn wait<'a>(
     state
 }
 
-/// Checks that the file is as long as this thread left it (one `fstat(2)`): a file that
-/// another program wrote to or cut would have its lines counted wrong from here on.
-fn check_length(file: &File, expected: u64) -> io::Result<()> {
-    let found = file.metadata()?.len();
-    if found == expected {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "the file was changed by another program: {expected} bytes expected, {found} found"
-    )))
-}
-
-/// Records the outcome of an `fsync`: progress, or the error that stops the file.
-fn record_sync(log: &Log, state: &mut LogState, synced: io::Result<()>) {
-    match synced {
-        Ok(()) => {
-            state.sync_ended(None);
-            log.disk_advanced(state);
-        }
-        Err(e) => {
-            tracing::error!(file = %log.name, error = %e, "disk sync failed");
-            state.sync_ended(Some(e));
-            log.settle();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +215,7 @@ mod tests {
             flush_requested: false,
             readers: false,
             gathered: false,
+            writer_wrote: false,
             unsynced: false,
             sync: SyncPolicy::Never,
             since_sync: Duration::ZERO,
@@ -288,6 +246,25 @@ mod tests {
                 DiskView {
                     readers: true,
                     ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a few bytes, gathered once while the writer wrote batches",
+                DiskView {
+                    gathered: true,
+                    writer_wrote: true,
+                    ..few
+                },
+                Step::Gather(GATHER),
+            ),
+            (
+                "a full batch while the writer writes batches",
+                DiskView {
+                    pending: DISK_BATCH,
+                    gathered: true,
+                    writer_wrote: true,
+                    ..idle()
                 },
                 Step::Write,
             ),

@@ -15,15 +15,18 @@ use crate::server::options::SyncPolicy;
 ///
 /// Each message is one line: it may end with one `\n` (or `\r\n`) and contains no other;
 /// the line ending is added on disk when missing, and readers receive messages without it.
-/// Writes go to memory and to a disk thread at once; readers get them as soon as the disk
-/// thread has written them to the file (or synced them, for a
-/// [`durable`](crate::FileOptions::durable) file), so a line a reader was told is never
-/// taken back by a crash; [`flushed`](FileHandle::flushed) says when they are on disk.
+/// Writes go to memory and to the file's disk thread at once; readers get them as soon as
+/// they are written to the file (or synced, for a [`durable`](crate::FileOptions::durable)
+/// file), so a line a reader was told is never taken back by a crash;
+/// [`flushed`](FileHandle::flushed) says when they are on disk. A write that completes a
+/// 64 KiB batch while the disk thread is not writing writes the batch itself, as a
+/// `BufWriter` would (one `write(2)` into the page cache), so that a busy writer's lines
+/// do not wait for the disk thread to be scheduled.
 ///
 /// Writing never waits for readers. It waits for the disk only when more than 8 MiB are
 /// not written yet (lines are kept in memory until they are on disk, so a disk that falls
 /// far behind would otherwise grow memory without limit): then `write_message` blocks the
-/// calling thread until the disk has caught up half of that.
+/// calling thread until the write under way ends, and writes them itself.
 ///
 /// A disk failure reaches writers, `flushed` and, after the lines that reached the file,
 /// readers; lines accepted but never written are never sent.
@@ -33,16 +36,11 @@ use crate::server::options::SyncPolicy;
 pub struct FileHandle {
     log: Arc<Log>,
     registry: Arc<Registry>,
-    sync: SyncPolicy,
 }
 
 impl FileHandle {
-    pub(crate) fn new(log: Arc<Log>, registry: Arc<Registry>, sync: SyncPolicy) -> Self {
-        FileHandle {
-            log,
-            registry,
-            sync,
-        }
+    pub(crate) fn new(log: Arc<Log>, registry: Arc<Registry>) -> Self {
+        FileHandle { log, registry }
     }
 
     /// The name clients read the file by.
@@ -91,7 +89,7 @@ impl FileHandle {
             self.log.wake_disk(&mut state, true);
             target
         };
-        let always = self.sync == SyncPolicy::Always;
+        let always = self.log.sync == SyncPolicy::Always;
         self.disk_reaches(
             |state| {
                 let done = if always {

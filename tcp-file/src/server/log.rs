@@ -5,22 +5,28 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::file_error::FileError;
 use crate::protocol::{self, Layout};
+use crate::server::appender::{Appender, DISK_BATCH};
 use crate::server::catch_up::LongLines;
-use crate::server::options::LineEnding;
+use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
 use crate::server::outgoing::Outgoing;
 use crate::server::scan::DiskScan;
 use crate::server::window::Window;
 
 /// Memory the window of recent messages may hold; older ones are read back from disk.
 pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
-/// Past this many bytes waiting for the disk, writers wait (see `Log::wait_for_disk`).
+/// Past this many bytes waiting for the disk, a writer waits and writes them (see
+/// `Log::pushed`).
 const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;
+/// Readers write pending lines themselves once the oldest has waited this long for the disk
+/// thread (see `Log::readers_write`).
+const READERS_TAKE_OVER: Duration = Duration::from_micros(100);
 /// One index entry (a byte offset) every this many lines, for `read_from`.
 pub(crate) const INDEX_EVERY: u64 = 1024;
 
@@ -77,6 +83,8 @@ pub(crate) struct LogState {
     /// Bytes the disk thread took and is writing now.
     writing: usize,
     pending_lines: u64,
+    /// When the oldest pending line was recorded.
+    pending_since: Option<Instant>,
     disk_lines: u64,
     synced_lines: u64,
     disk_wait: DiskWait,
@@ -105,12 +113,15 @@ pub(crate) struct Log {
     pub(crate) long_lines: LongLines,
     /// Readers receive only synced lines (`FileOptions::durable`), not every written one.
     durable: bool,
+    /// When the file is synced (the policy in force).
+    pub(crate) sync: SyncPolicy,
     pub(crate) ending: LineEnding,
+    /// The file's write end, while it is open for writing: taken before `state`, or only
+    /// tried under it (which never waits).
+    pub(crate) appender: Mutex<Option<Appender>>,
     pub(crate) state: Mutex<LogState>,
     /// Wakes the disk thread.
     pub(crate) disk_signal: Condvar,
-    /// Wakes a writer waiting for the disk to catch up.
-    pub(crate) disk_room: Condvar,
     /// Woken when the disk makes progress or fails: `flushed` waits on it.
     pub(crate) disk_progress: Notify,
     /// How many lines readers may have ([`LogState::readable`]), readable without the
@@ -122,29 +133,36 @@ pub(crate) struct Log {
 
 impl Log {
     /// A log whose first `scan.lines` lines are on disk already, at `path`, opened read-only
-    /// as `reader`.
+    /// as `reader`; open for writing through `appender`, or closed (a static file) without.
     pub(crate) fn new(
         name: String,
         (path, reader): (PathBuf, File),
-        (ending, durable): (LineEnding, bool),
+        options: &FileOptions,
         scan: DiskScan,
-        status: Status,
+        appender: Option<Appender>,
     ) -> Self {
+        let status = match appender {
+            Some(_) => Status::Open,
+            None => Status::Closed,
+        };
         Log {
             name,
             path,
             reader,
             long_lines: LongLines::default(),
-            durable,
-            ending,
+            durable: options.durable,
+            sync: options.effective_sync(),
+            ending: options.line_ending,
+            appender: Mutex::new(appender),
             state: Mutex::new(LogState {
                 lines: scan.lines,
                 bytes: scan.bytes,
-                window: Window::new(scan.lines, ending.len()),
+                window: Window::new(scan.lines, options.line_ending.len()),
                 index: scan.index,
                 pending: BytesMut::new(),
                 writing: 0,
                 pending_lines: 0,
+                pending_since: None,
                 disk_lines: scan.lines,
                 synced_lines: scan.lines,
                 disk_wait: DiskWait::Busy,
@@ -156,7 +174,6 @@ impl Log {
                 subscribers: Vec::new(),
             }),
             disk_signal: Condvar::new(),
-            disk_room: Condvar::new(),
             disk_progress: Notify::new(),
             published: AtomicU64::new(match status {
                 // What was on disk at the start is readable, synced or not.
@@ -170,6 +187,22 @@ impl Log {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The write end, waiting while someone else writes. Never under `state`.
+    pub(crate) fn appender(&self) -> MutexGuard<'_, Option<Appender>> {
+        self.appender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The write end if nobody writes now; never waits, so it may be tried under `state`.
+    fn try_appender(&self) -> Option<MutexGuard<'_, Option<Appender>>> {
+        match self.appender.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Appends a copy of one message (already checked, without its line ending) and wakes
@@ -216,41 +249,61 @@ impl Log {
         }
         state.pending.extend_from_slice(message);
         state.pending.extend_from_slice(self.ending.as_bytes());
+        if state.pending_lines == 0 {
+            state.pending_since = Some(Instant::now());
+        }
         state.pending_lines += 1;
         state.bytes += (message.len() + self.ending.len()) as u64;
         state.lines += 1;
         offset
     }
 
-    /// After a line is recorded and in the window: trims the window, wakes the disk thread,
-    /// and holds the writer while the disk is far behind.
-    fn pushed(&self, mut state: MutexGuard<'_, LogState>) {
+    /// After a line is recorded and in the window: trims the window, writes pending lines
+    /// itself when that beats waiting for the disk thread (a full batch and nobody
+    /// writing, unless each write is synced, which is the disk thread's work), wakes the
+    /// readers that may write what they wait for, and the disk thread if it waits for
+    /// this line.
+    ///
+    /// When more than [`DISK_LAG_LIMIT`] bytes wait for the disk (a slow disk, or a long
+    /// sync), it holds the writer until the write under way ends, then writes them: the
+    /// window keeps every line until it is on disk, so a disk that falls behind would
+    /// otherwise grow memory without limit.
+    fn pushed<'a>(&'a self, mut state: MutexGuard<'a, LogState>) {
         state.evict(self.durable);
         if cfg!(debug_assertions) {
             state.invariant(self.durable);
         }
-        // Readers hear of the line once it reached the file: the disk thread wakes them.
-        self.wake_disk(&mut state, false);
-        if state.pending.len() + state.writing > DISK_LAG_LIMIT {
-            self.wait_for_disk(state);
+        let always = self.sync == SyncPolicy::Always;
+        if state.pending_len() + state.writing > DISK_LAG_LIMIT {
+            drop(state);
+            tracing::debug!(file = %self.name, "writer waits for the disk to catch up");
+            write_pending(self, self.appender(), always);
+            state = self.lock();
+        } else if state.pending_len() >= DISK_BATCH && !always {
+            if let Some(appender) = self.try_appender() {
+                drop(state);
+                write_pending(self, appender, false);
+                state = self.lock();
+            }
         }
+        if state.pending_lines.is_power_of_two() && self.readers_write(&state) {
+            // Readers waiting for lines look again at the 1st, 2nd, 4th... line pending:
+            // once the disk thread is late, they write them (a few looks per batch).
+            for wake in &state.subscribers {
+                wake.wake();
+            }
+        }
+        self.wake_disk(&mut state, false);
     }
 
-    /// Holds the writer while more than [`DISK_LAG_LIMIT`] bytes wait for the disk: the
-    /// window keeps every line until it is on disk, so a disk that falls behind would
-    /// otherwise grow memory without limit.
-    fn wait_for_disk(&self, mut state: MutexGuard<'_, LogState>) {
-        tracing::debug!(file = %self.name, "writer waits for the disk to catch up");
-        self.wake_disk(&mut state, true);
-        while state.pending.len() + state.writing > DISK_LAG_LIMIT / 2 && state.disk_error.is_none()
-        {
-            let (waited, _) = self
-                .disk_room
-                .wait_timeout(state, std::time::Duration::from_millis(100))
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            state = waited;
-            self.wake_disk(&mut state, true);
-        }
+    /// Whether readers may write the pending lines they wait for themselves. The disk
+    /// thread writes them at once when readers wait, on a core of its own if one is free;
+    /// but on a busy machine it may not be scheduled for milliseconds. So a reader that
+    /// caught up with the file writes the lines itself, on its own task, once the oldest
+    /// has waited [`READERS_TAKE_OVER`]. Not when each write is synced, or readers wait
+    /// for syncs (`durable`): that is the disk thread's work.
+    fn readers_write(&self, state: &LogState) -> bool {
+        state.pending_lines > 0 && !self.durable && self.sync != SyncPolicy::Always
     }
 
     /// Wakes the disk thread if it waits for what is there now: any bytes when idle, a
@@ -259,7 +312,7 @@ impl Log {
         let wake = match state.disk_wait {
             DiskWait::Busy => false,
             DiskWait::Idle => true,
-            DiskWait::Gathering => urgent || state.pending.len() >= crate::server::disk::DISK_BATCH,
+            DiskWait::Gathering => urgent || state.pending.len() >= DISK_BATCH,
         };
         if wake {
             state.disk_wait = DiskWait::Busy;
@@ -280,9 +333,50 @@ impl Log {
         self.published.store(u64::MAX, Ordering::Relaxed);
     }
 
-    /// Called by the disk thread, under the lock, once lines reached the file (or were
-    /// synced): readers may have them now.
-    pub(crate) fn disk_advanced(&self, state: &LogState) {
+    /// Records the outcome of a write of `lines` lines (and of the sync after it, when
+    /// `synced`): readers may have them now, or the file has failed.
+    pub(crate) fn write_ended(&self, lines: u64, synced: bool, result: std::io::Result<()>) {
+        {
+            let mut state = self.lock();
+            match result {
+                Ok(()) => {
+                    state.write_ended(lines, synced, None);
+                    self.disk_advanced(&state);
+                    // No eviction here: the writer evicts on its next message, so memory
+                    // is freed by the thread that allocated it.
+                }
+                Err(e) => {
+                    tracing::error!(file = %self.name, path = %self.path.display(), error = %e, "disk write failed");
+                    state.write_ended(lines, synced, Some(e));
+                    self.settle();
+                }
+            }
+        }
+        self.disk_progress.notify_waiters();
+    }
+
+    /// Records the outcome of an `fsync`: progress, or the error that stops the file.
+    pub(crate) fn sync_ended(&self, result: std::io::Result<()>) {
+        {
+            let mut state = self.lock();
+            match result {
+                Ok(()) => {
+                    state.sync_ended(None);
+                    self.disk_advanced(&state);
+                }
+                Err(e) => {
+                    tracing::error!(file = %self.name, path = %self.path.display(), error = %e, "disk sync failed");
+                    state.sync_ended(Some(e));
+                    self.settle();
+                }
+            }
+        }
+        self.disk_progress.notify_waiters();
+    }
+
+    /// Called under the lock once lines reached the file (or were synced): readers may
+    /// have them now.
+    fn disk_advanced(&self, state: &LogState) {
         if cfg!(debug_assertions) {
             state.invariant(self.durable);
         }
@@ -349,6 +443,11 @@ impl LogState {
         self.synced_lines
     }
 
+    /// Whether lines reached the file since the last sync.
+    pub(crate) fn unsynced(&self) -> bool {
+        self.synced_lines < self.disk_lines
+    }
+
     /// How many lines the window holds in memory.
     pub(crate) fn lines_in_memory(&self) -> u64 {
         self.window.len()
@@ -408,6 +507,7 @@ impl LogState {
         self.flush_requested = false;
         let lines = self.pending_lines;
         self.pending_lines = 0;
+        self.pending_since = None;
         std::mem::swap(&mut self.pending, batch);
         self.writing = batch.len();
         lines
@@ -520,6 +620,14 @@ impl LogState {
     }
 }
 
+/// Writes what `log` has pending through its write end, if the file is still open for
+/// writing.
+fn write_pending(log: &Log, mut appender: MutexGuard<'_, Option<Appender>>, sync: bool) {
+    if let Some(appender) = appender.as_mut() {
+        appender.write_pending(log, sync);
+    }
+}
+
 /// A reader's place in a log: the next line to send, and a line at or before it whose byte
 /// offset is known (catching up from disk scans from there). It holds no file and no
 /// buffer: catch-up reads the log's shared [`Log::reader`] into the sender's batch.
@@ -561,7 +669,22 @@ impl Log {
         max_bytes: usize,
     ) -> Pulled {
         let until = {
-            let state = self.lock();
+            let mut state = self.lock();
+            if cursor.next >= state.readable(self.durable)
+                && self.readers_write(&state)
+                && state
+                    .pending_since
+                    .is_some_and(|t| t.elapsed() >= READERS_TAKE_OVER)
+            {
+                // Caught up with the file, and lines waited too long for the disk thread:
+                // write them, unless someone is writing now (whose write then wakes this
+                // reader).
+                if let Some(appender) = self.try_appender() {
+                    drop(state);
+                    write_pending(self, appender, false);
+                    state = self.lock();
+                }
+            }
             if state.unlinked {
                 return Pulled::End;
             }
@@ -628,5 +751,68 @@ impl Log {
         cursor.scan_line = cursor.next;
         cursor.scan_offset = state.window.offset(cursor.next).unwrap_or(state.bytes);
         sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log of a new file open for writing, with no disk thread: as on a machine too busy
+    /// to schedule it.
+    fn log_without_disk_thread(dir: &std::path::Path, options: &FileOptions) -> Log {
+        let path = dir.join("f");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("open for writing");
+        let reader = File::open(&path).expect("open for reading");
+        let appender = Appender::new(file, 0);
+        Log::new(
+            "f".to_string(),
+            (path, reader),
+            options,
+            DiskScan::default(),
+            Some(appender),
+        )
+    }
+
+    fn pull_one(log: &Log, cursor: &mut Cursor) -> Pulled {
+        let mut out = Outgoing::with_capacity(0);
+        log.pull(cursor, 1, &mut out, 100, 64 * 1024)
+    }
+
+    #[test]
+    fn a_reader_writes_the_lines_it_waits_for_when_the_disk_thread_is_late() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new());
+        log.append_copy(b"hello").expect("append");
+        let mut cursor = log.cursor(Some(0));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pulled = loop {
+            match pull_one(&log, &mut cursor) {
+                Pulled::Nothing if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(pulled, Pulled::Sent(1));
+        assert_eq!(log.lock().disk_lines(), 1);
+        let on_disk = std::fs::read(dir.path().join("f")).expect("read");
+        assert_eq!(on_disk, b"hello\n", "written before it was sent");
+    }
+
+    #[test]
+    fn a_reader_of_a_durable_file_leaves_the_writing_to_the_disk_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new().durable(true));
+        log.append_copy(b"hello").expect("append");
+        let mut cursor = log.cursor(Some(0));
+        std::thread::sleep(READERS_TAKE_OVER * 10);
+        assert_eq!(pull_one(&log, &mut cursor), Pulled::Nothing);
+        let on_disk = std::fs::read(dir.path().join("f")).expect("read");
+        assert!(on_disk.is_empty(), "only the disk thread writes and syncs");
     }
 }

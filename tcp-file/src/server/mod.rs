@@ -2,17 +2,19 @@
 //! that read them.
 //!
 //! Where things are: `log.rs` holds a file's state (the count, the window of recent lines
-//! in `window.rs`, the disk's progress) under one lock; `disk.rs` is the thread that
-//! appends to the file; `scan.rs` counts a file at open; `catch_up.rs` reads lines back
+//! in `window.rs`, the disk's progress) under one lock; `appender.rs` is the file's write
+//! end, used by `disk.rs`, the thread that appends to the file and syncs it, by a writer
+//! with a full batch, and by readers waiting for lines; `scan.rs` counts a file at open; `catch_up.rs` reads lines back
 //! for readers behind the window; `connection.rs` serves a binary client (its requests,
 //! and the sender that pulls from the logs), `text.rs` a plain-text one, `refused.rs`
 //! answers a client that `auth` turned away.
 //!
 //! Lock order, outermost first: `opening` → the server's `connections` → a connection's
-//! `streams` → the `registry` → a log's `state`. A log's state is the innermost lock:
-//! nothing else is taken under it, and the disk thread takes only it, never across a
-//! write or a sync.
+//! `streams` → the `registry` → a log's `appender` → its `state`. A log's state is the
+//! innermost lock: nothing is taken under it but a try of the appender, which never waits,
+//! and it is never held across a write or a sync.
 
+mod appender;
 mod catch_up;
 mod connection;
 mod disk;
@@ -42,6 +44,7 @@ use camlnet_flow::{Flow, FlowExt, IoFlow, Read};
 use camlnet_tcp_server::{OnHandlerError, ServerOptions, WhereToListen};
 
 use crate::file_error::FileError;
+use crate::server::appender::Appender;
 use crate::server::connection::Connection;
 use crate::server::log::{Log, Status};
 
@@ -242,29 +245,28 @@ impl Server {
             );
             file.set_len(scan.bytes).map_err(io)?;
         }
-        let on_disk = scan.bytes;
+        let appender = Appender::new(file, scan.bytes);
         let reader = std::fs::File::open(&path).map_err(io)?;
         let log = Arc::new(Log::new(
             name.to_string(),
             (path, reader),
-            (options.line_ending, options.durable),
+            &options,
             scan,
-            Status::Open,
+            Some(appender),
         ));
         let disk_log = log.clone();
-        let sync = options.effective_sync();
         // Registered only once its disk thread runs: a failed spawn leaves nothing behind
-        // (the file, and its lock, go with the closure).
+        // (the log, with the file and its lock, goes with the closure).
         std::thread::Builder::new()
             .name(format!("tcp-file disk {name}"))
-            .spawn(move || disk::run_disk_thread(disk_log, file, sync, on_disk))
+            .spawn(move || disk::run_disk_thread(disk_log))
             .map_err(|e| FileError::io(None, e))?;
         self.inner
             .registry
             .lock()
             .insert(name.to_string(), log.clone());
         tracing::debug!(name, path = %log.path.display(), "file open");
-        Ok(FileHandle::new(log, self.inner.registry.clone(), sync))
+        Ok(FileHandle::new(log, self.inner.registry.clone()))
     }
 
     /// Serves the existing file at `path` as `name`, line by line from its beginning to its
@@ -285,12 +287,14 @@ impl Server {
         let mut file = std::fs::File::open(&path).map_err(io)?;
         let scan = scan::scan(&mut file).map_err(io)?;
         let lines = scan.lines;
+        // Closed from the start; `\r\n` endings are stripped, as `\n` ones are.
+        let options = FileOptions::new().line_ending(LineEnding::CrLf);
         let log = Arc::new(Log::new(
             name.to_string(),
             (path, file),
-            (LineEnding::CrLf, false),
+            &options,
             scan,
-            Status::Closed,
+            None,
         ));
         let mut files = self.inner.registry.lock();
         if files

@@ -1,0 +1,93 @@
+//! The write end of an open file: whoever holds it writes next, so batches reach the file
+//! in the order they were taken. Three kinds of callers write, each for its own reason:
+//!
+//! - the disk thread writes what is pending (at once when readers wait, else after
+//!   gathering a little), and alone syncs and closes the file;
+//! - a reader's sender that caught up with the file writes the lines it waits for, on its
+//!   own task, once they have waited 100 µs for the disk thread: on a busy machine that
+//!   thread may not be scheduled for milliseconds;
+//! - a writer that completes a full batch while nobody writes writes it, as a `BufWriter`
+//!   would, and one that is more than 8 MiB ahead of the disk waits its turn and writes.
+//!
+//! Each of these writes is one `write(2)` into the page cache. Readers and writers only
+//! ever try the lock, except a writer far ahead of the disk, which is meant to wait.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+use bytes::BytesMut;
+
+use crate::server::log::Log;
+
+/// The disk thread writes at once when this much is pending, and a writer writes a batch
+/// of this size itself when the write end is free.
+pub(crate) const DISK_BATCH: usize = 64 * 1024;
+
+/// The file opened for appending, and what this process wrote to it.
+#[derive(Debug)]
+pub(crate) struct Appender {
+    file: File,
+    /// The file's length as this process left it.
+    on_disk: u64,
+    /// The bytes being written: swapped with the log's pending ones, so that neither side
+    /// allocates.
+    batch: BytesMut,
+}
+
+impl Appender {
+    /// The write end of `file`, whose length is `on_disk`.
+    pub(crate) fn new(file: File, on_disk: u64) -> Self {
+        Appender {
+            file,
+            on_disk,
+            batch: BytesMut::new(),
+        }
+    }
+
+    /// Writes what `log` has pending, if anything (and syncs after it when `sync`): takes
+    /// it under the log's lock, writes with the lock let go, then records the outcome:
+    /// readers may have the lines, or the file has failed. Returns whether it wrote.
+    pub(crate) fn write_pending(&mut self, log: &Log, sync: bool) -> bool {
+        let lines = {
+            let mut state = log.lock();
+            if state.pending_len() == 0 || state.disk_error().is_some() {
+                return false;
+            }
+            state.take_pending(&mut self.batch)
+        };
+        let mut result = self
+            .check_length()
+            .and_then(|()| self.file.write_all(&self.batch));
+        if result.is_ok() {
+            self.on_disk += self.batch.len() as u64;
+        }
+        self.batch.clear();
+        if self.batch.capacity() > 4 * DISK_BATCH {
+            // A burst made it large: do not keep that memory for ever.
+            self.batch = BytesMut::new();
+        }
+        if result.is_ok() && sync {
+            result = self.file.sync_data();
+        }
+        log.write_ended(lines, sync, result);
+        true
+    }
+
+    /// Syncs what was written (`fdatasync`) and records it.
+    pub(crate) fn sync(&self, log: &Log) {
+        log.sync_ended(self.file.sync_data());
+    }
+
+    /// Checks that the file is as long as this process left it (one `fstat(2)`): a file
+    /// that another program wrote to or cut would have its lines counted wrong from here on.
+    fn check_length(&self) -> io::Result<()> {
+        let found = self.file.metadata()?.len();
+        if found == self.on_disk {
+            return Ok(());
+        }
+        Err(io::Error::other(format!(
+            "the file was changed by another program: {} bytes expected, {found} found",
+            self.on_disk
+        )))
+    }
+}
