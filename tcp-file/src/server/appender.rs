@@ -14,6 +14,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::MutexGuard;
 
 use bytes::BytesMut;
 
@@ -22,6 +23,19 @@ use crate::server::log::Log;
 /// The disk thread writes at once when this much is pending, and a writer writes a batch
 /// of this size itself when the write end is free.
 pub(crate) const DISK_BATCH: usize = 64 * 1024;
+
+/// Writes what `log` has pending through its write end `appender` (see
+/// [`Appender::write_pending`]), if the file is still open for writing. Returns whether it
+/// wrote.
+pub(crate) fn write_pending(
+    log: &Log,
+    mut appender: MutexGuard<'_, Option<Appender>>,
+    sync: bool,
+) -> bool {
+    appender
+        .as_mut()
+        .is_some_and(|appender| appender.write_pending(log, sync))
+}
 
 /// The file opened for appending, and what this process wrote to it.
 #[derive(Debug)]

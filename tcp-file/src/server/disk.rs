@@ -5,7 +5,7 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::server::appender::DISK_BATCH;
+use crate::server::appender::{self, DISK_BATCH};
 use crate::server::log::{DiskWait, Log, LogState, Status};
 use crate::server::options::SyncPolicy;
 
@@ -96,10 +96,10 @@ fn next_step(view: &DiskView) -> Step {
 pub(crate) fn run_disk_thread(log: Arc<Log>) {
     let sync = log.sync;
     let mut last_sync = Instant::now();
-    let mut writer_wrote = false;
     loop {
         let mut state = log.lock();
         let mut gathered = false;
+        let mut writer_wrote = false;
         loop {
             let view = DiskView {
                 pending: state.pending_len(),
@@ -167,10 +167,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
             SyncPolicy::Interval(every) => last_sync.elapsed() >= every,
         };
         // A writer may have written the batch meanwhile: then there is nothing to write.
-        let wrote = log
-            .appender()
-            .as_mut()
-            .is_some_and(|appender| appender.write_pending(&log, sync_due));
+        let wrote = appender::write_pending(&log, log.appender(), sync_due);
         if wrote && sync_due {
             last_sync = Instant::now();
         }

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use crate::file_error::FileError;
 use crate::protocol::{self, Layout};
-use crate::server::appender::{Appender, DISK_BATCH};
+use crate::server::appender::{self, Appender, DISK_BATCH};
 use crate::server::catch_up::LongLines;
 use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
 use crate::server::outgoing::Outgoing;
@@ -277,12 +277,12 @@ impl Log {
         if state.pending_len() + state.writing > DISK_LAG_LIMIT {
             drop(state);
             tracing::debug!(file = %self.name, "writer waits for the disk to catch up");
-            write_pending(self, self.appender(), always);
+            appender::write_pending(self, self.appender(), always);
             state = self.lock();
         } else if state.pending_len() >= DISK_BATCH && !always {
             if let Some(appender) = self.try_appender() {
                 drop(state);
-                write_pending(self, appender, false);
+                appender::write_pending(self, appender, false);
                 state = self.lock();
             }
         }
@@ -620,14 +620,6 @@ impl LogState {
     }
 }
 
-/// Writes what `log` has pending through its write end, if the file is still open for
-/// writing.
-fn write_pending(log: &Log, mut appender: MutexGuard<'_, Option<Appender>>, sync: bool) {
-    if let Some(appender) = appender.as_mut() {
-        appender.write_pending(log, sync);
-    }
-}
-
 /// A reader's place in a log: the next line to send, and a line at or before it whose byte
 /// offset is known (catching up from disk scans from there). It holds no file and no
 /// buffer: catch-up reads the log's shared [`Log::reader`] into the sender's batch.
@@ -681,7 +673,7 @@ impl Log {
                 // reader).
                 if let Some(appender) = self.try_appender() {
                     drop(state);
-                    write_pending(self, appender, false);
+                    appender::write_pending(self, appender, false);
                     state = self.lock();
                 }
             }
