@@ -86,7 +86,7 @@ impl FileHandle {
         let target = {
             let mut state = self.log.lock();
             let target = state.request_flush();
-            self.log.wake_disk(&mut state, true);
+            self.log.wake_disk(state, true);
             target
         };
         let always = self.log.sync == SyncPolicy::Always;
@@ -190,7 +190,7 @@ impl FileHandle {
                 return;
             }
             self.log.settle();
-            self.log.wake_disk(&mut state, true);
+            self.log.wake_disk(state, true);
         }
         if stop_serving {
             self.registry.remove(&self.log);

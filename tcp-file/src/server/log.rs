@@ -293,7 +293,7 @@ impl Log {
                 wake.wake();
             }
         }
-        self.wake_disk(&mut state, false);
+        self.wake_disk(state, false);
     }
 
     /// Whether readers may write the pending lines they wait for themselves. The disk
@@ -306,9 +306,11 @@ impl Log {
         state.pending_lines > 0 && !self.durable && self.sync != SyncPolicy::Always
     }
 
-    /// Wakes the disk thread if it waits for what is there now: any bytes when idle, a
-    /// full batch when gathering, anything at all when `urgent` (a flush or a close).
-    pub(crate) fn wake_disk(&self, state: &mut LogState, urgent: bool) {
+    /// Lets go of the lock, then wakes the disk thread if it waits for what is there now:
+    /// any bytes when idle, a full batch when gathering, anything at all when `urgent` (a
+    /// flush or a close). The signal goes after the lock is let go, so the woken thread
+    /// does not wake only to wait for the lock.
+    pub(crate) fn wake_disk(&self, mut state: MutexGuard<'_, LogState>, urgent: bool) {
         let wake = match state.disk_wait {
             DiskWait::Busy => false,
             DiskWait::Idle => true,
@@ -316,6 +318,9 @@ impl Log {
         };
         if wake {
             state.disk_wait = DiskWait::Busy;
+        }
+        drop(state);
+        if wake {
             self.disk_signal.notify_one();
         }
     }
