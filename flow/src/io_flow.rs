@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_util::io::poll_read_buf;
 
+use crate::spare;
 use crate::{Error, Flow, Read, Shutdown};
 
 /// How many bytes one read asks the transport for, unless set otherwise.
@@ -77,6 +78,8 @@ pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
 /// Reads hand out chunks of one buffer (no copy once read); a read that leaves too little
 /// room for the next hands over the whole buffer, which the caller then owns alone
 /// (`Bytes::try_into_mut` succeeds, so a framing layer can work in it without a copy). While
+/// the transport has nothing to read, the flow holds no read buffer: it gives it back to a
+/// spare kept per thread, which the next read on that thread takes. While
 /// [`close`](crate::FlowExt::close) waits for the peer, data that arrives is kept for later
 /// reads, up to the [close buffer limit](IoFlow::set_close_buffer_limit).
 ///
@@ -145,15 +148,17 @@ where
         self.io
     }
 
+    /// Reads once into the read buffer. Every byte read is handed out at once, so the
+    /// buffer is empty between reads; while the transport has nothing it is given back.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
-        if self.read_buf.capacity() - self.read_buf.len() < self.read_size {
-            self.read_buf.reserve(self.read_size);
+        if self.read_buf.capacity() < self.read_size {
+            self.read_buf = spare::take(self.read_size);
         }
-        let result = ready!(poll_read_buf(
-            Pin::new(&mut self.io),
-            cx,
-            &mut self.read_buf
-        ));
+        let Poll::Ready(result) = poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+        else {
+            spare::give(std::mem::take(&mut self.read_buf));
+            return Poll::Pending;
+        };
         Poll::Ready(match result {
             Ok(0) => {
                 self.read_end = Some(Ok(()));
@@ -326,5 +331,36 @@ impl<T: fmt::Debug> fmt::Debug for IoFlow<T> {
             .field("read_end", &self.read_end)
             .field("write_end", &self.write_end)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    async fn read(flow: &mut IoFlow<UnixStream>) -> Bytes {
+        match poll_fn(|cx| flow.poll_read(cx)).await.expect("read") {
+            Read::Data(data) => data,
+            Read::Eof => panic!("the peer is still open"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flow_that_waits_for_data_holds_no_read_buffer() {
+        let (socket, mut peer) = UnixStream::pair().expect("a socket pair");
+        let mut flow = IoFlow::new(socket);
+        peer.write_all(b"hello").await.expect("write");
+        assert_eq!(read(&mut flow).await, "hello");
+
+        let waits = poll_fn(|cx| Poll::Ready(flow.poll_read(cx).is_pending())).await;
+        assert!(waits, "the socket has nothing more");
+        assert_eq!(flow.read_buf.capacity(), 0, "the read buffer is given back");
+
+        peer.write_all(b"again").await.expect("write");
+        assert_eq!(read(&mut flow).await, "again");
     }
 }

@@ -65,6 +65,7 @@ mod ext;
 mod flow;
 mod io_flow;
 mod reader;
+mod spare;
 mod split;
 mod transport;
 mod writer;

@@ -10,6 +10,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 
 use crate::SocketIo;
+use crate::spare;
 
 /// The buffer size of a [`Reader`] unless set otherwise.
 pub const DEFAULT_READER_BUFFER_SIZE: usize = 64 * 1024;
@@ -109,49 +110,6 @@ impl AsyncRead for Reader {
         out.put_slice(&available[..n]);
         self.consume(n);
         Poll::Ready(Ok(()))
-    }
-}
-
-/// One empty read buffer kept per thread: a reader gives its buffer back whenever the
-/// socket has nothing (so an idle connection holds none), and the next read on the thread
-/// takes it instead of allocating a new one.
-mod spare {
-    use std::cell::RefCell;
-
-    use bytes::BytesMut;
-
-    thread_local! {
-        static SPARE: RefCell<BytesMut> = RefCell::new(BytesMut::new());
-    }
-
-    /// An empty buffer with room for `size` bytes: the thread's spare one if it is big
-    /// enough, else a new one.
-    pub(super) fn take(size: usize) -> BytesMut {
-        let spare = SPARE.with(RefCell::take);
-        if spare.capacity() >= size {
-            spare
-        } else {
-            BytesMut::with_capacity(size)
-        }
-    }
-
-    /// The largest buffer a thread keeps: a reader made with a huge buffer size does not
-    /// pin that much memory on every thread it ran on.
-    const MAX_KEPT: usize = 256 * 1024;
-
-    /// Keeps `buf`, emptied, as the thread's spare buffer, if it is bigger than the one
-    /// kept and not too big.
-    pub(super) fn give(mut buf: BytesMut) {
-        if buf.capacity() > MAX_KEPT {
-            return;
-        }
-        buf.clear();
-        SPARE.with(|spare| {
-            let mut spare = spare.borrow_mut();
-            if buf.capacity() > spare.capacity() {
-                *spare = buf;
-            }
-        });
     }
 }
 
