@@ -394,6 +394,12 @@ impl FrameReader {
                 _ => {}
             }
             if self.rest.is_empty() {
+                // About to wait for a read: keep nothing of the reads before but a partial
+                // frame, so that a connection that waits pins none of their buffers.
+                self.rest = Bytes::new();
+                if self.buf.is_empty() {
+                    self.buf = BytesMut::new();
+                }
                 return Ok(None);
             }
             if self.buf.is_empty() {
@@ -837,6 +843,41 @@ mod tests {
         assert!(
             data_is_inside(&third, &two_at),
             "the third frame was copied"
+        );
+    }
+
+    #[test]
+    fn a_frame_reader_that_waits_keeps_nothing_of_the_reads_before() {
+        let mut wire = BytesMut::new();
+        encode(&Frame::End { stream: 1 }, &mut wire);
+        encode(&Frame::End { stream: 2 }, &mut wire);
+        let cut = wire.len() + 3;
+        encode(&Frame::End { stream: 3 }, &mut wire);
+        let mut reader = FrameReader::new(MAX_CLIENT_FRAME, BytesMut::new());
+        // A read that owns its whole buffer (as a flow hands one over): two frames and the
+        // start of a third.
+        let mut first = Vec::with_capacity(64 * 1024);
+        first.extend_from_slice(&wire[..cut]);
+        reader.rest = Bytes::from(first);
+        for stream in [1, 2] {
+            let frame = reader.buffered().expect("decodes");
+            assert_eq!(frame, Some(Frame::End { stream }));
+        }
+        assert_eq!(reader.buffered().expect("decodes"), None);
+        // Then one holding exactly what the third lacks.
+        let second = Bytes::from(wire[cut..].to_vec());
+        reader.rest = second.clone();
+        let frame = reader.buffered().expect("decodes");
+        assert_eq!(frame, Some(Frame::End { stream: 3 }));
+        assert_eq!(reader.buffered().expect("decodes"), None);
+        assert_eq!(
+            reader.buf.capacity(),
+            0,
+            "the first read's buffer is let go"
+        );
+        assert!(
+            second.try_into_mut().is_ok(),
+            "the second read's buffer is no longer shared with the reader"
         );
     }
 }
