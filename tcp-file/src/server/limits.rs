@@ -21,7 +21,7 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// |---|---|
 /// | streams open at once | [`MAX_STREAMS`](crate::MAX_STREAMS) (1,024); more close the connection (a [`Client`](crate::Client) never asks) |
 /// | a requested name | [`MAX_NAME`](crate::MAX_NAME) (1 KiB): a longer one fails its stream, and a failed stream keeps at most that |
-/// | a request frame | 64 KiB; a text request line, 4 KiB |
+/// | what it sends | a request frame up to 64 KiB, a text request line up to 4 KiB; reads go into a 64 KiB buffer held only while bytes arrive, none while the connection waits |
 /// | messages on their way out | one batch of about 256 KiB, and none while the connection waits for news; a message of 64 KiB or more goes alone and is shared by every reader that has it, never copied per reader; a stream waiting for credit holds nothing |
 /// | catch-up from disk | from one read-only file per log (no file descriptor per stream), straight into the batch when the lines are in the page cache; at most 4 streams at once read from the disk on the blocking pool, about 256 KiB each |
 /// | time before the hello or the text request | 10 s |
