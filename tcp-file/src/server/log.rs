@@ -339,39 +339,38 @@ impl Log {
     }
 
     /// Records the outcome of a write of `lines` lines (and of the sync after it, when
-    /// `synced`): readers may have them now, or the file has failed.
+    /// `synced`): readers may have them now, or the file has failed. No eviction here: the
+    /// writer evicts on its next message, so memory is freed by the thread that allocated
+    /// it.
     pub(crate) fn write_ended(&self, lines: u64, synced: bool, result: std::io::Result<()>) {
-        {
-            let mut state = self.lock();
-            match result {
-                Ok(()) => {
-                    state.write_ended(lines, synced, None);
-                    self.disk_advanced(&state);
-                    // No eviction here: the writer evicts on its next message, so memory
-                    // is freed by the thread that allocated it.
-                }
-                Err(e) => {
-                    tracing::error!(file = %self.name, path = %self.path.display(), error = %e, "disk write failed");
-                    state.write_ended(lines, synced, Some(e));
-                    self.settle();
-                }
-            }
-        }
-        self.disk_progress.notify_waiters();
+        self.disk_ended("write", result, |state, error| {
+            state.write_ended(lines, synced, error);
+        });
     }
 
     /// Records the outcome of an `fsync`: progress, or the error that stops the file.
     pub(crate) fn sync_ended(&self, result: std::io::Result<()>) {
+        self.disk_ended("sync", result, LogState::sync_ended);
+    }
+
+    /// Records the outcome of a disk operation (`what`) with `record`, under the lock, then
+    /// tells readers of the progress or settles the failed file, and wakes `flushed`.
+    fn disk_ended(
+        &self,
+        what: &str,
+        result: std::io::Result<()>,
+        record: impl FnOnce(&mut LogState, Option<std::io::Error>),
+    ) {
         {
             let mut state = self.lock();
             match result {
                 Ok(()) => {
-                    state.sync_ended(None);
+                    record(&mut state, None);
                     self.disk_advanced(&state);
                 }
                 Err(e) => {
-                    tracing::error!(file = %self.name, path = %self.path.display(), error = %e, "disk sync failed");
-                    state.sync_ended(Some(e));
+                    tracing::error!(file = %self.name, path = %self.path.display(), error = %e, "disk {what} failed");
+                    record(&mut state, Some(e));
                     self.settle();
                 }
             }
