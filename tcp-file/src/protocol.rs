@@ -83,11 +83,12 @@ pub(crate) enum Frame {
     },
     /// Consecutive messages of one stream, the first with line `first_line`, laid out in
     /// `data` as `layout` says (the count and the lengths checked when decoded, and the
-    /// lines all numbers below `u64::MAX`): `Messages` frames (each message with its
-    /// 4-byte length) for live messages, `Lines` frames (the file's bytes, lines as
-    /// on disk) for catching up from disk, where the server copies the file's bytes once
-    /// and never looks at each line. `count` is how many messages the server says it put
-    /// in: flow control counts with it. Take them out with [`split_next`].
+    /// lines all numbers below `u64::MAX`): `Lines` frames (the file's bytes, lines as on
+    /// disk), which the server sends from the bytes it wrote to the file or reads back
+    /// from it, never looking at each line; a `Messages` frame (each message after its
+    /// 4-byte length) for a long message written with `schedule_message`, whose bytes on
+    /// disk are not in one piece. `count` is how many messages the server says it put in:
+    /// flow control counts with it. Take them out with [`split_next`].
     Batch {
         stream: u32,
         first_line: u64,
@@ -268,8 +269,9 @@ pub(crate) fn begin_batch(
     OpenBatch { start }
 }
 
-/// Appends one message to a [`Layout::Framed`] batch.
-#[cfg(feature = "server")]
+/// Appends one message to a [`Layout::Framed`] batch (the server sends its messages
+/// shared instead: see `Outgoing::push_shared`).
+#[cfg(any(test, fuzzing))]
 pub(crate) fn push_message(out: &mut BytesMut, message: &[u8]) {
     out.put_u32(message.len() as u32);
     out.put_slice(message);

@@ -832,3 +832,69 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
     let got = read_text(&mut text_end, expected.len()).await;
     assert!(got.as_bytes()[..expected.len()] == *expected.as_bytes());
 }
+
+#[tokio::test]
+async fn lines_in_memory_come_whole_to_binary_and_text_clients_with_either_ending() {
+    use camlnet_flow::FlowExt;
+    for ending in [LineEnding::Lf, LineEnding::CrLf] {
+        let dir = temp_dir("window-runs");
+        let server = Server::new();
+        let file = server
+            .open_file(
+                "log",
+                dir.path().join("log"),
+                FileOptions::new().line_ending(ending),
+            )
+            .expect("open");
+        // Lines reach the disk in runs of many sizes, which readers get from memory: a
+        // large run (sent shared), short ones (copied together), and a long message
+        // handed over as it is.
+        let mut want = Vec::new();
+        for i in 0..1_000 {
+            want.push(padded(i));
+        }
+        for i in 1_000..1_003 {
+            want.push(format!("short {i}"));
+        }
+        want.push(format!("long {}", "L".repeat(100_000)));
+        want.push("last".to_string());
+        for (i, message) in want.iter().enumerate() {
+            if i == 1_003 {
+                file.schedule_message(bytes::Bytes::from(message.clone()))
+                    .expect("schedule");
+            } else {
+                file.write_message(message.as_bytes()).expect("write");
+            }
+            if i >= 999 {
+                file.flushed().await.expect("flushed");
+            }
+        }
+
+        let client = connect(&server).await;
+        let mut stream = client.read("log", StreamOptions::new());
+        for (line, message) in want.iter().enumerate() {
+            let got = next(&mut stream).await.expect("item").expect("message");
+            assert_eq!(got.line, line as u64, "{ending:?}");
+            assert!(got.bytes == message.as_bytes(), "{ending:?}: line {line}");
+        }
+
+        let (mut text_end, server_end) = camlnet_flow::pair(64 * 1024);
+        let serving = server.clone();
+        tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
+        text_end
+            .write(bytes::Bytes::from_static(b"READ log\n"))
+            .await
+            .expect("request");
+        let mut expected = String::from("+OK\n");
+        for message in &want {
+            expected.push_str(message);
+            expected.push('\n');
+        }
+        let got = read_text(&mut text_end, expected.len()).await;
+        assert!(
+            got == expected,
+            "{ending:?}: the text client's lines differ"
+        );
+        file.close().await.expect("close");
+    }
+}

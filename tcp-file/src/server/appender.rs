@@ -9,14 +9,14 @@
 //! - a writer that completes a full batch while nobody writes writes it, as a `BufWriter`
 //!   would, and one that is more than 8 MiB ahead of the disk waits its turn and writes.
 //!
-//! Each of these writes is one `write(2)` into the page cache. Readers and writers only
+//! Each of these writes is one `writev(2)` into the page cache, of the window's own bytes. Readers and writers only
 //! ever try the lock, except a writer far ahead of the disk, which is meant to wait.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::sync::MutexGuard;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 
 use crate::server::log::Log;
 
@@ -43,9 +43,8 @@ pub(crate) struct Appender {
     file: File,
     /// The file's length as this process left it.
     on_disk: u64,
-    /// The bytes being written: swapped with the log's pending ones, so that neither side
-    /// allocates.
-    batch: BytesMut,
+    /// The runs of lines being written, shared with the log's window.
+    batch: Vec<Bytes>,
 }
 
 impl Appender {
@@ -54,7 +53,7 @@ impl Appender {
         Appender {
             file,
             on_disk,
-            batch: BytesMut::new(),
+            batch: Vec::new(),
         }
     }
 
@@ -71,15 +70,11 @@ impl Appender {
         };
         let mut result = self
             .check_length()
-            .and_then(|()| self.file.write_all(&self.batch));
+            .and_then(|()| write_all(&mut self.file, &self.batch));
         if result.is_ok() {
-            self.on_disk += self.batch.len() as u64;
+            self.on_disk += self.batch.iter().map(|run| run.len() as u64).sum::<u64>();
         }
         self.batch.clear();
-        if self.batch.capacity() > 4 * DISK_BATCH {
-            // A burst made it large: do not keep that memory for ever.
-            self.batch = BytesMut::new();
-        }
         if result.is_ok() && sync {
             result = self.file.sync_data();
         }
@@ -104,4 +99,19 @@ impl Appender {
             self.on_disk
         )))
     }
+}
+
+/// Writes every byte of `runs`, in order, with as few `writev(2)` calls as the kernel takes.
+fn write_all(file: &mut File, runs: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = runs.iter().map(|run| IoSlice::new(run)).collect();
+    let mut left = &mut slices[..];
+    while !left.is_empty() {
+        match file.write_vectored(left) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut left, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

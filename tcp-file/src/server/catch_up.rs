@@ -199,7 +199,7 @@ fn pull_disk(
                         _ => e,
                     })?;
                 cursor.scan_offset += line.len() as u64;
-                outgoing.push_long(stream, cursor.next, layout, line);
+                outgoing.push_shared(stream, cursor.next, 1, layout, line);
                 cursor.scan_line += 1;
                 cursor.next = cursor.scan_line;
                 return Ok(1);

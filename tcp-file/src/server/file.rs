@@ -20,7 +20,7 @@ use crate::server::options::SyncPolicy;
 /// file), so a line a reader was told is never taken back by a crash;
 /// [`flushed`](FileHandle::flushed) says when they are on disk. A write that completes a
 /// 64 KiB batch while the disk thread is not writing writes the batch itself, as a
-/// `BufWriter` would (one `write(2)` into the page cache), so that a busy writer's lines
+/// `BufWriter` would (one `writev(2)` into the page cache), so that a busy writer's lines
 /// do not wait for the disk thread to be scheduled.
 ///
 /// Writing never waits for readers. It waits for the disk only when more than 8 MiB are
@@ -65,7 +65,9 @@ impl FileHandle {
         self.log.append_copy(check(message)?)
     }
 
-    /// Writes `message` without copying it. Errors as [`write_message`](FileHandle::write_message).
+    /// Writes `message`; one of 64 KiB or more is kept as it is, not copied, and shared by
+    /// its readers (a shorter one is copied with the lines around it). Errors as
+    /// [`write_message`](FileHandle::write_message).
     pub fn schedule_message(&self, message: Bytes) -> Result<(), FileError> {
         let len = check(&message)?.len();
         self.log.append(message.slice(..len))

@@ -22,7 +22,7 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// | streams open at once | [`MAX_STREAMS`](crate::MAX_STREAMS) (1,024); more close the connection (a [`Client`](crate::Client) never asks) |
 /// | a requested name | [`MAX_NAME`](crate::MAX_NAME) (1 KiB): a longer one fails its stream, and a failed stream keeps at most that |
 /// | what it sends | a request frame up to 64 KiB, a text request line up to 4 KiB; reads go into a 64 KiB buffer held only while bytes arrive, none while the connection waits |
-/// | messages on their way out | one batch of about 256 KiB, and none while the connection waits for news; a message of 64 KiB or more goes alone and is shared by every reader that has it, never copied per reader; a stream waiting for credit holds nothing |
+/// | messages on their way out | one batch of about 256 KiB, and none while the connection waits for news; lines from memory share the file's window (runs of 16 KiB or more; shorter runs are copied), so a batch may keep up to 1 MiB of it after the window let it go; a line of 64 KiB or more read back from disk is read once and shared by every reader that has it, never copied per reader; a stream waiting for credit holds nothing |
 /// | catch-up from disk | from one read-only file per log (no file descriptor per stream), straight into the batch when the lines are in the page cache; at most 4 streams at once read from the disk on the blocking pool, about 256 KiB each |
 /// | time before the hello or the text request | 10 s |
 /// | time with no stream open | [`idle_timeout`](Limits::idle_timeout) |

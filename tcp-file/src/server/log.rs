@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::file_error::FileError;
-use crate::protocol::{self, Layout};
+use crate::protocol::{self, Layout, OpenBatch};
 use crate::server::appender::{self, Appender, DISK_BATCH};
 use crate::server::catch_up::LongLines;
 use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
@@ -27,6 +27,8 @@ const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;
 /// Readers write pending lines themselves once the oldest has waited this long for the disk
 /// thread (see `Log::readers_write`).
 const READERS_TAKE_OVER: Duration = Duration::from_micros(100);
+/// A run of the window's lines this long is sent shared; a shorter one is copied.
+const SHARE_FROM: usize = 16 * 1024;
 /// One index entry (a byte offset) every this many lines, for `read_from`.
 pub(crate) const INDEX_EVERY: u64 = 1024;
 
@@ -78,8 +80,9 @@ pub(crate) struct LogState {
     window: Window,
     /// `index[k]` is the byte offset of line `k * INDEX_EVERY`.
     index: Vec<u64>,
-    /// Bytes for the disk thread, and how many lines they end.
-    pending: BytesMut,
+    /// Bytes of lines the disk thread has not taken yet (they are in the window), and how
+    /// many lines.
+    pending_bytes: usize,
     /// Bytes the disk thread took and is writing now.
     writing: usize,
     pending_lines: u64,
@@ -157,9 +160,9 @@ impl Log {
             state: Mutex::new(LogState {
                 lines: scan.lines,
                 bytes: scan.bytes,
-                window: Window::new(scan.lines, options.line_ending.len()),
+                window: Window::new(scan.lines, options.line_ending.as_bytes()),
                 index: scan.index,
-                pending: BytesMut::new(),
+                pending_bytes: 0,
                 writing: 0,
                 pending_lines: 0,
                 pending_since: None,
@@ -240,15 +243,14 @@ impl Log {
         Ok(())
     }
 
-    /// Counts a new line and hands it to the disk thread; returns where it starts on disk.
-    /// The caller puts it in the window.
+    /// Counts a new line for the disk thread; returns where it starts on disk. The caller
+    /// puts it in the window, where the disk thread takes it from.
     fn record(&self, state: &mut LogState, message: &[u8]) -> u64 {
         let offset = state.bytes;
         if state.lines % INDEX_EVERY == 0 {
             state.index.push(offset);
         }
-        state.pending.extend_from_slice(message);
-        state.pending.extend_from_slice(self.ending.as_bytes());
+        state.pending_bytes += message.len() + self.ending.len();
         if state.pending_lines == 0 {
             state.pending_since = Some(Instant::now());
         }
@@ -314,7 +316,7 @@ impl Log {
         let wake = match state.disk_wait {
             DiskWait::Busy => false,
             DiskWait::Idle => true,
-            DiskWait::Gathering => urgent || state.pending.len() >= DISK_BATCH,
+            DiskWait::Gathering => urgent || state.pending_bytes >= DISK_BATCH,
         };
         if wake {
             state.disk_wait = DiskWait::Busy;
@@ -468,7 +470,7 @@ impl LogState {
 
     /// Bytes waiting for the disk thread.
     pub(crate) fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending_bytes
     }
 
     pub(crate) fn flush_requested(&self) -> bool {
@@ -504,16 +506,16 @@ impl LogState {
         self.unlinked = true;
     }
 
-    /// The disk thread takes what is pending for a write, and learns how many lines it
-    /// ends. Swaps buffers: the writer appends to the one written last time, which keeps
-    /// its capacity, so neither side allocates.
-    pub(crate) fn take_pending(&mut self, batch: &mut BytesMut) -> u64 {
+    /// The disk thread takes what is pending for a write: appends the bytes to `batch`
+    /// (shared with the window, not copied), and learns how many lines they end.
+    pub(crate) fn take_pending(&mut self, batch: &mut Vec<Bytes>) -> u64 {
         self.flush_requested = false;
         let lines = self.pending_lines;
         self.pending_lines = 0;
         self.pending_since = None;
-        std::mem::swap(&mut self.pending, batch);
-        self.writing = batch.len();
+        self.window.take_unwritten(batch);
+        self.writing = self.pending_bytes;
+        self.pending_bytes = 0;
         lines
     }
 
@@ -698,15 +700,10 @@ impl Log {
             let start = state.window.start();
             if cursor.next >= start {
                 // Readable lines only: the window holds lines not on disk yet too.
-                let max_messages = (max_messages as u64).min(readable - cursor.next) as u32;
-                return Pulled::Sent(self.pull_window(
-                    &state,
-                    cursor,
-                    stream,
-                    out,
-                    max_messages,
-                    max_bytes,
-                ));
+                let until = readable.min(cursor.next + u64::from(max_messages));
+                return Pulled::Sent(
+                    self.pull_window(&state, cursor, until, stream, out, max_bytes),
+                );
             }
             // Everything before the window is on disk.
             (start, state.window.offset(start).unwrap_or(state.bytes))
@@ -719,34 +716,56 @@ impl Log {
         }
     }
 
-    /// Encodes the window's messages after the cursor. Copying them here, under the lock,
-    /// is one copy per run of messages, and touches no shared counter; a long message is
-    /// not copied but shared.
+    /// Sends the window's lines from the cursor up to (not including) line `until`, about
+    /// `max_bytes` of them (the first always): a run of [`SHARE_FROM`] bytes or more in a
+    /// frame of its own that shares the window's bytes; shorter runs copied together into
+    /// one frame, so that a file written a few lines at a time is not sent a frame per
+    /// write.
     fn pull_window(
         &self,
         state: &LogState,
         cursor: &mut Cursor,
+        until: u64,
         stream: u32,
         out: &mut Outgoing,
-        max_messages: u32,
         max_bytes: usize,
     ) -> u32 {
-        let sent = if let Some(message) = state.window.long_at(cursor.next) {
-            out.push_long(stream, cursor.next, Layout::Framed, message.clone());
-            1
-        } else {
-            let out = out.buf();
-            let frame = protocol::begin_batch(out, stream, cursor.next, Layout::Framed);
-            let sent = state
-                .window
-                .encode(cursor.next, out, max_messages, max_bytes);
-            frame.finish(out, sent);
-            sent
+        let layout = Layout::Lines {
+            crlf: self.ending == LineEnding::CrLf,
         };
-        cursor.next += u64::from(sent);
+        let first = cursor.next;
+        let mut bytes = 0;
+        let mut copied: Option<(OpenBatch, u32)> = None;
+        while cursor.next < until && (bytes < max_bytes || cursor.next == first) {
+            let Some(run) = state
+                .window
+                .read(cursor.next, until, max_bytes.saturating_sub(bytes))
+            else {
+                break;
+            };
+            bytes += run.bytes.len();
+            if !run.given && run.bytes.len() < SHARE_FROM {
+                let buf = out.buf();
+                let (_, count) = copied.get_or_insert_with(|| {
+                    (protocol::begin_batch(buf, stream, cursor.next, layout), 0)
+                });
+                *count += run.lines;
+                buf.extend_from_slice(&run.bytes);
+            } else {
+                if let Some((frame, count)) = copied.take() {
+                    frame.finish(out.buf(), count);
+                }
+                let layout = if run.given { Layout::Framed } else { layout };
+                out.push_shared(stream, cursor.next, run.lines, layout, run.bytes);
+            }
+            cursor.next += u64::from(run.lines);
+        }
+        if let Some((frame, count)) = copied {
+            frame.finish(out.buf(), count);
+        }
         cursor.scan_line = cursor.next;
         cursor.scan_offset = state.window.offset(cursor.next).unwrap_or(state.bytes);
-        sent
+        (cursor.next - first) as u32
     }
 }
 

@@ -2,7 +2,8 @@
 //! that read them.
 //!
 //! Where things are: `log.rs` holds a file's state (the count, the window of recent lines
-//! in `window.rs`, the disk's progress) under one lock; `appender.rs` is the file's write
+//! in `window.rs`, which the disk and the readers take their bytes from, the disk's
+//! progress) under one lock; `appender.rs` is the file's write
 //! end, used by `disk.rs`, the thread that appends to the file and syncs it, by a writer
 //! with a full batch, and by readers waiting for lines; `scan.rs` counts a file at open;
 //! `catch_up.rs` reads lines back for readers behind the window; `connection.rs` serves a

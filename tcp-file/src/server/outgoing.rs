@@ -1,6 +1,7 @@
-//! What a connection's sender writes next: frames encoded into one buffer, and long
-//! messages in frames of their own whose bytes are shared with the log, never copied per
-//! reader. Twenty stalled readers of a 16 MiB message hold that message once.
+//! What a connection's sender writes next: frames encoded into one buffer, and frames
+//! whose messages are bytes shared with the log (the window's lines, a long line read from
+//! disk), never copied per reader. Twenty stalled readers of a 16 MiB message hold that
+//! message once.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -25,10 +26,10 @@ pub(crate) struct Outgoing {
 pub(crate) enum Piece {
     /// Whole frames.
     Frames(Bytes),
-    /// One frame of one long message: `head` is the frame up to the message, `body` the
-    /// rest, as `layout` lays it out (a `Lines` body ends with its line ending, if the
-    /// line has one).
-    Long {
+    /// One frame whose messages are shared: `head` is the frame up to them, `body` the
+    /// rest, as `layout` lays it out (one message when `Framed`; whole lines when `Lines`,
+    /// the last of which may have no line ending).
+    Shared {
         head: Bytes,
         layout: Layout,
         body: Bytes,
@@ -59,19 +60,27 @@ impl Outgoing {
         self.len() == 0
     }
 
-    /// Appends a frame of `stream` holding one long message, line `line`, whose bytes are
-    /// `body` as `layout` lays them out.
-    pub(crate) fn push_long(&mut self, stream: u32, line: u64, layout: Layout, body: Bytes) {
+    /// Appends a frame of `stream` holding `count` messages from line `line`, whose bytes
+    /// are `body` as `layout` lays them out (one message when `Framed`), shared.
+    pub(crate) fn push_shared(
+        &mut self,
+        stream: u32,
+        line: u64,
+        count: u32,
+        layout: Layout,
+        body: Bytes,
+    ) {
         self.seal();
         let frame = protocol::begin_batch(&mut self.buf, stream, line, layout);
         if layout == Layout::Framed {
+            debug_assert_eq!(count, 1, "a shared framed body is one message");
             // A message is at most `MAX_MESSAGE` bytes: its length fits.
             self.buf.put_u32(body.len() as u32);
         }
-        frame.finish_before(&mut self.buf, 1, body.len());
+        frame.finish_before(&mut self.buf, count, body.len());
         let head = self.buf.split().freeze();
         self.held += head.len() + body.len();
-        self.pieces.push(Piece::Long { head, layout, body });
+        self.pieces.push(Piece::Shared { head, layout, body });
     }
 
     /// Appends what another batch held.
@@ -80,7 +89,7 @@ impl Outgoing {
         for piece in pieces {
             self.held += match &piece {
                 Piece::Frames(frames) => frames.len(),
-                Piece::Long { head, body, .. } => head.len() + body.len(),
+                Piece::Shared { head, body, .. } => head.len() + body.len(),
             };
             self.pieces.push(piece);
         }
@@ -110,7 +119,7 @@ impl Piece {
         for piece in pieces {
             match piece {
                 Piece::Frames(frames) => bytes.push(frames),
-                Piece::Long { head, body, .. } => bytes.extend([head, body]),
+                Piece::Shared { head, body, .. } => bytes.extend([head, body]),
             }
         }
         bytes
@@ -144,13 +153,13 @@ mod tests {
         let line = Bytes::from(format!("{}\r\n", "y".repeat(LONG_MESSAGE)));
         let mut outgoing = Outgoing::with_capacity(1024);
         protocol::encode(&Frame::End { stream: 1 }, outgoing.buf());
-        outgoing.push_long(2, 7, Layout::Framed, message.clone());
-        outgoing.push_long(3, 9, Layout::Lines { crlf: true }, line.clone());
+        outgoing.push_shared(2, 7, 1, Layout::Framed, message.clone());
+        outgoing.push_shared(3, 9, 1, Layout::Lines { crlf: true }, line.clone());
         protocol::encode(&Frame::End { stream: 4 }, outgoing.buf());
         let total = outgoing.len();
         let pieces = outgoing.take();
         let shared = pieces.iter().filter_map(|piece| match piece {
-            Piece::Long { body, .. } => Some(body.as_ptr()),
+            Piece::Shared { body, .. } => Some(body.as_ptr()),
             Piece::Frames(_) => None,
         });
         assert!(shared.eq([message.as_ptr(), line.as_ptr()]), "not copied");
@@ -164,7 +173,7 @@ mod tests {
         assert!(outgoing.is_empty());
 
         protocol::encode(&Frame::End { stream: 1 }, outgoing.buf());
-        outgoing.push_long(2, 7, Layout::Framed, message.clone());
+        outgoing.push_shared(2, 7, 1, Layout::Framed, message.clone());
         let mut framed = BytesMut::new();
         protocol::push_message(&mut framed, &message);
         assert_eq!(
@@ -180,7 +189,7 @@ mod tests {
                 },
             ]
         );
-        outgoing.push_long(3, 9, Layout::Lines { crlf: true }, line.clone());
+        outgoing.push_shared(3, 9, 1, Layout::Lines { crlf: true }, line.clone());
         assert_eq!(
             frames(&mut outgoing),
             [Frame::Batch {

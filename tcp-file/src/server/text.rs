@@ -252,8 +252,8 @@ async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
 }
 
 /// Turns frames from the sender into lines: each message of a batch as a line, until the
-/// stream's end (`Ok`) or its error (`Err` with the reason). A long message is written as
-/// it is, shared, with a newline after it.
+/// stream's end (`Ok`) or its error (`Err` with the reason). Shared lines that end with
+/// `\n` are written as they are, shared.
 fn lines(pieces: Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>) {
     let mut written = Vec::with_capacity(pieces.len());
     for piece in pieces {
@@ -267,21 +267,21 @@ fn lines(pieces: Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>) {
                     return (written, done);
                 }
             }
-            Piece::Long { layout, body, .. } => {
-                let mut message = body;
-                let ending = match layout {
-                    Layout::Framed => 0,
-                    Layout::Lines { crlf } => {
-                        if crlf && message.ends_with(b"\r\n") {
-                            2
-                        } else {
-                            usize::from(message.ends_with(b"\n"))
-                        }
+            Piece::Shared { layout, body, .. } => match layout {
+                Layout::Lines { crlf: false } => {
+                    let ended = body.ends_with(b"\n");
+                    written.push(body);
+                    if !ended {
+                        written.push(Bytes::from_static(b"\n"));
                     }
-                };
-                message.truncate(message.len() - ending);
-                written.extend([message, Bytes::from_static(b"\n")]);
-            }
+                }
+                Layout::Lines { crlf: true } => {
+                    let mut out = BytesMut::with_capacity(body.len() + 1);
+                    push_lines(layout, &body, &mut out);
+                    written.push(out.freeze());
+                }
+                Layout::Framed => written.extend([body, Bytes::from_static(b"\n")]),
+            },
         }
     }
     (written, None)

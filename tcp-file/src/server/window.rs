@@ -1,308 +1,265 @@
-//! The newest messages of a log, kept in memory as a `Messages` frame carries them: a
-//! reader copies a run of them into its frame with one copy, and the writer appends
-//! without allocating per message or touching a shared counter.
+//! The newest lines of a log, kept in memory as they are on disk: the writer copies each
+//! message once, into the run of lines the disk writes next; the disk writes those bytes,
+//! and readers send them in `Lines` frames that share them (`Log::pull_window`).
 
 use std::collections::VecDeque;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
-use crate::protocol;
 use crate::server::outgoing::LONG_MESSAGE;
 
-/// Copied messages are stored in chunks that grow up to this many bytes (a longer message
-/// gets a chunk of its own size).
+/// Copied lines go into buffers that grow up to this many bytes (a longer line gets a
+/// buffer of its own size).
 const CHUNK_BYTES: usize = 64 * 1024;
-/// What a chunk of copied messages that follows a scheduled one holds at first: it may
-/// hold only one message before the next scheduled one.
+/// The first buffer holds this many bytes, and each next one twice as many: a file written
+/// rarely holds little.
 const FIRST_CHUNK_BYTES: usize = 256;
+/// What the window counts for one line's offset.
+const OFFSET_BYTES: usize = std::mem::size_of::<u64>();
+/// What the window counts for one run besides its bytes.
+const RUN_BYTES: usize = std::mem::size_of::<Run>();
 
 /// Consecutive lines of a log, from line [`start`](Window::start), with where each starts on
-/// disk. Memory is given back a whole chunk at a time.
+/// disk. Lines are sealed into runs when the disk takes them; memory is given back a whole
+/// run at a time.
 #[derive(Debug)]
 pub(crate) struct Window {
-    chunks: VecDeque<Chunk>,
-    /// The line of the first message held; the log's line count when none is.
+    /// Sealed runs, oldest first; the last `unwritten` are not handed to the disk yet.
+    runs: VecDeque<Run>,
+    unwritten: usize,
+    /// Lines copied after the runs, not sealed yet, as they go on disk.
+    tail: BytesMut,
+    /// How many lines `tail` holds.
+    tail_lines: u64,
+    /// Where each line held starts on disk, from line `start`.
+    offsets: VecDeque<u64>,
+    /// The line of the first line held; the log's line count when none is.
     start: u64,
-    /// How many messages are held.
-    len: u64,
-    /// The memory the chunks hold, what eviction keeps under its limit.
+    /// The capacity of the tail's next buffer.
+    next_chunk: usize,
+    /// The memory counted against the window's limit: the lines' bytes, their offsets and
+    /// the runs.
     held: usize,
-    /// The length of the line ending on disk, to tell where each line starts there.
-    ending_len: u64,
+    /// The file's line ending, written after each line.
+    ending: &'static [u8],
 }
 
 #[derive(Debug)]
-struct Chunk {
+struct Run {
     first_line: u64,
-    /// Where the chunk's first line starts on disk.
-    first_offset: u64,
-    store: Store,
+    lines: u64,
+    bytes: Bytes,
+    /// One message handed over by `schedule_message`, kept as it is (not copied): its bytes
+    /// hold no line ending, which the disk writes after them.
+    given: bool,
 }
 
-#[derive(Debug)]
-enum Store {
-    /// Copied messages, each after its 4-byte big-endian length; message `k`'s length is
-    /// at `starts[k]`.
-    Framed { data: Vec<u8>, starts: Vec<u32> },
-    /// One message handed over by `schedule_message`, kept as it is (not copied).
-    Given(Bytes),
-}
-
-impl Chunk {
-    fn len(&self) -> u64 {
-        match &self.store {
-            Store::Framed { starts, .. } => starts.len() as u64,
-            Store::Given(_) => 1,
-        }
-    }
-
+impl Run {
     fn end_line(&self) -> u64 {
-        self.first_line + self.len()
+        self.first_line + self.lines
     }
 
-    /// The memory the chunk holds: its buffers (a given message counts its length) and
-    /// itself, so that even empty messages count.
     fn held(&self) -> usize {
-        std::mem::size_of::<Chunk>()
-            + match &self.store {
-                Store::Framed { data, starts } => data.capacity() + 4 * starts.capacity(),
-                Store::Given(message) => message.len(),
-            }
+        RUN_BYTES + self.bytes.len() + self.lines as usize * OFFSET_BYTES
     }
+}
 
-    /// Where the chunk's message `k` starts on disk: on disk, each message's 4-byte length
-    /// is replaced by the line ending after it.
-    fn offset(&self, k: usize, ending_len: u64) -> u64 {
-        match &self.store {
-            Store::Framed { starts, .. } => {
-                self.first_offset + u64::from(starts[k]) + k as u64 * ending_len - 4 * k as u64
-            }
-            Store::Given(_) => self.first_offset,
-        }
-    }
+/// A run of consecutive lines that readers share: [`Window::read`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The lines as on disk; or one message without its line ending, when `given`.
+    pub(crate) bytes: Bytes,
+    pub(crate) lines: u32,
+    pub(crate) given: bool,
 }
 
 impl Window {
-    /// An empty window whose next line is `start`.
-    pub(crate) fn new(start: u64, ending_len: usize) -> Self {
+    /// An empty window whose next line is `start`, for a file whose lines end with `ending`.
+    pub(crate) fn new(start: u64, ending: &'static [u8]) -> Self {
         Window {
-            chunks: VecDeque::new(),
+            runs: VecDeque::new(),
+            unwritten: 0,
+            tail: BytesMut::new(),
+            tail_lines: 0,
+            offsets: VecDeque::new(),
             start,
-            len: 0,
+            next_chunk: FIRST_CHUNK_BYTES,
             held: 0,
-            ending_len: ending_len as u64,
+            ending,
         }
     }
 
-    /// The line of the first message held.
+    /// The line of the first line held.
     pub(crate) fn start(&self) -> u64 {
         self.start
     }
 
-    /// How many messages are held.
+    /// How many lines are held.
     pub(crate) fn len(&self) -> u64 {
-        self.len
+        self.offsets.len() as u64
     }
 
-    /// Appends a copy of the next line's message, which starts at byte `offset` on disk. A
-    /// long message is kept alone, so that readers share it.
+    /// Appends a copy of the next line's message, which starts at byte `offset` on disk.
     pub(crate) fn push_copy(&mut self, message: &[u8], offset: u64) {
-        if message.len() >= LONG_MESSAGE {
-            return self.push_given(Bytes::copy_from_slice(message), offset);
+        let need = message.len() + self.ending.len();
+        if self.tail.capacity() - self.tail.len() < need {
+            self.seal();
+            self.tail = BytesMut::with_capacity(self.next_chunk.max(need));
+            self.next_chunk = (self.next_chunk * 2).min(CHUNK_BYTES);
         }
-        let need = 4 + message.len();
-        let fits = matches!(
-            self.chunks.back(),
-            Some(Chunk { store: Store::Framed { data, .. }, .. })
-                if data.len() + need <= CHUNK_BYTES
-        );
-        if !fits {
-            // After a full chunk, a whole one at once; after a scheduled message (or none),
-            // a small one that grows as copies follow.
-            let after_full = matches!(
-                self.chunks.back(),
-                Some(Chunk {
-                    store: Store::Framed { .. },
-                    ..
-                })
-            );
-            let capacity = if after_full {
-                CHUNK_BYTES
-            } else {
-                FIRST_CHUNK_BYTES
-            };
-            let chunk = Chunk {
-                first_line: self.start + self.len,
-                first_offset: offset,
-                store: Store::Framed {
-                    data: Vec::with_capacity(need.max(capacity)),
-                    starts: Vec::with_capacity(capacity / 128),
-                },
-            };
-            self.held += chunk.held();
-            self.chunks.push_back(chunk);
-        }
-        if let Some(Chunk {
-            store: Store::Framed { data, starts },
-            ..
-        }) = self.chunks.back_mut()
-        {
-            let before = data.capacity() + 4 * starts.capacity();
-            // A chunk holds at most max(CHUNK_BYTES, one message) bytes: it fits in a u32.
-            starts.push(data.len() as u32);
-            data.put_u32(message.len() as u32);
-            data.extend_from_slice(message);
-            self.held += data.capacity() + 4 * starts.capacity() - before;
-        }
-        self.len += 1;
+        self.tail.extend_from_slice(message);
+        self.tail.extend_from_slice(self.ending);
+        self.tail_lines += 1;
+        self.offsets.push_back(offset);
+        self.held += need + OFFSET_BYTES;
     }
 
-    /// Appends the next line's message as it is; it starts at byte `offset` on disk.
+    /// Appends the next line's message, which starts at byte `offset` on disk: a long one
+    /// as it is, a short one copied.
     pub(crate) fn push_given(&mut self, message: Bytes, offset: u64) {
-        let chunk = Chunk {
-            first_line: self.start + self.len,
-            first_offset: offset,
-            store: Store::Given(message),
+        if message.len() < LONG_MESSAGE {
+            return self.push_copy(&message, offset);
+        }
+        self.seal();
+        let run = Run {
+            first_line: self.start + self.len(),
+            lines: 1,
+            bytes: message,
+            given: true,
         };
-        self.held += chunk.held();
-        self.len += 1;
-        self.chunks.push_back(chunk);
+        self.held += run.held();
+        self.runs.push_back(run);
+        self.unwritten += 1;
+        self.offsets.push_back(offset);
     }
 
-    /// Drops the oldest chunks while they hold more than `limit` bytes of memory, but only
-    /// chunks whose lines all come before `keep_from` (the lines not on disk yet).
+    /// Makes the tail's lines a run of their own.
+    fn seal(&mut self) {
+        if self.tail_lines == 0 {
+            return;
+        }
+        let run = Run {
+            first_line: self.start + self.len() - self.tail_lines,
+            lines: self.tail_lines,
+            bytes: self.tail.split().freeze(),
+            given: false,
+        };
+        self.held += RUN_BYTES;
+        self.runs.push_back(run);
+        self.unwritten += 1;
+        self.tail_lines = 0;
+    }
+
+    /// Hands every line not handed over yet to the disk: appends their bytes to `batch`,
+    /// in order, shared with the window.
+    pub(crate) fn take_unwritten(&mut self, batch: &mut Vec<Bytes>) {
+        self.seal();
+        for run in self.runs.range(self.runs.len() - self.unwritten..) {
+            batch.push(run.bytes.clone());
+            if run.given {
+                batch.push(Bytes::from_static(self.ending));
+            }
+        }
+        self.unwritten = 0;
+    }
+
+    /// Drops the oldest runs while the window holds more than `limit` bytes of memory, but
+    /// only runs whose lines all come before `keep_from` (the lines not on disk yet).
     pub(crate) fn evict(&mut self, limit: usize, keep_from: u64) {
-        while self.held > limit {
-            match self.chunks.front() {
-                Some(chunk) if chunk.end_line() <= keep_from => {
-                    self.start += chunk.len();
-                    self.len -= chunk.len();
-                    self.held -= chunk.held();
-                    self.chunks.pop_front();
+        while self.held > limit && self.runs.len() > self.unwritten {
+            match self.runs.front() {
+                Some(run) if run.end_line() <= keep_from => {
+                    self.start += run.lines;
+                    self.held -= run.held();
+                    self.offsets.drain(..run.lines as usize);
+                    self.runs.pop_front();
                 }
                 _ => return,
             }
         }
     }
 
-    /// Drops every message.
+    /// Drops every line.
     pub(crate) fn clear(&mut self) {
-        self.start += self.len;
-        self.len = 0;
+        self.start += self.len();
+        self.runs.clear();
+        self.unwritten = 0;
+        self.tail = BytesMut::new();
+        self.tail_lines = 0;
+        self.offsets.clear();
         self.held = 0;
-        self.chunks.clear();
-    }
-
-    /// The chunk holding `line`, and the line's index in it.
-    fn find(&self, line: u64) -> Option<(usize, usize)> {
-        if line < self.start || line >= self.start + self.len {
-            return None;
-        }
-        let i = self.chunks.partition_point(|c| c.end_line() <= line);
-        let chunk = self.chunks.get(i)?;
-        Some((i, (line - chunk.first_line) as usize))
     }
 
     /// Where line `line` starts on disk, if the window holds it.
     pub(crate) fn offset(&self, line: u64) -> Option<u64> {
-        let (i, k) = self.find(line)?;
-        Some(self.chunks[i].offset(k, self.ending_len))
+        let k = line.checked_sub(self.start)?;
+        self.offsets.get(usize::try_from(k).ok()?).copied()
     }
 
-    /// Line `line`'s message if it is a long one, which readers share instead of copying it
-    /// (see [`LONG_MESSAGE`]); [`encode`](Window::encode) stops before such a message.
-    pub(crate) fn long_at(&self, line: u64) -> Option<&Bytes> {
-        let (i, _) = self.find(line)?;
-        match &self.chunks[i].store {
-            Store::Given(message) if message.len() >= LONG_MESSAGE => Some(message),
-            _ => None,
+    /// Lines from `line`, before line `until`, shared: as many as are in one run and take
+    /// at most `max_bytes` (the first always). `None` unless `line` was handed to the disk.
+    pub(crate) fn read(&self, line: u64, until: u64, max_bytes: usize) -> Option<Shared> {
+        let i = self.runs.partition_point(|run| run.end_line() <= line);
+        if i >= self.runs.len() - self.unwritten || line >= until {
+            return None;
         }
-    }
-
-    /// Appends the messages from line `line` to `out` as a `Messages` frame's body: at
-    /// most `max_messages`, and about `max_bytes` (the first always), up to the next long
-    /// message. Returns how many.
-    pub(crate) fn encode(
-        &self,
-        line: u64,
-        out: &mut BytesMut,
-        max_messages: u32,
-        max_bytes: usize,
-    ) -> u32 {
-        let Some((mut i, mut k)) = self.find(line) else {
-            return 0;
+        let run = &self.runs[i];
+        let start_at = self.offset(line)?;
+        if run.given {
+            return Some(Shared {
+                bytes: run.bytes.clone(),
+                lines: 1,
+                given: true,
+            });
+        }
+        let run_at = self.offset(run.first_line)?;
+        let end_at = |end: u64| match self.offset(end) {
+            Some(at) if end < run.end_line() => at,
+            _ => run_at + run.bytes.len() as u64,
         };
-        let mut sent = 0u32;
-        let mut bytes = 0usize;
-        while let Some(chunk) = self.chunks.get(i) {
-            let most = (max_messages - sent) as usize;
-            if most == 0 {
-                break;
-            }
-            let taken = match &chunk.store {
-                Store::Given(message) => {
-                    if message.len() >= LONG_MESSAGE
-                        || (sent > 0 && bytes + 4 + message.len() > max_bytes)
-                    {
-                        break;
-                    }
-                    protocol::push_message(out, message);
-                    bytes += 4 + message.len();
-                    1
-                }
-                Store::Framed { data, starts } => {
-                    let from = starts[k] as usize;
-                    let end_of = |j: usize| starts.get(j + 1).map_or(data.len(), |s| *s as usize);
-                    let room = max_bytes.saturating_sub(bytes);
-                    let last = (k + most).min(starts.len());
-                    let mut end = k;
-                    while end < last && (end_of(end) - from <= room || (sent == 0 && end == k)) {
-                        end += 1;
-                    }
-                    if end == k {
-                        break;
-                    }
-                    let to = end_of(end - 1);
-                    out.extend_from_slice(&data[from..to]);
-                    bytes += to - from;
-                    end - k
-                }
-            };
-            sent += taken as u32;
-            if k + taken < chunk.len() as usize {
-                // The budget ends inside this chunk.
-                break;
-            }
-            i += 1;
-            k = 0;
-        }
-        sent
+        let most = run.end_line().min(until);
+        let end = if end_at(most) - start_at <= max_bytes as u64 {
+            most
+        } else {
+            // The lines before the first one that starts past the budget end within it.
+            let limit = start_at.saturating_add(max_bytes as u64);
+            let past = self.start + self.offsets.partition_point(|&at| at <= limit) as u64;
+            past.saturating_sub(1).clamp(line + 1, most)
+        };
+        let to = (end_at(end) - run_at) as usize;
+        Some(Shared {
+            bytes: run.bytes.slice((start_at - run_at) as usize..to),
+            // At most `until - line`, which the caller keeps within a frame's count.
+            lines: (end - line) as u32,
+            given: false,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Layout;
 
-    fn messages(body: &[u8]) -> Vec<Vec<u8>> {
-        let mut rest = body;
-        let mut all = Vec::new();
-        while let Some((message, used)) = protocol::split_next(rest, Layout::Framed) {
-            all.push(message.to_vec());
-            rest = &rest[used..];
-        }
-        all
+    /// The messages `"m{i}"` repeated, of many sizes, some of them long.
+    fn message(i: u64) -> String {
+        let repeat = if i % 9 == 8 {
+            20_000
+        } else {
+            1 + (i as usize % 7) * 100
+        };
+        format!("m{i}").repeat(repeat)
     }
 
-    /// A window of `n` messages `"m{i}"` from line 10, some copied and some given, with
-    /// `\r\n` endings on disk from offset 1000; also returns each line's offset.
-    fn window(n: u64) -> (Window, Vec<u64>) {
-        let mut window = Window::new(10, 2);
+    /// A window of `n` messages from line 10, some copied and some given, with `\r\n`
+    /// endings on disk from offset 1000, handed to the disk every `take_every` lines;
+    /// also returns each line's offset and what the disk was handed.
+    fn window(n: u64, take_every: u64) -> (Window, Vec<u64>, Vec<u8>) {
+        let mut window = Window::new(10, b"\r\n");
         let mut offsets = Vec::new();
+        let mut disk = Vec::new();
         let mut offset = 1000;
         for i in 0..n {
-            let message = format!("m{i}").repeat(1 + (i as usize % 7) * 1000);
+            let message = message(i);
             offsets.push(offset);
             if i % 5 == 4 {
                 window.push_given(Bytes::from(message.clone()), offset);
@@ -310,13 +267,49 @@ mod tests {
                 window.push_copy(message.as_bytes(), offset);
             }
             offset += message.len() as u64 + 2;
+            if i % take_every == take_every - 1 {
+                let mut batch = Vec::new();
+                window.take_unwritten(&mut batch);
+                batch.iter().for_each(|bytes| disk.extend_from_slice(bytes));
+            }
         }
-        (window, offsets)
+        (window, offsets, disk)
+    }
+
+    /// The messages of what [`Window::read`] shared.
+    fn messages(shared: &Shared) -> Vec<Vec<u8>> {
+        if shared.given {
+            return vec![shared.bytes.to_vec()];
+        }
+        let lines: Vec<Vec<u8>> = shared
+            .bytes
+            .split_inclusive(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r\n").expect("a line ending").to_vec())
+            .collect();
+        assert_eq!(lines.len(), shared.lines as usize);
+        lines
+    }
+
+    #[test]
+    fn the_disk_gets_every_line_once_in_order() {
+        let (mut window, _, mut disk) = window(200, 7);
+        let mut batch = Vec::new();
+        window.take_unwritten(&mut batch);
+        batch.iter().for_each(|bytes| disk.extend_from_slice(bytes));
+        let want: Vec<u8> = (0..200)
+            .flat_map(|i| (message(i) + "\r\n").into_bytes())
+            .collect();
+        assert!(disk == want, "the disk's bytes differ");
+        batch.clear();
+        window.take_unwritten(&mut batch);
+        assert!(batch.is_empty(), "nothing twice");
     }
 
     #[test]
     fn offsets_and_runs_match_what_was_pushed() {
-        let (window, offsets) = window(200);
+        let (mut window, offsets, _) = window(200, 3);
+        let mut batch = Vec::new();
+        window.take_unwritten(&mut batch);
         assert_eq!((window.start(), window.len()), (10, 200));
         for (i, offset) in offsets.iter().enumerate() {
             assert_eq!(
@@ -328,69 +321,84 @@ mod tests {
         }
         assert_eq!(window.offset(9), None);
         assert_eq!(window.offset(210), None);
-        for (from, max_messages, max_bytes) in [
-            (10, 200, usize::MAX),
-            (57, 3, usize::MAX),
-            (11, 200, 1),
-            (30, 200, 20_000),
+        for (from, until, max_bytes) in [
+            (10, 210, usize::MAX),
+            (57, 60, usize::MAX),
+            (11, 210, 1),
+            (30, 210, 20_000),
+            (208, 210, 0),
         ] {
-            let mut out = BytesMut::new();
-            let n = window.encode(from, &mut out, max_messages, max_bytes);
-            let got = messages(&out);
-            assert_eq!(got.len(), n as usize);
-            assert!(n >= 1 && n <= max_messages);
-            assert!(n == 1 || out.len() <= max_bytes, "{} bytes", out.len());
+            let shared = window
+                .read(from, until, max_bytes)
+                .expect("handed to the disk");
+            let got = messages(&shared);
+            assert!(!got.is_empty() && from + got.len() as u64 <= until);
+            assert!(
+                got.len() == 1 || shared.bytes.len() <= max_bytes,
+                "{} bytes",
+                shared.bytes.len()
+            );
             for (j, message) in got.iter().enumerate() {
-                let i = (from - 10) as usize + j;
-                let want = format!("m{i}").repeat(1 + (i % 7) * 1000);
-                assert_eq!(message, want.as_bytes(), "line {}", from as usize + j);
+                let line = from + j as u64;
+                assert_eq!(message, self::message(line - 10).as_bytes(), "line {line}");
             }
         }
+        assert!(window.read(210, 211, 100).is_none());
+        assert!(window.read(12, 12, 100).is_none());
     }
 
     #[test]
-    fn long_messages_are_kept_alone_and_runs_stop_before_them() {
-        let mut window = Window::new(0, 1);
-        let long = vec![b'L'; LONG_MESSAGE];
+    fn lines_not_handed_to_the_disk_are_not_read() {
+        let mut window = Window::new(0, b"\n");
         window.push_copy(b"a", 0);
-        window.push_copy(&long, 2);
-        window.push_copy(b"b", 2 + LONG_MESSAGE as u64 + 1);
-        assert!(window.long_at(0).is_none());
-        assert_eq!(window.long_at(1).map(|m| &m[..]), Some(&long[..]));
-        assert_eq!(window.offset(2), Some(2 + LONG_MESSAGE as u64 + 1));
-        let mut out = BytesMut::new();
-        assert_eq!(
-            window.encode(0, &mut out, 10, usize::MAX),
-            1,
-            "stops before it"
-        );
-        assert_eq!(messages(&out), [b"a".to_vec()]);
-        let mut out = BytesMut::new();
-        assert_eq!(window.encode(2, &mut out, 10, usize::MAX), 1);
-        assert_eq!(messages(&out), [b"b".to_vec()]);
+        assert!(window.read(0, 1, 100).is_none());
+        let mut batch = Vec::new();
+        window.take_unwritten(&mut batch);
+        window.push_copy(b"b", 2);
+        let shared = window.read(0, 2, 100).expect("line 0 is on disk");
+        assert_eq!((&shared.bytes[..], shared.lines), (&b"a\n"[..], 1));
+        assert!(window.read(1, 2, 100).is_none());
     }
 
     #[test]
-    fn memory_held_counts_buffers_so_mixed_and_empty_messages_stay_bounded() {
-        let mut window = Window::new(0, 1);
+    fn long_given_messages_are_shared_not_copied() {
+        let mut window = Window::new(0, b"\n");
+        let long = Bytes::from(vec![b'L'; LONG_MESSAGE]);
+        window.push_copy(b"a", 0);
+        window.push_given(long.clone(), 2);
+        window.push_copy(b"b", 2 + LONG_MESSAGE as u64 + 1);
+        let mut batch = Vec::new();
+        window.take_unwritten(&mut batch);
+        assert_eq!(batch.len(), 4, "a, the message, its line ending, b");
+        assert_eq!(batch[1].as_ptr(), long.as_ptr());
+        let shared = window.read(0, 3, usize::MAX).expect("on disk");
+        assert_eq!(shared.lines, 1, "a run ends before it");
+        let shared = window.read(1, 3, 10).expect("on disk");
+        assert!(shared.given && shared.bytes.as_ptr() == long.as_ptr());
+        assert_eq!(window.offset(2), Some(2 + LONG_MESSAGE as u64 + 1));
+    }
+
+    #[test]
+    fn memory_held_counts_offsets_and_runs_so_empty_messages_stay_bounded() {
+        let mut window = Window::new(0, b"\n");
+        let mut batch = Vec::new();
         for i in 0..100_000u64 {
-            if i % 2 == 0 {
-                window.push_copy(b"", i);
-            } else {
-                window.push_given(Bytes::new(), i);
-            }
+            window.push_given(Bytes::new(), i);
+            window.take_unwritten(&mut batch);
             window.evict(64 * 1024, i + 1);
         }
-        let held: usize = window.chunks.iter().map(Chunk::held).sum();
+        let held = window.runs.iter().map(Run::held).sum::<usize>()
+            + window.tail.len()
+            + window.tail_lines as usize * OFFSET_BYTES;
         assert_eq!(held, window.held);
-        assert!(held <= 64 * 1024 + 1024, "{held} bytes held");
-        assert!(window.len() > 100, "only {} messages kept", window.len());
+        assert!(held <= 64 * 1024, "{held} bytes held");
+        assert!(window.len() > 100, "only {} lines kept", window.len());
         assert_eq!(window.start() + window.len(), 100_000);
     }
 
     #[test]
-    fn eviction_keeps_lines_not_on_disk_and_frees_whole_chunks() {
-        let (mut window, offsets) = window(200);
+    fn eviction_keeps_lines_not_on_disk_and_frees_whole_runs() {
+        let (mut window, offsets, _) = window(200, 10);
         window.evict(0, 100);
         assert!(
             window.start() <= 100 && window.start() > 10,
@@ -400,11 +408,17 @@ mod tests {
         assert_eq!(window.start() + window.len(), 210);
         let first = window.start();
         assert_eq!(window.offset(first), Some(offsets[(first - 10) as usize]));
+        window.push_copy(b"not on disk", 5000);
+        window.evict(0, u64::MAX);
+        assert_eq!(
+            (window.start(), window.len()),
+            (210, 1),
+            "a line not handed to the disk stays"
+        );
         window.clear();
-        assert_eq!((window.start(), window.len()), (210, 0));
-        let mut out = BytesMut::new();
-        assert_eq!(window.encode(210, &mut out, 10, 100), 0);
-        window.push_copy(b"next", 5000);
-        assert_eq!(window.offset(210), Some(5000));
+        assert_eq!((window.start(), window.len()), (211, 0));
+        assert!(window.read(211, 212, 100).is_none());
+        window.push_copy(b"next", 6000);
+        assert_eq!(window.offset(211), Some(6000));
     }
 }
