@@ -9,8 +9,9 @@
 //! - a writer that completes a full batch while nobody writes writes it, as a `BufWriter`
 //!   would, and one that is more than 8 MiB ahead of the disk waits its turn and writes.
 //!
-//! Each of these writes is one `writev(2)` into the page cache, of the window's own bytes. Readers and writers only
-//! ever try the lock, except a writer far ahead of the disk, which is meant to wait.
+//! Each of these writes is one `writev(2)` of the window's own bytes into the page cache.
+//! Readers and writers only ever try the lock, except a writer far ahead of the disk,
+//! which is meant to wait.
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};

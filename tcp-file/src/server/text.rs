@@ -252,8 +252,9 @@ async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
 }
 
 /// Turns frames from the sender into lines: each message of a batch as a line, until the
-/// stream's end (`Ok`) or its error (`Err` with the reason). Shared lines that end with
-/// `\n` are written as they are, shared.
+/// stream's end (`Ok`) or its error (`Err` with the reason). Shared lines are written as
+/// they are, shared, when they end with `\n`; a single shared line also when it ends with
+/// `\r\n` (without its ending).
 fn lines(pieces: Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>) {
     let mut written = Vec::with_capacity(pieces.len());
     for piece in pieces {
@@ -276,9 +277,17 @@ fn lines(pieces: Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>) {
                     }
                 }
                 Layout::Lines { crlf: true } => {
-                    let mut out = BytesMut::with_capacity(body.len() + 1);
-                    push_lines(layout, &body, &mut out);
-                    written.push(out.freeze());
+                    let whole = protocol::split_next(&body, layout)
+                        .filter(|(_, used)| *used == body.len())
+                        .map(|(line, _)| body.slice_ref(line));
+                    if let Some(line) = whole {
+                        // One line (a long one read back from disk): shared, without its ending.
+                        written.extend([line, Bytes::from_static(b"\n")]);
+                    } else {
+                        let mut out = BytesMut::with_capacity(body.len());
+                        push_lines(layout, &body, &mut out);
+                        written.push(out.freeze());
+                    }
                 }
                 Layout::Framed => written.extend([body, Bytes::from_static(b"\n")]),
             },
