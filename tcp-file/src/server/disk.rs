@@ -23,8 +23,9 @@ struct DiskView {
     closed: bool,
     /// A `flushed` or a close waits.
     flush_requested: bool,
-    /// Someone reads the file: readers wait for lines to reach it.
-    readers: bool,
+    /// Readers keep up with the writer and wait for its lines to reach the file (see
+    /// `LogState::reader_waits`); readers behind it read lines already there.
+    reader_waits: bool,
     /// The thread waited for more bytes once already.
     gathered: bool,
     /// The writer wrote full batches itself while this thread gathered. It goes on doing
@@ -63,7 +64,7 @@ fn next_step(view: &DiskView) -> Step {
         let now = view.pending >= DISK_BATCH
             || view.flush_requested
             || view.closed
-            || view.readers
+            || view.reader_waits
             || (view.gathered && !view.writer_wrote);
         return if now {
             Step::Write
@@ -106,7 +107,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                 failed: state.disk_error().is_some(),
                 closed: state.status() == Status::Closed,
                 flush_requested: state.flush_requested(),
-                readers: state.has_readers(),
+                reader_waits: state.reader_waits(),
                 gathered,
                 writer_wrote,
                 unsynced: state.unsynced(),
@@ -210,7 +211,7 @@ mod tests {
             failed: false,
             closed: false,
             flush_requested: false,
-            readers: false,
+            reader_waits: false,
             gathered: false,
             writer_wrote: false,
             unsynced: false,
@@ -241,7 +242,7 @@ mod tests {
             (
                 "a few bytes, a reader waits",
                 DiskView {
-                    readers: true,
+                    reader_waits: true,
                     ..few
                 },
                 Step::Write,

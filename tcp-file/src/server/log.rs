@@ -93,6 +93,10 @@ pub(crate) struct LogState {
     disk_wait: DiskWait,
     /// A `flushed` or a close waits: the disk thread writes without gathering more.
     flush_requested: bool,
+    /// Readers keep up with the writer: one found no line it could have, and none fell
+    /// behind the window since. The disk thread then writes at once; when readers are
+    /// behind, it gathers (their lines are on disk already), as when there are none.
+    reader_waits: bool,
     status: Status,
     /// The file is deleted ([`FileHandle::unlink`](crate::FileHandle::unlink)): every
     /// stream ends where it is.
@@ -170,6 +174,7 @@ impl Log {
                 synced_lines: scan.lines,
                 disk_wait: DiskWait::Busy,
                 flush_requested: false,
+                reader_waits: false,
                 status,
                 unlinked: false,
                 file_closed: false,
@@ -412,7 +417,11 @@ impl Log {
     }
 
     pub(crate) fn unsubscribe(&self, wake: &Arc<Wake>) {
-        self.lock().subscribers.retain(|w| !Arc::ptr_eq(w, wake));
+        let mut state = self.lock();
+        state.subscribers.retain(|w| !Arc::ptr_eq(w, wake));
+        if state.subscribers.is_empty() {
+            state.reader_waits = false;
+        }
     }
 
     /// A cursor at line `line` (one not written yet is waited for), or at the end for a tail.
@@ -477,9 +486,9 @@ impl LogState {
         self.flush_requested
     }
 
-    /// Whether a connection reads the file now.
-    pub(crate) fn has_readers(&self) -> bool {
-        !self.subscribers.is_empty()
+    /// Whether readers keep up with the writer and wait for its lines to reach the file.
+    pub(crate) fn reader_waits(&self) -> bool {
+        self.reader_waits
     }
 
     /// Whether the disk thread ended and closed the file.
@@ -691,7 +700,15 @@ impl Log {
                 return match (&state.disk_error, state.status) {
                     (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
                     (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
-                    _ => Pulled::Nothing,
+                    _ => {
+                        // The disk thread writes at once for a reader that waits, and
+                        // gathers otherwise: tell it, and wake it if it is gathering.
+                        state.reader_waits = true;
+                        if state.pending_lines > 0 {
+                            self.wake_disk(state, true);
+                        }
+                        Pulled::Nothing
+                    }
                 };
             }
             if max_messages == 0 {
@@ -705,7 +722,9 @@ impl Log {
                     self.pull_window(&state, cursor, until, stream, out, max_bytes),
                 );
             }
-            // Everything before the window is on disk.
+            // Behind the window: readers do not keep up with the writer, so the disk thread
+            // may gather. Everything before the window is on disk.
+            state.reader_waits = false;
             (start, state.window.offset(start).unwrap_or(state.bytes))
         };
         let budget = (max_messages, max_bytes);
@@ -817,6 +836,34 @@ mod tests {
         assert_eq!(log.lock().disk_lines(), 1);
         let on_disk = std::fs::read(dir.path().join("f")).expect("read");
         assert_eq!(on_disk, b"hello\n", "written before it was sent");
+    }
+
+    #[test]
+    fn readers_that_keep_up_ask_for_writes_at_once_and_readers_behind_do_not() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new());
+        assert!(!log.lock().reader_waits(), "no reader yet");
+        let mut at_end = log.cursor(None);
+        assert_eq!(pull_one(&log, &mut at_end), Pulled::Nothing);
+        assert!(log.lock().reader_waits(), "a reader at the end waits");
+        // More lines than the window keeps, written by the writer itself (full batches).
+        let line = vec![b'x'; 1000];
+        for _ in 0..WINDOW_BYTES / 1000 + 1000 {
+            log.append_copy(&line).expect("append");
+        }
+        assert!(
+            log.lock().window.start() > 0,
+            "the first lines left the window"
+        );
+        let mut behind = log.cursor(Some(0));
+        assert!(matches!(
+            pull_one(&log, &mut behind),
+            Pulled::Sent(_) | Pulled::Disk { .. }
+        ));
+        assert!(
+            !log.lock().reader_waits(),
+            "a reader behind the window does not wait"
+        );
     }
 
     #[test]
