@@ -626,6 +626,29 @@ async fn batches_give_every_message_once_from_disk_and_live_even_mixed_with_next
 }
 
 /// Reads from a text-mode client's end until `want` bytes came.
+/// A text client of `server`, over a memory flow, that sent `request`.
+async fn text_client(server: &Server, request: &'static [u8]) -> camlnet_flow::MemoryFlow {
+    use camlnet_flow::FlowExt;
+    let (mut text_end, server_end) = camlnet_flow::pair(64 * 1024);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
+    text_end
+        .write(bytes::Bytes::from_static(request))
+        .await
+        .expect("request");
+    text_end
+}
+
+/// What a text client reads for a request that succeeds: `+OK`, then each message as a line.
+fn text_reply<'a>(messages: impl IntoIterator<Item = &'a String>) -> String {
+    let mut reply = String::from("+OK\n");
+    for message in messages {
+        reply.push_str(message);
+        reply.push('\n');
+    }
+    reply
+}
+
 async fn read_text(end: &mut camlnet_flow::MemoryFlow, want: usize) -> String {
     use camlnet_flow::{FlowExt, Read};
     let mut text = Vec::new();
@@ -771,7 +794,6 @@ async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_clients() {
-    use camlnet_flow::FlowExt;
     let dir = temp_dir("long-messages");
     let server = Server::new();
     let file = server
@@ -816,18 +838,8 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
     }
     assert!(next(&mut late).await.is_none());
 
-    let (mut text_end, server_end) = camlnet_flow::pair(64 * 1024);
-    let serving = server.clone();
-    tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
-    text_end
-        .write(bytes::Bytes::from_static(b"READ log\n"))
-        .await
-        .expect("request");
-    let mut expected = String::from("+OK\n");
-    for (_, message) in &want[..5] {
-        expected.push_str(message);
-        expected.push('\n');
-    }
+    let mut text_end = text_client(&server, b"READ log\n").await;
+    let expected = text_reply(want[..5].iter().map(|(_, message)| message));
     // The first lines, as many bytes as they take (more may have come with them).
     let got = read_text(&mut text_end, expected.len()).await;
     assert!(got.as_bytes()[..expected.len()] == *expected.as_bytes());
@@ -835,7 +847,6 @@ async fn long_messages_come_whole_from_memory_and_disk_to_binary_and_text_client
 
 #[tokio::test]
 async fn lines_in_memory_come_whole_to_binary_and_text_clients_with_either_ending() {
-    use camlnet_flow::FlowExt;
     for ending in [LineEnding::Lf, LineEnding::CrLf] {
         let dir = temp_dir("window-runs");
         let server = Server::new();
@@ -878,18 +889,8 @@ async fn lines_in_memory_come_whole_to_binary_and_text_clients_with_either_endin
             assert!(got.bytes == message.as_bytes(), "{ending:?}: line {line}");
         }
 
-        let (mut text_end, server_end) = camlnet_flow::pair(64 * 1024);
-        let serving = server.clone();
-        tokio::spawn(async move { serving.serve_flow(server_end, "nc").await });
-        text_end
-            .write(bytes::Bytes::from_static(b"READ log\n"))
-            .await
-            .expect("request");
-        let mut expected = String::from("+OK\n");
-        for message in &want {
-            expected.push_str(message);
-            expected.push('\n');
-        }
+        let mut text_end = text_client(&server, b"READ log\n").await;
+        let expected = text_reply(&want);
         let got = read_text(&mut text_end, expected.len()).await;
         assert!(
             got == expected,
