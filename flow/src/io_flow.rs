@@ -15,7 +15,7 @@ use tokio_util::io::poll_read_buf;
 use crate::spare;
 use crate::{Error, Flow, Read, Shutdown};
 
-/// How many bytes one read asks the transport for, unless set otherwise.
+/// The size of an [`IoFlow`]'s read buffer, unless set otherwise.
 pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 
 /// How many bytes `close` keeps for later reads while it waits for the peer, unless set
@@ -75,11 +75,12 @@ pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
 /// adapter for anything else (a TLS stream, a child's pipes joined with
 /// `tokio::io::join`).
 ///
-/// Reads hand out chunks of one buffer (no copy once read); a read that leaves too little
-/// room for the next hands over the whole buffer, which the caller then owns alone
-/// (`Bytes::try_into_mut` succeeds, so a framing layer can work in it without a copy). While
-/// the transport has nothing to read, the flow holds no read buffer: it gives it back to a
-/// spare kept per thread, which the next read on that thread takes. While
+/// Reads hand out chunks of one buffer (no copy once read): successive reads fill it while
+/// at least a quarter of the [read size](IoFlow::set_read_size) is left, and once every
+/// chunk of it was dropped it is filled again from its start, so a caller that drops what
+/// it read is served without allocating. While the transport has nothing to read, the flow
+/// holds no read buffer: it gives it back to a spare kept per thread, which the next read
+/// on that thread takes. While
 /// [`close`](crate::FlowExt::close) waits for the peer, data that arrives is kept for later
 /// reads, up to the [close buffer limit](IoFlow::set_close_buffer_limit).
 ///
@@ -118,8 +119,8 @@ where
         }
     }
 
-    /// Sets how many bytes one read asks the transport for (at least 1). Default
-    /// [`DEFAULT_READ_SIZE`].
+    /// Sets the size of the read buffer (at least 1): one read asks the transport for the
+    /// room left in it, from a quarter of this to all of it. Default [`DEFAULT_READ_SIZE`].
     pub fn set_read_size(&mut self, bytes: usize) {
         self.read_size = bytes.max(1);
     }
@@ -151,12 +152,13 @@ where
     /// Reads once into the read buffer. Every byte read is handed out at once, so the
     /// buffer is empty between reads; while the transport has nothing it is given back.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
-        if self.read_buf.capacity() < self.read_size {
-            self.read_buf = spare::take(self.read_size);
+        let least = self.read_size.div_ceil(4);
+        if self.read_buf.capacity() < least && !self.read_buf.try_reclaim(self.read_size) {
+            self.read_buf = spare::take(least, self.read_size);
         }
         let Poll::Ready(result) = poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
         else {
-            spare::give(std::mem::take(&mut self.read_buf));
+            spare::give(std::mem::take(&mut self.read_buf), self.read_size);
             return Poll::Pending;
         };
         Poll::Ready(match result {
@@ -164,12 +166,7 @@ where
                 self.read_end = Some(Ok(()));
                 Ok(Read::Eof)
             }
-            // Too little room for another read: the buffer would be left behind anyway, so
-            // it goes whole, and the reader owns it alone (it can be made mutable again
-            // without a copy).
-            Ok(_) if self.read_buf.capacity() - self.read_buf.len() < self.read_size => {
-                Ok(Read::Data(std::mem::take(&mut self.read_buf).freeze()))
-            }
+            // The rest of the buffer stays for the next reads.
             Ok(_) => Ok(Read::Data(self.read_buf.split().freeze())),
             Err(e) => {
                 let error = Error::from_io(e);

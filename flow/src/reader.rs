@@ -75,12 +75,12 @@ impl AsyncBufRead for Reader {
                 // Nothing to read: give the buffer back while we wait, so that an idle
                 // connection holds none.
                 if this.buf.capacity() > 0 {
-                    spare::give(std::mem::take(&mut this.buf));
+                    spare::give(std::mem::take(&mut this.buf), this.buffer_size);
                 }
                 return Poll::Pending;
             }
             if this.buf.capacity() < this.buffer_size {
-                this.buf = spare::take(this.buffer_size);
+                this.buf = spare::take(this.buffer_size, this.buffer_size);
             }
             match this.socket.try_read_buf(&mut this.buf) {
                 Ok(0) => this.eof = true,

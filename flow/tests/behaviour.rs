@@ -336,19 +336,50 @@ async fn close_gives_up_past_its_buffer_limit() {
     assert!(!first.is_empty());
 }
 
-#[tokio::test]
-async fn a_read_hands_over_a_buffer_the_reader_owns_alone() {
-    let (a, b) = UnixStream::pair().expect("socketpair");
-    let mut a = UnixFlow::from(a);
-    let mut b = UnixFlow::from(b);
-    b.write(Bytes::from(vec![3u8; 1000])).await.expect("write");
+/// Writes 1,000 bytes of `byte` on `b` and reads them on `a` in one read.
+async fn one_read(a: &mut UnixFlow, b: &mut UnixFlow, byte: u8) -> Bytes {
+    b.write(Bytes::from(vec![byte; 1000])).await.expect("write");
     let Read::Data(bytes) = timeout(LIMIT, a.read()).await.expect("read").expect("read") else {
         panic!("eof instead of data");
     };
-    // Owned alone, it becomes mutable again in place: a framing layer can cut frames out of
-    // it and keep the rest without copying.
-    let at = bytes.as_ptr();
-    let bytes = bytes.try_into_mut().expect("the read's buffer is shared");
-    assert_eq!(bytes.as_ptr(), at);
-    assert_eq!(&bytes[..], &[3u8; 1000][..]);
+    assert_eq!(&bytes[..], &[byte; 1000][..]);
+    bytes
+}
+
+#[tokio::test]
+async fn reads_fill_one_buffer_and_use_it_again_once_what_was_read_is_dropped() {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    let mut a = UnixFlow::from(a);
+    let mut b = UnixFlow::from(b);
+    a.set_read_size(4096);
+    let start = |bytes: &Bytes| bytes.as_ptr() as usize;
+    // Four reads of 1,000 bytes fill one 4,096-byte buffer, one after the other, while each
+    // read is still held.
+    let mut held = Vec::new();
+    for byte in 0..4 {
+        held.push(one_read(&mut a, &mut b, byte).await);
+    }
+    let first = start(&held[0]);
+    for (i, bytes) in held.iter().enumerate() {
+        assert_eq!(
+            start(bytes),
+            first + 1000 * i,
+            "read {i} is not in the first buffer"
+        );
+    }
+    // Too little room is left for a fifth; with every read dropped, the buffer is filled
+    // again from its start.
+    held.clear();
+    let again = one_read(&mut a, &mut b, 4).await;
+    assert_eq!(start(&again), first, "the buffer was not used again");
+    // While a read of it is held, it is not: the reads go to another buffer.
+    for byte in 5..8 {
+        one_read(&mut a, &mut b, byte).await;
+    }
+    let elsewhere = one_read(&mut a, &mut b, 8).await;
+    assert!(
+        !(first..first + 4096).contains(&start(&elsewhere)),
+        "a read overwrote a buffer still held"
+    );
+    assert_eq!(&again[..], &[4u8; 1000][..]);
 }

@@ -23,8 +23,9 @@ use crate::protocol::{
 const DEFAULT_WINDOW: u32 = 8192;
 /// How long the server may take to answer the hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// What one read of a TCP connection asks for: the frames that arrive whole in one read
-/// are cut out of its buffer without a copy, so big reads copy little.
+/// The read buffer of a TCP connection, which reads fill in turn (each asks for at least a
+/// quarter of it): the frames that arrive whole in one read are cut out of its buffer
+/// without a copy, so big reads copy little.
 const READ_SIZE: usize = 512 * 1024;
 
 /// One message of a file: its line number (from 0) and its bytes, without the newline.
@@ -91,6 +92,10 @@ pub struct MessageRef<'a> {
 pub struct Batch {
     /// The line of the first message in `data`.
     first_line: u64,
+    /// The messages not taken yet, as the server counted them: no more are taken out of
+    /// `data`, whatever it holds (a `Lines` frame's lines are not counted when it arrives),
+    /// so that flow control, which counts with it, holds.
+    left: u32,
     layout: Layout,
     data: Bytes,
 }
@@ -104,13 +109,14 @@ impl Batch {
     /// The batch holds no message (never so for a batch from
     /// [`next_batch`](MessageStream::next_batch)).
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.left == 0 || self.data.is_empty()
     }
 
     /// The messages of the batch, in place.
     pub fn iter(&self) -> BatchIter<'_> {
         BatchIter {
             line: self.first_line,
+            left: self.left,
             layout: self.layout,
             data: &self.data,
         }
@@ -121,6 +127,7 @@ impl Iterator for Batch {
     type Item = Message;
 
     fn next(&mut self) -> Option<Message> {
+        self.left = self.left.checked_sub(1)?;
         let (message, used) = protocol::split_next(&self.data, self.layout)?;
         let message = Message {
             line: self.first_line,
@@ -145,6 +152,7 @@ impl<'a> IntoIterator for &'a Batch {
 #[derive(Debug, Clone)]
 pub struct BatchIter<'a> {
     line: u64,
+    left: u32,
     layout: Layout,
     data: &'a [u8],
 }
@@ -153,6 +161,7 @@ impl<'a> Iterator for BatchIter<'a> {
     type Item = MessageRef<'a>;
 
     fn next(&mut self) -> Option<MessageRef<'a>> {
+        self.left = self.left.checked_sub(1)?;
         let (bytes, used) = protocol::split_next(self.data, self.layout)?;
         let message = MessageRef {
             line: self.line,
@@ -275,7 +284,7 @@ impl Client {
             .write(out.freeze())
             .await
             .map_err(|e| Error::transport_caused("sending the hello failed", e))?;
-        let mut frames = FrameReader::new(MAX_SERVER_FRAME, BytesMut::new());
+        let mut frames = FrameReader::new(MAX_SERVER_FRAME, Bytes::new());
         let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_frame(&mut reader, &mut frames))
             .await
             .map_err(|_| Error::transport("no answer to the hello within 10 s"))??;
@@ -529,6 +538,7 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
             } => {
                 let batch = Batch {
                     first_line,
+                    left: count,
                     layout,
                     data,
                 };
@@ -557,6 +567,11 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
 /// Hands `batch` to its stream, unless the server sent past the stream's credit: that
 /// fails the stream (and cancels it on the server), so the queue stays within the window.
 fn deliver(shared: &Shared, stream: u32, batch: Batch, count: u32) {
+    // Nothing to take (a server's batch of no messages, or counted as none): dropped, so
+    // that it holds no memory however many come.
+    if batch.is_empty() {
+        return;
+    }
     let mut streams = shared.streams();
     let Some(open) = streams.open.get(&stream) else {
         return;

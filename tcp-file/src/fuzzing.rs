@@ -124,11 +124,13 @@ impl Frame {
         protocol::encode(&self.0, out);
     }
 
-    /// A batch's messages as [`split_next`](protocol::split_next) takes them out, each with
-    /// its line; `None` for a frame that is not a batch.
+    /// A batch's messages as the client takes them out with
+    /// [`split_next`](protocol::split_next) (no more than its count), each with its line;
+    /// `None` for a frame that is not a batch.
     pub fn messages(&self) -> Option<Vec<(u64, &[u8])>> {
         let protocol::Frame::Batch {
             first_line,
+            count,
             layout,
             data,
             ..
@@ -138,12 +140,15 @@ impl Frame {
         };
         let mut out = Vec::new();
         let mut rest = &data[..];
-        while let Some((message, used)) = protocol::split_next(rest, *layout) {
+        while out.len() < *count as usize {
+            let Some((message, used)) = protocol::split_next(rest, *layout) else {
+                break;
+            };
             assert!(
                 used > 0 && used <= rest.len(),
                 "split_next took {used} bytes"
             );
-            out.push((first_line.wrapping_add(out.len() as u64), message));
+            out.push((first_line + out.len() as u64, message));
             rest = &rest[used..];
         }
         Some(out)
@@ -162,7 +167,7 @@ pub struct FrameReader(protocol::FrameReader);
 impl FrameReader {
     /// A reader of frames of up to `max_frame` bytes.
     pub fn new(max_frame: usize) -> Self {
-        FrameReader(protocol::FrameReader::new(max_frame, BytesMut::new()))
+        FrameReader(protocol::FrameReader::new(max_frame, Bytes::new()))
     }
 
     /// Hands the reader what one read returned. Take every whole frame out with

@@ -116,13 +116,11 @@ async fn a_line_too_long_for_a_frame_fails_its_stream_alone() {
     live.close().await.expect("close");
 }
 
-#[tokio::test]
-async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_queue() {
+/// A fake server over an in-memory flow: welcomes the client, waits for its request to
+/// open stream 1 on the 3-byte name "log", then sends `frames` and keeps the connection.
+fn fake_server(frames: Vec<Vec<u8>>) -> (camlnet_flow::MemoryFlow, tokio::task::JoinHandle<()>) {
     use camlnet_flow::{FlowExt, Read};
-    const WINDOW: u32 = 16;
     let (client_end, mut server_end) = camlnet_flow::pair(1 << 20);
-    // A server that welcomes the client, waits for its request and then sends 10 batches
-    // of 100 lines to stream 1, whatever the credit.
     let server = tokio::spawn(async move {
         let mut seen = 0;
         // The hello (4 + 10 bytes), then an `Open` of the 3-byte name "log" (4 + 21).
@@ -141,22 +139,39 @@ async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_qu
                     .expect("welcome");
             }
         }
-        for batch in 0..10u64 {
-            let data = "x\n".repeat(100);
-            let mut frame = Vec::new();
-            frame.extend_from_slice(&((1 + 4 + 8 + 4 + 1 + data.len()) as u32).to_be_bytes());
-            frame.push(0x86);
-            frame.extend_from_slice(&1u32.to_be_bytes());
-            frame.extend_from_slice(&(batch * 100).to_be_bytes());
-            frame.extend_from_slice(&100u32.to_be_bytes());
-            frame.push(0);
-            frame.extend_from_slice(data.as_bytes());
+        for frame in frames {
             if server_end.write(frame.into()).await.is_err() {
-                break;
+                return;
             }
         }
-        server_end
+        // Keep the connection until the client leaves.
+        while let Ok(Read::Data(_)) = server_end.read().await {}
     });
+    (client_end, server)
+}
+
+/// A `Lines` frame for stream 1 that says it holds `count` lines, whatever `data` holds.
+fn lines_frame(first_line: u64, count: u32, data: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&((1 + 4 + 8 + 4 + 1 + data.len()) as u32).to_be_bytes());
+    frame.push(0x86);
+    frame.extend_from_slice(&1u32.to_be_bytes());
+    frame.extend_from_slice(&first_line.to_be_bytes());
+    frame.extend_from_slice(&count.to_be_bytes());
+    frame.push(0);
+    frame.extend_from_slice(data);
+    frame
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_queue() {
+    const WINDOW: u32 = 16;
+    // 10 batches of 100 lines, whatever the credit.
+    let data = "x\n".repeat(100);
+    let frames = (0..10u64)
+        .map(|batch| lines_frame(batch * 100, 100, data.as_bytes()))
+        .collect();
+    let (client_end, server) = fake_server(frames);
     let client = camlnet_tcp_file::Client::over(client_end)
         .await
         .expect("handshake");
@@ -175,5 +190,37 @@ async fn a_server_that_ignores_credit_fails_the_stream_instead_of_growing_its_qu
         received <= WINDOW,
         "{received} messages queued past a window of {WINDOW}"
     );
-    drop(server.await.expect("the fake server"));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_server_that_miscounts_its_lines_gives_no_more_messages_than_it_counted() {
+    // Each batch's lines are taken up to its count: flow control, which counts with it,
+    // holds whatever the bytes say. A batch counted as empty is no batch.
+    let frames = vec![
+        lines_frame(0, 2, b"a\nb\nc\n"),
+        lines_frame(2, 3, b"d\n"),
+        lines_frame(3, 0, b"e\nf\n"),
+        lines_frame(3, 1, b"g\n"),
+        // `End` of stream 1.
+        vec![0, 0, 0, 5, 0x84, 0, 0, 0, 1],
+    ];
+    let (client_end, server) = fake_server(frames);
+    let client = camlnet_tcp_file::Client::over(client_end)
+        .await
+        .expect("handshake");
+    let mut one_by_one = Vec::new();
+    let mut stream = client.read("log", StreamOptions::new());
+    let mut batches = Vec::new();
+    while let Some(batch) = timeout(LIMIT, stream.next_batch()).await.expect("stalled") {
+        let batch = batch.expect("the stream lives");
+        assert!(!batch.is_empty(), "an empty batch");
+        let seen: Vec<_> = batch.iter().map(|m| (m.line, m.bytes.to_vec())).collect();
+        one_by_one.extend(batch.map(|m| (m.line, m.bytes.to_vec())));
+        batches.push(seen);
+    }
+    let expected = [(0, b"a"), (1, b"b"), (2, b"d"), (3, b"g")].map(|(l, b)| (l, b.to_vec()));
+    assert_eq!(batches.concat(), expected, "in place");
+    assert_eq!(one_by_one, expected, "owned");
+    server.abort();
 }

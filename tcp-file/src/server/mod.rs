@@ -510,7 +510,7 @@ const FIRST_BYTES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// client may send; anything else is a text request.
 async fn dispatch<F: Flow>(inner: Arc<ServerInner>, mut flow: F, peer: String) {
     let first = match tokio::time::timeout(FIRST_BYTES_TIMEOUT, flow.read()).await {
-        Ok(Ok(Read::Data(bytes))) => BytesMut::from(&bytes[..]),
+        Ok(Ok(Read::Data(bytes))) => bytes,
         Ok(Ok(Read::Eof)) => return,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "connection read failed");
@@ -524,6 +524,6 @@ async fn dispatch<F: Flow>(inner: Arc<ServerInner>, mut flow: F, peer: String) {
     if first.first() == Some(&0) {
         connection::serve(inner, flow, peer, first).await;
     } else {
-        text::serve(inner, flow, peer, first).await;
+        text::serve(inner, flow, peer, BytesMut::from(&first[..])).await;
     }
 }
