@@ -79,8 +79,9 @@ pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
 /// at least a quarter of the [read size](IoFlow::set_read_size) is left, and once every
 /// chunk of it was dropped it is filled again from its start, so a caller that drops what
 /// it read is served without allocating. While the transport has nothing to read, the flow
-/// holds no read buffer: it gives it back to a spare kept per thread, which the next read
-/// on that thread takes. While
+/// holds no read buffer: it gives it back to a few kept per thread, which the next reads
+/// on that thread take (with a buffer filled while its reads were held, so that a
+/// consumer that lags by a few buffers does not make each read allocate). While
 /// [`close`](crate::FlowExt::close) waits for the peer, data that arrives is kept for later
 /// reads, up to the [close buffer limit](IoFlow::set_close_buffer_limit).
 ///
@@ -153,7 +154,7 @@ where
     /// buffer is empty between reads; while the transport has nothing it is given back.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
         let least = self.read_size.div_ceil(4);
-        if self.read_buf.capacity() < least && !self.read_buf.try_reclaim(self.read_size) {
+        if self.read_buf.capacity() < least {
             self.read_buf = spare::take(least, self.read_size);
         }
         let Poll::Ready(result) = poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
@@ -166,8 +167,16 @@ where
                 self.read_end = Some(Ok(()));
                 Ok(Read::Eof)
             }
-            // The rest of the buffer stays for the next reads.
-            Ok(_) => Ok(Read::Data(self.read_buf.split().freeze())),
+            Ok(_) => {
+                let read = self.read_buf.split().freeze();
+                // The rest of the buffer stays for the next reads, unless it is too little:
+                // then the thread keeps the buffer, to fill it again once its reads are
+                // dropped.
+                if self.read_buf.capacity() < least {
+                    spare::give(std::mem::take(&mut self.read_buf), self.read_size);
+                }
+                Ok(Read::Data(read))
+            }
             Err(e) => {
                 let error = Error::from_io(e);
                 self.read_end = Some(Err(error.clone()));

@@ -347,7 +347,7 @@ async fn one_read(a: &mut UnixFlow, b: &mut UnixFlow, byte: u8) -> Bytes {
 }
 
 #[tokio::test]
-async fn reads_fill_one_buffer_and_use_it_again_once_what_was_read_is_dropped() {
+async fn reads_fill_a_buffer_and_use_it_again_once_what_was_read_is_dropped() {
     let (a, b) = UnixStream::pair().expect("socketpair");
     let mut a = UnixFlow::from(a);
     let mut b = UnixFlow::from(b);
@@ -382,4 +382,22 @@ async fn reads_fill_one_buffer_and_use_it_again_once_what_was_read_is_dropped() 
         "a read overwrote a buffer still held"
     );
     assert_eq!(&again[..], &[4u8; 1000][..]);
+    // A reader that lags by a buffer: once the first one's reads are dropped, it is used
+    // again (it was kept meanwhile), and four more reads held at once need no third.
+    drop(again);
+    // Were the first buffer freed now, the allocator would hand its memory to this
+    // allocation of the same size: a read can land there only if the flow kept it.
+    let decoy = Vec::<u8>::with_capacity(4096);
+    let second = start(&elsewhere);
+    for byte in 9..13 {
+        let read = one_read(&mut a, &mut b, byte).await;
+        let at = start(&read);
+        assert!(
+            (first..first + 4096).contains(&at) || (second..second + 4096).contains(&at),
+            "read {byte} went to a third buffer"
+        );
+        held.push(read);
+    }
+    assert_eq!(&elsewhere[..], &[8u8; 1000][..]);
+    drop(decoy);
 }

@@ -26,7 +26,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read buffer of a TCP connection, which reads fill in turn (each asks for at least a
 /// quarter of it): the frames that arrive whole in one read are cut out of its buffer
 /// without a copy, so big reads copy little.
-const READ_SIZE: usize = 512 * 1024;
+const READ_SIZE: usize = 256 * 1024;
 
 /// One message of a file: its line number (from 0) and its bytes, without the newline.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ const WRITE_BATCH: usize = 256 * 1024;
 const READS_AT_ONCE: usize = WRITE_BATCH / FRAME_BYTES;
 /// A frame of messages carries about this much at most. A client cuts the frames that
 /// arrived whole in one read out of the read's buffer, and copies only the one that spans
-/// two reads: frames much smaller than a read (the client's are 128 to 512 KiB) mean few
+/// two reads: frames much smaller than a read (the client's are 64 to 256 KiB) mean few
 /// bytes copied, and frames not too small mean little work per frame.
 const FRAME_BYTES: usize = 64 * 1024;
 
