@@ -347,8 +347,8 @@ impl Log {
 
     /// Records the outcome of a write of `lines` lines (and of the sync after it, when
     /// `synced`): readers may have them now, or the file has failed. No eviction here: the
-    /// writer evicts on its next message, so memory is freed by the thread that allocated
-    /// it.
+    /// writer evicts on its next message (a run that a reader's batch still shares is
+    /// freed by whichever drops it last).
     pub(crate) fn write_ended(&self, lines: u64, synced: bool, result: std::io::Result<()>) {
         self.disk_ended("write", result, |state, error| {
             state.write_ended(lines, synced, error);
