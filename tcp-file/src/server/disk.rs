@@ -26,11 +26,15 @@ struct DiskView {
     /// Readers keep up with the writer and wait for its lines to reach the file (see
     /// `LogState::reader_waits`); readers behind it read lines already there.
     reader_waits: bool,
+    /// Readers write the lines they wait for themselves once the disk thread is late (not
+    /// for a durable file, nor when each write is synced: see `Log::readers_write`).
+    readers_write: bool,
     /// The thread waited for more bytes once already.
     gathered: bool,
-    /// The writer wrote full batches itself while this thread gathered. It goes on doing
-    /// so, and this thread writes only what is left once it pauses, rather than contend
-    /// with it for every few lines.
+    /// The writer wrote full batches itself while this thread waited: it streams. It goes
+    /// on doing so, and this thread writes only what is left once it pauses, rather than
+    /// contend with it for every few lines (and, on a busy machine, take its core at each
+    /// wake). Readers that wait get their lines with the writer's next batch.
     writer_wrote: bool,
     /// Lines were written since the last sync.
     unsynced: bool,
@@ -43,8 +47,10 @@ struct DiskView {
 enum Step {
     /// Write what is pending (and sync after it, if the policy says so).
     Write,
-    /// Wait this long for more bytes: a few are pending, and nobody waits for them yet.
-    Gather(Duration),
+    /// Wait [`GATHER`] for more bytes: a few are pending, and nobody waits for them yet;
+    /// or behind a writer that streams (`streaming`: readers that wait get its batches,
+    /// and write the lines themselves if they wait too long).
+    Gather { streaming: bool },
     /// Sync what was written: the interval is over.
     Sync,
     /// The file is closed and drained: sync first if `sync`, then close it and end.
@@ -57,19 +63,25 @@ enum Step {
 
 /// The disk thread's decision, a pure function of what it sees.
 fn next_step(view: &DiskView) -> Step {
+    let sync_due = match view.sync {
+        SyncPolicy::Interval(every) => view.unsynced && view.since_sync >= every,
+        _ => false,
+    };
     if view.pending > 0 && !view.failed {
         // Readers wait: write at once (they write themselves only when this thread is
-        // late). Otherwise gather, and keep gathering while the writer writes full
-        // batches itself.
+        // late), unless the writer streams and they can. Otherwise gather, and keep
+        // gathering while the writer writes full batches itself, until a sync is due.
+        let streaming = view.writer_wrote && view.readers_write;
         let now = view.pending >= DISK_BATCH
             || view.flush_requested
             || view.closed
-            || view.reader_waits
+            || sync_due
+            || (view.reader_waits && !streaming)
             || (view.gathered && !view.writer_wrote);
         return if now {
             Step::Write
         } else {
-            Step::Gather(GATHER)
+            Step::Gather { streaming }
         };
     }
     if view.closed {
@@ -80,10 +92,8 @@ fn next_step(view: &DiskView) -> Step {
         return Step::Hold;
     }
     match view.sync {
-        SyncPolicy::Interval(every) if view.unsynced => match every.checked_sub(view.since_sync) {
-            Some(left) if !left.is_zero() => Step::Wait(Some(left)),
-            _ => Step::Sync,
-        },
+        SyncPolicy::Interval(_) if sync_due => Step::Sync,
+        SyncPolicy::Interval(every) if view.unsynced => Step::Wait(Some(every - view.since_sync)),
         _ => Step::Wait(None),
     }
 }
@@ -108,6 +118,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                 closed: state.status() == Status::Closed,
                 flush_requested: state.flush_requested(),
                 reader_waits: state.reader_waits(),
+                readers_write: log.readers_may_write(),
                 gathered,
                 writer_wrote,
                 unsynced: state.unsynced(),
@@ -116,11 +127,16 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
             };
             match next_step(&view) {
                 Step::Write => break,
-                Step::Gather(limit) => {
-                    let written = state.disk_lines();
-                    state = wait(&log, state, DiskWait::Gathering, Some(limit));
+                Step::Gather { streaming } => {
+                    let waits_for = if streaming {
+                        DiskWait::Streaming
+                    } else {
+                        DiskWait::Gathering
+                    };
+                    let batches = state.writer_batches();
+                    state = wait(&log, state, waits_for, Some(GATHER));
                     gathered = true;
-                    writer_wrote = state.disk_lines() > written;
+                    writer_wrote = state.writer_batches() > batches;
                 }
                 Step::Sync => {
                     drop(state);
@@ -155,8 +171,9 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                     }
                 }
                 Step::Wait(limit) => {
+                    let batches = state.writer_batches();
                     state = wait(&log, state, DiskWait::Idle, limit);
-                    writer_wrote = false;
+                    writer_wrote = state.writer_batches() > batches;
                 }
             }
         }
@@ -212,6 +229,7 @@ mod tests {
             closed: false,
             flush_requested: false,
             reader_waits: false,
+            readers_write: true,
             gathered: false,
             writer_wrote: false,
             unsynced: false,
@@ -230,7 +248,11 @@ mod tests {
         let interval = SyncPolicy::Interval(second);
         let table = [
             ("nothing to do", idle(), Step::Wait(None)),
-            ("a few bytes, nobody waits", few, Step::Gather(GATHER)),
+            (
+                "a few bytes, nobody waits",
+                few,
+                Step::Gather { streaming: false },
+            ),
             (
                 "a few bytes, gathered once",
                 DiskView {
@@ -254,7 +276,48 @@ mod tests {
                     writer_wrote: true,
                     ..few
                 },
-                Step::Gather(GATHER),
+                Step::Gather { streaming: true },
+            ),
+            (
+                "a few bytes of a durable file, gathered once while the writer wrote batches",
+                DiskView {
+                    gathered: true,
+                    writer_wrote: true,
+                    readers_write: false,
+                    ..few
+                },
+                Step::Gather { streaming: false },
+            ),
+            (
+                "a few bytes, a reader waits, the writer wrote batches meanwhile",
+                DiskView {
+                    reader_waits: true,
+                    writer_wrote: true,
+                    ..few
+                },
+                Step::Gather { streaming: true },
+            ),
+            (
+                "a few bytes, a reader of a durable file waits, the writer wrote batches",
+                DiskView {
+                    reader_waits: true,
+                    readers_write: false,
+                    writer_wrote: true,
+                    ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a few bytes behind a writer that streams, the interval's sync due",
+                DiskView {
+                    gathered: true,
+                    writer_wrote: true,
+                    unsynced: true,
+                    sync: interval,
+                    since_sync: second,
+                    ..few
+                },
+                Step::Write,
             ),
             (
                 "a full batch while the writer writes batches",

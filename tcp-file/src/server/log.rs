@@ -62,8 +62,13 @@ pub(crate) enum DiskWait {
     Busy,
     /// Nothing pending: any write wakes it.
     Idle,
-    /// A few bytes pending: only a full batch, a flush or a close wakes it early.
+    /// A few bytes pending: only a full batch, a flush, a close or a reader that waits
+    /// wakes it early.
     Gathering,
+    /// Gathering behind a writer that writes its own full batches, whose readers write
+    /// the lines they wait for themselves when they wait too long: a reader that waits
+    /// does not wake it either, since that writer's next batch comes soon.
+    Streaming,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +96,9 @@ pub(crate) struct LogState {
     disk_lines: u64,
     synced_lines: u64,
     disk_wait: DiskWait,
+    /// How many full batches the writer wrote itself (see [`Log::pushed`]): the disk thread
+    /// counts them while it waits, to learn that the writer streams.
+    writer_batches: u64,
     /// A `flushed` or a close waits: the disk thread writes without gathering more.
     flush_requested: bool,
     /// Readers keep up with the writer: one found no line it could have, and none fell
@@ -173,6 +181,7 @@ impl Log {
                 disk_lines: scan.lines,
                 synced_lines: scan.lines,
                 disk_wait: DiskWait::Busy,
+                writer_batches: 0,
                 flush_requested: false,
                 reader_waits: false,
                 status,
@@ -289,8 +298,11 @@ impl Log {
         } else if state.pending_len() >= DISK_BATCH && !always {
             if let Some(appender) = self.try_appender() {
                 drop(state);
-                appender::write_pending(self, appender, false);
+                let wrote = appender::write_pending(self, appender, false);
                 state = self.lock();
+                if wrote {
+                    state.writer_batches += 1;
+                }
             }
         }
         if state.pending_lines.is_power_of_two() && self.readers_write(&state) {
@@ -310,7 +322,13 @@ impl Log {
     /// has waited [`READERS_TAKE_OVER`]. Not when each write is synced, or readers wait
     /// for syncs (`durable`): that is the disk thread's work.
     fn readers_write(&self, state: &LogState) -> bool {
-        state.pending_lines > 0 && !self.durable && self.sync != SyncPolicy::Always
+        state.pending_lines > 0 && self.readers_may_write()
+    }
+
+    /// Whether readers may ever write the lines they wait for (see
+    /// [`readers_write`](Log::readers_write)).
+    pub(crate) fn readers_may_write(&self) -> bool {
+        !self.durable && self.sync != SyncPolicy::Always
     }
 
     /// Lets go of the lock, then wakes the disk thread if it waits for what is there now:
@@ -321,7 +339,9 @@ impl Log {
         let wake = match state.disk_wait {
             DiskWait::Busy => false,
             DiskWait::Idle => true,
-            DiskWait::Gathering => urgent || state.pending_bytes >= DISK_BATCH,
+            DiskWait::Gathering | DiskWait::Streaming => {
+                urgent || state.pending_bytes >= DISK_BATCH
+            }
         };
         if wake {
             state.disk_wait = DiskWait::Busy;
@@ -551,6 +571,11 @@ impl LogState {
         }
     }
 
+    /// How many full batches the writer wrote itself.
+    pub(crate) fn writer_batches(&self) -> u64 {
+        self.writer_batches
+    }
+
     /// What the disk thread waits for now.
     pub(crate) fn set_disk_wait(&mut self, waits_for: DiskWait) {
         self.disk_wait = waits_for;
@@ -701,10 +726,11 @@ impl Log {
                     (Some(e), _) => Pulled::Failed(format!("disk write failed: {e}")),
                     (None, Status::Closed) if cursor.next >= state.lines => Pulled::End,
                     _ => {
-                        // The disk thread writes at once for a reader that waits, and
-                        // gathers otherwise: tell it, and wake it if it is gathering.
+                        // The disk thread writes at once for a reader that waits, unless
+                        // the writer streams, and gathers otherwise: tell it, and wake it
+                        // if it is gathering for a few bytes.
                         state.reader_waits = true;
-                        if state.pending_lines > 0 {
+                        if state.pending_lines > 0 && state.disk_wait != DiskWait::Streaming {
                             self.wake_disk(state, true);
                         }
                         Pulled::Nothing
@@ -864,6 +890,38 @@ mod tests {
             !log.lock().reader_waits(),
             "a reader behind the window does not wait"
         );
+    }
+
+    #[test]
+    fn a_writer_counts_the_full_batches_it_writes_itself() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new());
+        let line = vec![b'x'; 1000];
+        let below_a_batch = DISK_BATCH / (line.len() + 1);
+        for _ in 0..below_a_batch {
+            log.append_copy(&line).expect("append");
+        }
+        assert_eq!(log.lock().writer_batches(), 0, "less than a batch pending");
+        log.append_copy(&line).expect("append");
+        let state = log.lock();
+        assert_eq!(state.writer_batches(), 1);
+        assert_eq!(state.disk_lines(), below_a_batch as u64 + 1, "all written");
+    }
+
+    #[test]
+    fn a_waiting_reader_wakes_a_gathering_disk_thread_not_one_behind_a_streaming_writer() {
+        let dir = tempfile::tempdir().expect("dir");
+        // A durable file, whose readers never write the lines themselves: each pull that
+        // finds nothing only asks the disk thread (the rule is the same for every file).
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new().durable(true));
+        log.append_copy(b"hello").expect("append");
+        let mut cursor = log.cursor(Some(0));
+        log.lock().set_disk_wait(DiskWait::Streaming);
+        assert_eq!(pull_one(&log, &mut cursor), Pulled::Nothing);
+        assert_eq!(log.lock().disk_wait, DiskWait::Streaming, "not woken");
+        log.lock().set_disk_wait(DiskWait::Gathering);
+        assert_eq!(pull_one(&log, &mut cursor), Pulled::Nothing);
+        assert_eq!(log.lock().disk_wait, DiskWait::Busy, "woken");
     }
 
     #[test]
