@@ -12,6 +12,8 @@ use crate::server::options::SyncPolicy;
 /// The disk thread waits this long for more bytes when fewer than a batch are pending and
 /// nobody waits for them.
 const GATHER: Duration = Duration::from_millis(1);
+/// A writer that wrote a full batch itself this recently streams (see `DiskView::streams`).
+const STREAMING: Duration = Duration::from_millis(10);
 
 /// What the disk thread sees of its log when it decides what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +33,15 @@ struct DiskView {
     readers_write: bool,
     /// The thread waited for more bytes once already.
     gathered: bool,
-    /// The writer wrote full batches itself while this thread waited: it streams. It goes
-    /// on doing so, and this thread writes only what is left once it pauses, rather than
-    /// contend with it for every few lines (and, on a busy machine, take its core at each
-    /// wake). Readers that wait get their lines with the writer's next batch.
+    /// The writer wrote full batches itself while this thread gathered. It goes on doing
+    /// so, and this thread writes only what is left once it pauses, rather than contend
+    /// with it for every few lines.
     writer_wrote: bool,
+    /// The writer wrote a full batch itself in the last [`STREAMING`]: it streams, and
+    /// readers that wait get their lines with its next batch, rather than have this
+    /// thread woken for every few lines (which, on a busy machine, takes the writer's core
+    /// at each wake).
+    streams: bool,
     /// Lines were written since the last sync.
     unsynced: bool,
     sync: SyncPolicy,
@@ -71,7 +77,7 @@ fn next_step(view: &DiskView) -> Step {
         // Readers wait: write at once (they write themselves only when this thread is
         // late), unless the writer streams and they can. Otherwise gather, and keep
         // gathering while the writer writes full batches itself, until a sync is due.
-        let streaming = view.writer_wrote && view.readers_write;
+        let streaming = view.streams && view.readers_write;
         let now = view.pending >= DISK_BATCH
             || view.flush_requested
             || view.closed
@@ -107,6 +113,8 @@ fn next_step(view: &DiskView) -> Step {
 pub(crate) fn run_disk_thread(log: Arc<Log>) {
     let sync = log.sync;
     let mut last_sync = Instant::now();
+    // When this thread last saw the writer write a full batch itself.
+    let mut streamed: Option<Instant> = None;
     loop {
         let mut state = log.lock();
         let mut gathered = false;
@@ -121,6 +129,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                 readers_write: log.readers_may_write(),
                 gathered,
                 writer_wrote,
+                streams: streamed.is_some_and(|at| at.elapsed() < STREAMING),
                 unsynced: state.unsynced(),
                 sync,
                 since_sync: last_sync.elapsed(),
@@ -137,6 +146,9 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                     state = wait(&log, state, waits_for, Some(GATHER));
                     gathered = true;
                     writer_wrote = state.writer_batches() > batches;
+                    if writer_wrote {
+                        streamed = Some(Instant::now());
+                    }
                 }
                 Step::Sync => {
                     drop(state);
@@ -173,7 +185,10 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                 Step::Wait(limit) => {
                     let batches = state.writer_batches();
                     state = wait(&log, state, DiskWait::Idle, limit);
-                    writer_wrote = state.writer_batches() > batches;
+                    writer_wrote = false;
+                    if state.writer_batches() > batches {
+                        streamed = Some(Instant::now());
+                    }
                 }
             }
         }
@@ -232,6 +247,7 @@ mod tests {
             readers_write: true,
             gathered: false,
             writer_wrote: false,
+            streams: false,
             unsynced: false,
             sync: SyncPolicy::Never,
             since_sync: Duration::ZERO,
@@ -274,6 +290,7 @@ mod tests {
                 DiskView {
                     gathered: true,
                     writer_wrote: true,
+                    streams: true,
                     ..few
                 },
                 Step::Gather { streaming: true },
@@ -283,26 +300,37 @@ mod tests {
                 DiskView {
                     gathered: true,
                     writer_wrote: true,
+                    streams: true,
                     readers_write: false,
                     ..few
                 },
                 Step::Gather { streaming: false },
             ),
             (
-                "a few bytes, a reader waits, the writer wrote batches meanwhile",
+                "a few bytes, a reader waits, the writer streams",
                 DiskView {
                     reader_waits: true,
-                    writer_wrote: true,
+                    streams: true,
                     ..few
                 },
                 Step::Gather { streaming: true },
             ),
             (
-                "a few bytes, a reader of a durable file waits, the writer wrote batches",
+                "a few bytes, a reader waits, gathered once while the writer streamed but wrote no batch",
+                DiskView {
+                    reader_waits: true,
+                    gathered: true,
+                    streams: true,
+                    ..few
+                },
+                Step::Write,
+            ),
+            (
+                "a few bytes, a reader of a durable file waits, the writer streams",
                 DiskView {
                     reader_waits: true,
                     readers_write: false,
-                    writer_wrote: true,
+                    streams: true,
                     ..few
                 },
                 Step::Write,
@@ -312,6 +340,7 @@ mod tests {
                 DiskView {
                     gathered: true,
                     writer_wrote: true,
+                    streams: true,
                     unsynced: true,
                     sync: interval,
                     since_sync: second,
