@@ -113,8 +113,7 @@ fn next_step(view: &DiskView) -> Step {
 pub(crate) fn run_disk_thread(log: Arc<Log>) {
     let sync = log.sync;
     let mut last_sync = Instant::now();
-    // When this thread last saw the writer write a full batch itself.
-    let mut streamed: Option<Instant> = None;
+    let mut writer = WriterBatches::default();
     loop {
         let mut state = log.lock();
         let mut gathered = false;
@@ -129,7 +128,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                 readers_write: log.readers_may_write(),
                 gathered,
                 writer_wrote,
-                streams: streamed.is_some_and(|at| at.elapsed() < STREAMING),
+                streams: writer.streams(),
                 unsynced: state.unsynced(),
                 sync,
                 since_sync: last_sync.elapsed(),
@@ -142,13 +141,8 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                     } else {
                         DiskWait::Gathering
                     };
-                    let batches = state.writer_batches();
-                    state = wait(&log, state, waits_for, Some(GATHER));
+                    (state, writer_wrote) = writer.wait(&log, state, waits_for, Some(GATHER));
                     gathered = true;
-                    writer_wrote = state.writer_batches() > batches;
-                    if writer_wrote {
-                        streamed = Some(Instant::now());
-                    }
                 }
                 Step::Sync => {
                     drop(state);
@@ -183,12 +177,8 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                     }
                 }
                 Step::Wait(limit) => {
-                    let batches = state.writer_batches();
-                    state = wait(&log, state, DiskWait::Idle, limit);
+                    (state, _) = writer.wait(&log, state, DiskWait::Idle, limit);
                     writer_wrote = false;
-                    if state.writer_batches() > batches {
-                        streamed = Some(Instant::now());
-                    }
                 }
             }
         }
@@ -204,6 +194,36 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
         if wrote && sync_due {
             last_sync = Instant::now();
         }
+    }
+}
+
+/// When the disk thread last saw the writer write a full batch itself.
+#[derive(Debug, Default)]
+struct WriterBatches {
+    last_seen: Option<Instant>,
+}
+
+impl WriterBatches {
+    /// The writer streams: it wrote a full batch in the last [`STREAMING`].
+    fn streams(&self) -> bool {
+        self.last_seen.is_some_and(|at| at.elapsed() < STREAMING)
+    }
+
+    /// As [`wait`]; also says whether the writer wrote a full batch itself meanwhile.
+    fn wait<'a>(
+        &mut self,
+        log: &'a Log,
+        state: MutexGuard<'a, LogState>,
+        waits_for: DiskWait,
+        limit: Option<Duration>,
+    ) -> (MutexGuard<'a, LogState>, bool) {
+        let before = state.writer_batches();
+        let state = wait(log, state, waits_for, limit);
+        let wrote = state.writer_batches() > before;
+        if wrote {
+            self.last_seen = Some(Instant::now());
+        }
+        (state, wrote)
     }
 }
 
