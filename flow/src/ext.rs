@@ -1,7 +1,8 @@
 //! `FlowExt`: the `async` methods that every [`Flow`] has.
 
+use std::fs::File;
 use std::future::{Future, poll_fn};
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
@@ -87,6 +88,36 @@ pub trait FlowExt: Flow {
         })
     }
 
+    /// Writes the buffers of `head`, then sends the `len` bytes of `file` from byte
+    /// `offset` straight from the kernel's page cache, without copying them through this
+    /// process, on flows that [can](Flow::can_send_file) (see [`Flow::poll_send_file`]).
+    ///
+    /// # Errors
+    ///
+    /// The flow cannot send files (`Unsupported`), the file ends before the range does
+    /// (`UnexpectedEof`), or as [`write`](FlowExt::write).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`write`](FlowExt::write).
+    fn send_file<'a>(
+        &'a mut self,
+        head: Vec<Bytes>,
+        file: &'a File,
+        offset: u64,
+        len: usize,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        let mut pending = PendingFile::new(head, offset, len);
+        poll_fn(move |cx| {
+            pending.poll_send_all(cx, |cx, head, offset, len| {
+                self.poll_send_file(cx, head, file, offset, len)
+            })
+        })
+    }
+
     /// Pushes written data down to the transport.
     ///
     /// # Cancel safety
@@ -157,35 +188,86 @@ impl PendingWrites {
         PendingWrites { data, first: 0 }
     }
 
+    /// Whether every buffer was written.
+    fn is_done(&mut self) -> bool {
+        while self.first < self.data.len() && self.data[self.first].is_empty() {
+            self.first += 1;
+        }
+        self.first == self.data.len()
+    }
+
+    /// The next buffers to write, at most [`MAX_IOVECS`].
+    fn slices(&self) -> Vec<IoSlice<'_>> {
+        self.data[self.first..]
+            .iter()
+            .take(MAX_IOVECS)
+            .map(|b| IoSlice::new(b))
+            .collect()
+    }
+
+    /// Counts `written` bytes as written.
+    fn advance(&mut self, mut written: usize) {
+        while written > 0 && self.first < self.data.len() {
+            let chunk = &mut self.data[self.first];
+            let step = written.min(chunk.len());
+            chunk.advance(step);
+            written -= step;
+            if chunk.is_empty() {
+                self.first += 1;
+            }
+        }
+    }
+
     /// Feeds the remaining buffers to `write`, vectored, until all are accepted.
     pub(crate) fn poll_write_all(
         &mut self,
         cx: &mut Context<'_>,
         mut write: impl FnMut(&mut Context<'_>, &[IoSlice<'_>]) -> Poll<Result<usize, Error>>,
     ) -> Poll<Result<(), Error>> {
-        loop {
-            while self.first < self.data.len() && self.data[self.first].is_empty() {
-                self.first += 1;
-            }
-            if self.first == self.data.len() {
-                return Poll::Ready(Ok(()));
-            }
-            let slices: Vec<IoSlice<'_>> = self.data[self.first..]
-                .iter()
-                .take(MAX_IOVECS)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            let mut written = ready!(write(cx, &slices))?;
-            drop(slices);
-            while written > 0 && self.first < self.data.len() {
-                let chunk = &mut self.data[self.first];
-                let step = written.min(chunk.len());
-                chunk.advance(step);
-                written -= step;
-                if chunk.is_empty() {
-                    self.first += 1;
-                }
-            }
+        while !self.is_done() {
+            let written = ready!(write(cx, &self.slices()))?;
+            self.advance(written);
         }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Buffers and then a range of a file on their way into a flow, and how far they got: the
+/// state of a `send_file`.
+#[derive(Debug)]
+pub(crate) struct PendingFile {
+    head: PendingWrites,
+    offset: u64,
+    len: usize,
+}
+
+impl PendingFile {
+    pub(crate) fn new(head: Vec<Bytes>, offset: u64, len: usize) -> Self {
+        PendingFile {
+            head: PendingWrites::new(head),
+            offset,
+            len,
+        }
+    }
+
+    /// Feeds the rest of the head, then of the range, to `send` until all is sent.
+    pub(crate) fn poll_send_all(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut send: impl FnMut(&mut Context<'_>, &[IoSlice<'_>], u64, usize) -> Poll<Result<usize, Error>>,
+    ) -> Poll<Result<(), Error>> {
+        while !self.head.is_done() {
+            let written = ready!(send(cx, &self.head.slices(), self.offset, self.len))?;
+            self.head.advance(written);
+        }
+        while self.len > 0 {
+            let sent = ready!(send(cx, &[], self.offset, self.len))?;
+            if sent == 0 {
+                return Poll::Ready(Err(Error::from_io(io::ErrorKind::UnexpectedEof.into())));
+            }
+            self.offset += sent as u64;
+            self.len -= sent;
+        }
+        Poll::Ready(Ok(()))
     }
 }

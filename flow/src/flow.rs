@@ -1,6 +1,7 @@
 //! The `Flow` trait: the poll-based core that every transport implements.
 
-use std::io::IoSlice;
+use std::fs::File;
+use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -67,6 +68,34 @@ pub trait Flow: Send + Unpin {
         self.poll_write(cx, buf)
     }
 
+    /// Writes `head` and then the `len` bytes of `file` from byte `offset`, the file's
+    /// straight from the kernel's page cache without copying them through this process
+    /// (`sendfile(2)`). One call writes a prefix of `head` while `head` is not empty (held
+    /// back until the file's bytes follow, so that they leave together: `MSG_MORE`), else a
+    /// prefix of the range, and returns its length: at least 1, or 0 when the file ends at
+    /// `offset`. Only flows whose [`can_send_file`](Flow::can_send_file) is `true` can; the
+    /// default fails with an [`io::ErrorKind::Unsupported`] error.
+    ///
+    /// The read from `file` may wait for the disk, on the calling thread: send ranges that
+    /// are in the page cache. An error ends the flow's writes, as a failed write does.
+    fn poll_send_file(
+        &mut self,
+        cx: &mut Context<'_>,
+        head: &[IoSlice<'_>],
+        file: &File,
+        offset: u64,
+        len: usize,
+    ) -> Poll<Result<usize, Error>> {
+        let _ = (cx, head, file, offset, len);
+        Poll::Ready(Err(Error::from_io(io::ErrorKind::Unsupported.into())))
+    }
+
+    /// Whether [`poll_send_file`](Flow::poll_send_file) works: `false` unless the flow says
+    /// otherwise (TCP and Unix socket flows made with `IoFlow::from` do).
+    fn can_send_file(&self) -> bool {
+        false
+    }
+
     /// Pushes written data down to the transport.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>;
 
@@ -93,6 +122,21 @@ macro_rules! deref_flow {
             bufs: &[IoSlice<'_>],
         ) -> Poll<Result<usize, Error>> {
             (**self).poll_write_vectored(cx, bufs)
+        }
+
+        fn poll_send_file(
+            &mut self,
+            cx: &mut Context<'_>,
+            head: &[IoSlice<'_>],
+            file: &File,
+            offset: u64,
+            len: usize,
+        ) -> Poll<Result<usize, Error>> {
+            (**self).poll_send_file(cx, head, file, offset, len)
+        }
+
+        fn can_send_file(&self) -> bool {
+            (**self).can_send_file()
         }
 
         fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

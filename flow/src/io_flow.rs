@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -13,6 +14,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio_util::io::poll_read_buf;
 
 use crate::spare;
+use crate::transport::SocketIo;
 use crate::{Error, Flow, Read, Shutdown};
 
 /// The size of an [`IoFlow`]'s read buffer, unless set otherwise.
@@ -86,7 +88,8 @@ pub fn pair(capacity: usize) -> (MemoryFlow, MemoryFlow) {
 /// reads, up to the [close buffer limit](IoFlow::set_close_buffer_limit).
 ///
 /// Build one with [`IoFlow::new`], or with `From` for a `TcpStream` or `UnixStream` (which
-/// also makes `Shutdown::Read` call `shutdown(2)` with `SHUT_RD`).
+/// also makes `Shutdown::Read` call `shutdown(2)` with `SHUT_RD`, and lets
+/// [`send_file`](crate::FlowExt::send_file) use `sendfile(2)`).
 pub struct IoFlow<T> {
     io: T,
     read_buf: BytesMut,
@@ -99,7 +102,12 @@ pub struct IoFlow<T> {
     read_end: Option<Result<(), Error>>,
     write_end: Option<Error>,
     shutdown_read: Option<fn(&T) -> io::Result<()>>,
+    send_file: Option<SendFile<T>>,
 }
+
+/// How an [`IoFlow`] over a socket sends a range of a file: see [`Flow::poll_send_file`].
+type SendFile<T> =
+    fn(&T, &mut Context<'_>, &[IoSlice<'_>], &File, u64, usize) -> Poll<io::Result<usize>>;
 
 impl<T> IoFlow<T>
 where
@@ -117,6 +125,7 @@ where
             read_end: None,
             write_end: None,
             shutdown_read: None,
+            send_file: None,
         }
     }
 
@@ -275,6 +284,37 @@ where
         })
     }
 
+    fn poll_send_file(
+        &mut self,
+        cx: &mut Context<'_>,
+        head: &[IoSlice<'_>],
+        file: &File,
+        offset: u64,
+        len: usize,
+    ) -> Poll<Result<usize, Error>> {
+        if let Some(e) = &self.write_end {
+            return Poll::Ready(Err(e.clone()));
+        }
+        let Some(send_file) = self.send_file else {
+            return Poll::Ready(Err(Error::from_io(io::ErrorKind::Unsupported.into())));
+        };
+        if len == 0 && head.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(send_file(&self.io, cx, head, file, offset, len)).map_or_else(
+            |e| {
+                let e = Error::from_io(e);
+                self.write_end = Some(e.clone());
+                Poll::Ready(Err(e))
+            },
+            |sent| Poll::Ready(Ok(sent)),
+        )
+    }
+
+    fn can_send_file(&self) -> bool {
+        self.send_file.is_some()
+    }
+
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         Pin::new(&mut self.io)
             .poll_flush(cx)
@@ -313,18 +353,16 @@ where
     }
 }
 
-impl From<TcpStream> for IoFlow<TcpStream> {
-    fn from(stream: TcpStream) -> Self {
+/// A flow over a TCP or Unix socket: `Shutdown::Read` calls `shutdown(2)` with `SHUT_RD`,
+/// and [`send_file`](crate::FlowExt::send_file) uses `sendfile(2)`.
+impl<S> From<S> for IoFlow<S>
+where
+    S: SocketIo + AsyncRead + AsyncWrite + Send + Unpin,
+{
+    fn from(stream: S) -> Self {
         let mut flow = IoFlow::new(stream);
         flow.shutdown_read = Some(|s| socket2::SockRef::from(s).shutdown(std::net::Shutdown::Read));
-        flow
-    }
-}
-
-impl From<UnixStream> for IoFlow<UnixStream> {
-    fn from(stream: UnixStream) -> Self {
-        let mut flow = IoFlow::new(stream);
-        flow.shutdown_read = Some(|s| socket2::SockRef::from(s).shutdown(std::net::Shutdown::Read));
+        flow.send_file = Some(crate::transport::poll_send_file);
         flow
     }
 }

@@ -12,6 +12,8 @@
 //! ([`pair`]) and over any `AsyncRead + AsyncWrite` ([`IoFlow`]); the other way round, a
 //! flow is `AsyncRead + AsyncWrite` through [`FlowIo`] and a `Stream` + `Sink` through
 //! [`FlowStream`]. [`FlowExt::split`] gives halves for a reader task and a writer task.
+//! Flows over sockets also [send a file's bytes](FlowExt::send_file) straight from the
+//! page cache (`sendfile(2)`), after a head that leaves with them.
 //!
 //! For sockets there is also Async's buffered [`Reader`] and background-flushing
 //! [`Writer`], which share one socket ([`reader_writer`]), and the typed transports

@@ -1,6 +1,7 @@
 //! `split`: a read half and a write half of one flow, usable from two tasks at once.
 
 use std::fmt;
+use std::fs::File;
 use std::future::poll_fn;
 use std::io::IoSlice;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,7 +9,7 @@ use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
 
-use crate::ext::PendingWrites;
+use crate::ext::{PendingFile, PendingWrites};
 use crate::{Error, Flow, Read, Shutdown};
 
 /// The read half of a flow split with [`FlowExt::split`](crate::FlowExt::split).
@@ -141,6 +142,30 @@ impl<F: Flow> WriteHalf<F> {
         let mut pending = PendingWrites::new(data);
         poll_fn(|cx| pending.poll_write_all(cx, |cx, slices| self.poll_write_vectored(cx, slices)))
             .await
+    }
+
+    /// As [`FlowExt::send_file`](crate::FlowExt::send_file); not cancel safe.
+    pub async fn send_file(
+        &mut self,
+        head: Vec<Bytes>,
+        file: &File,
+        offset: u64,
+        len: usize,
+    ) -> Result<(), Error> {
+        let mut pending = PendingFile::new(head, offset, len);
+        poll_fn(|cx| {
+            pending.poll_send_all(cx, |cx, head, offset, len| {
+                lock(&self.shared)
+                    .flow
+                    .poll_send_file(cx, head, file, offset, len)
+            })
+        })
+        .await
+    }
+
+    /// As [`Flow::can_send_file`].
+    pub fn can_send_file(&self) -> bool {
+        lock(&self.shared).flow.can_send_file()
     }
 
     /// As [`FlowExt::flush`](crate::FlowExt::flush).

@@ -2,9 +2,10 @@
 //! stream agree at compile time (the `'addr` type parameter of Async's `Tcp`).
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::fd::AsFd;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -118,6 +119,35 @@ pub trait SocketIo: AsFd + fmt::Debug + Send + Sync {
     /// Writes without waiting, vectored (`writev(2)`, or a plain write for one buffer;
     /// `WouldBlock` if no room).
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Without waiting (`WouldBlock` if no room): while `head` is not empty, writes a prefix
+    /// of it, held back until more follows (`sendmsg(2)` with `MSG_MORE`); else sends up
+    /// to `len` bytes of `file` from byte `offset` (`sendfile(2)`, whose read from `file`
+    /// may wait for the disk).
+    fn try_send_file(
+        &self,
+        head: &[IoSlice<'_>],
+        file: &File,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<usize>;
+}
+
+/// As [`SocketIo::try_send_file`], once the socket has room.
+pub(crate) fn poll_send_file<S: SocketIo>(
+    socket: &S,
+    cx: &mut Context<'_>,
+    head: &[IoSlice<'_>],
+    file: &File,
+    offset: u64,
+    len: usize,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(socket.poll_write_ready(cx))?;
+        match socket.try_send_file(head, file, offset, len) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            sent => return Poll::Ready(sent),
+        }
+    }
 }
 
 macro_rules! socket_io {
@@ -157,6 +187,23 @@ macro_rules! socket_io {
                     [one] => <$stream>::try_write(self, one),
                     _ => <$stream>::try_write_vectored(self, bufs),
                 }
+            }
+            fn try_send_file(
+                &self,
+                head: &[IoSlice<'_>],
+                file: &File,
+                offset: u64,
+                len: usize,
+            ) -> io::Result<usize> {
+                self.try_io(tokio::io::Interest::WRITABLE, || {
+                    if head.iter().any(|b| !b.is_empty()) {
+                        let mut control = rustix::net::SendAncillaryBuffer::default();
+                        let more = rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL;
+                        return Ok(rustix::net::sendmsg(self, head, &mut control, more)?);
+                    }
+                    let mut offset = offset;
+                    Ok(rustix::fs::sendfile(self, file, Some(&mut offset), len)?)
+                })
             }
         }
     };

@@ -152,6 +152,53 @@ async fn writev_keeps_order(mut a: BoxFlow, mut b: BoxFlow) {
     writer.await.expect("task");
 }
 
+/// A file's range straight from the page cache after a head, on flows over sockets; a
+/// clear error on flows that cannot, and when the file is shorter than the range.
+async fn send_file_writes_the_head_then_the_range(mut a: BoxFlow, mut b: BoxFlow) {
+    use std::io::Write as _;
+    let mut file = tempfile::tempfile().expect("file");
+    let content = pattern();
+    file.write_all(&content).expect("write");
+    let head = vec![Bytes::from_static(b"head:"), Bytes::from_static(b"<")];
+    if !a.can_send_file() {
+        let err = a
+            .send_file(head, &file, 0, 1)
+            .await
+            .expect_err("cannot send files");
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::Unsupported));
+        return;
+    }
+    let range = 1000..content.len() - 7;
+    let len = range.len();
+    let past_the_end = a
+        .send_file(Vec::new(), &file, content.len() as u64 - 3, 10)
+        .await;
+    assert_eq!(
+        past_the_end.expect_err("the file ends").io_kind(),
+        Some(std::io::ErrorKind::UnexpectedEof)
+    );
+    let (_, mut writer) = a.split();
+    let writer = tokio::spawn(async move {
+        writer
+            .send_file(head, &file, range.start as u64, len)
+            .await
+            .expect("send_file");
+        writer.shutdown().await.expect("shutdown");
+        writer
+    });
+    let expected = [
+        &content[content.len() - 3..],
+        b"head:<",
+        &content[1000..content.len() - 7],
+    ]
+    .concat();
+    assert!(
+        read_to_end(&mut b).await == expected,
+        "not the head then the range"
+    );
+    writer.await.expect("task");
+}
+
 async fn sixty_four_mib_arrive_intact(mut a: BoxFlow, mut b: BoxFlow) {
     const TOTAL: usize = 64 << 20;
     let pattern = std::sync::Arc::new(pattern());
@@ -267,6 +314,12 @@ macro_rules! suite {
                 async fn writev_keeps_order() {
                     let (a, b) = $transport().await;
                     super::writev_keeps_order(a, b).await;
+                }
+
+                #[tokio::test]
+                async fn send_file_writes_the_head_then_the_range() {
+                    let (a, b) = $transport().await;
+                    super::send_file_writes_the_head_then_the_range(a, b).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,3 +148,70 @@ async fn a_panicking_auth_costs_one_connection_not_the_server() {
         .expect("message");
     assert_eq!(message.bytes, "alive");
 }
+
+/// Readers far behind the in-memory window over TCP, whose lines the server sends straight
+/// from the page cache (`sendfile(2)`): a binary client and a text client (which `nc`
+/// would be) get every line once, in order, from a file with either line ending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_behind_the_window_get_every_line_from_the_page_cache() {
+    use camlnet_tcp_file::LineEnding;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // About 10 MB: more than twice the window.
+    const LINES: u64 = 100_000;
+    let line = |i: u64| format!("line {i:>8} {}", "x".repeat(i as usize % 150));
+    for ending in [LineEnding::Lf, LineEnding::CrLf] {
+        let dir = fresh_dir("tcp-catch-up");
+        let server = Server::new();
+        let options = FileOptions::new().line_ending(ending);
+        let file = server
+            .open_file("log", dir.path().join("log"), options)
+            .expect("open");
+        for i in 0..LINES {
+            file.write_message(line(i).as_bytes()).expect("write");
+        }
+        file.flushed().await.expect("flushed");
+        let listening = server.serve(localhost(), |_| true).await.expect("serve");
+        let port = listening.listening_on();
+
+        let target = WhereToConnect::inet_address(([127, 0, 0, 1], port).into());
+        let client = timeout(LIMIT, Client::connect(&target))
+            .await
+            .expect("connect timed out")
+            .expect("connect");
+        let mut stream = client.read_from("log", 3, StreamOptions::new());
+        let mut text = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        text.write_all(b"FROM 3 log\n").await.expect("request");
+        let mut next = 3;
+        while next < LINES {
+            let message = timeout(LIMIT, stream.next())
+                .await
+                .expect("stalled")
+                .expect("a message")
+                .expect("message");
+            assert_eq!(message.line, next, "{ending:?}");
+            assert_eq!(message.bytes, line(next), "{ending:?}");
+            next += 1;
+        }
+
+        let expected: String = (3..LINES).map(|i| line(i) + "\n").collect();
+        let mut reply = Vec::new();
+        let mut buf = vec![0; 256 * 1024];
+        while reply.len() < b"+OK\n".len() + expected.len() {
+            let n = timeout(LIMIT, text.read(&mut buf))
+                .await
+                .expect("text client stalled")
+                .expect("read");
+            assert!(n > 0, "text connection closed after {} bytes", reply.len());
+            reply.extend_from_slice(&buf[..n]);
+        }
+        assert!(
+            reply == [b"+OK\n", expected.as_bytes()].concat(),
+            "{ending:?}: the text client got {} bytes, not every line once",
+            reply.len()
+        );
+        file.close().await.expect("close");
+    }
+}

@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::protocol::{self, Layout, MAX_MESSAGE};
 use crate::server::log::{Cursor, Log};
 use crate::server::options::LineEnding;
-use crate::server::outgoing::{LONG_MESSAGE, Outgoing, Piece};
+use crate::server::outgoing::{FileRange, LONG_MESSAGE, Outgoing, Piece};
 
 /// How far one read skips over lines before the one asked for (after `read_from` started at
 /// an index entry before it) before it gives its turn back.
@@ -19,6 +19,10 @@ const SKIP_STEP: usize = 4 * 1024 * 1024;
 
 /// One catch-up read takes about this many bytes of a stream's lines.
 const READ_BYTES: usize = 256 * 1024;
+
+/// A frame sent as a range of the file holds at most this many bytes, as other frames: it
+/// costs the server nothing to hold, but the client copies a frame that spans its reads.
+pub(crate) const FILE_RUN_BYTES: u64 = 64 * 1024;
 
 /// One stream's catch-up read: planned by the connection's sender (under its lock), done on
 /// tokio's blocking pool with no lock held, so that a slow disk stalls no async worker.
@@ -119,6 +123,98 @@ pub(crate) fn pull_cached(
     budget: (u32, usize),
 ) -> io::Result<u32> {
     pull_disk(log, cursor, until, stream, outgoing, budget, Wait::No)
+}
+
+/// Sends the lines from the cursor up to line `end.0`, which starts at byte `end.1`, as a
+/// range of the log's file that the connection sends from the page cache: nothing is read
+/// into this process, and nothing is counted (they are whole index intervals: see
+/// `LogState::indexed_run`). Fails with `WouldBlock`, sending nothing, unless every byte
+/// of the range is in the page cache: the connection must not wait for the disk.
+pub(crate) fn pull_file(
+    log: &Log,
+    cursor: &mut Cursor,
+    end: (u64, u64),
+    stream: u32,
+    outgoing: &mut Outgoing,
+) -> io::Result<u32> {
+    let len = usize::try_from(end.1 - cursor.scan_offset).map_err(io::Error::other)?;
+    let count = u32::try_from(end.0 - cursor.next).map_err(io::Error::other)?;
+    if !cached(&log.reader, cursor.scan_offset, len) {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let layout = Layout::Lines {
+        crlf: log.ending == LineEnding::CrLf,
+    };
+    let range = FileRange {
+        file: log.reader.clone(),
+        offset: cursor.scan_offset,
+        len,
+    };
+    outgoing.push_file(stream, cursor.next, count, layout, range);
+    cursor.scan_offset = end.1;
+    cursor.scan_line = end.0;
+    cursor.next = end.0;
+    Ok(count)
+}
+
+/// Whether every page of the `len` bytes of `file` from byte `offset` is in the page cache
+/// (`cachestat(2)`, Linux 6.5 and later); `false` where the kernel cannot tell.
+#[cfg(target_os = "linux")]
+fn cached(file: &File, offset: u64, len: usize) -> bool {
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// `cachestat`'s number, the same on every architecture (it came after the system
+    /// call tables were unified); the `libc` crate does not name it on all of them.
+    const SYS_CACHESTAT: libc::c_long = 451;
+    #[repr(C)]
+    struct Range {
+        offset: u64,
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct Stat {
+        cached: u64,
+        dirty: u64,
+        writeback: u64,
+        evicted: u64,
+        recently_evicted: u64,
+    }
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+    if len == 0 || UNSUPPORTED.load(Ordering::Relaxed) {
+        return false;
+    }
+    let range = Range {
+        offset,
+        len: len as u64,
+    };
+    let mut stat = Stat::default();
+    // SAFETY: `cachestat(fd, &range, &stat, 0)` reads `range` and writes `stat`, both
+    // laid out as the kernel's `struct cachestat_range` and `struct cachestat`.
+    let done = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut stat as *mut Stat,
+            0,
+        )
+    };
+    if done != 0 {
+        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+            UNSUPPORTED.store(true, Ordering::Relaxed);
+        }
+        return false;
+    }
+    let page = rustix::param::page_size() as u64;
+    let pages = (offset + len as u64).div_ceil(page) - offset / page;
+    stat.cached >= pages
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cached(_file: &File, _offset: u64, _len: usize) -> bool {
+    false
 }
 
 /// Sends lines read back from disk, from the cursor up to (not including) line `until.0`,

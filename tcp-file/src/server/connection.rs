@@ -18,7 +18,7 @@ use crate::protocol::{
 use crate::server::ServerInner;
 use crate::server::catch_up::{DiskRead, DiskReadDone};
 use crate::server::log::{Cursor, Log, Pulled, Wake};
-use crate::server::outgoing::{Outgoing, Piece};
+use crate::server::outgoing::{Outgoing, Piece, Write};
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -150,7 +150,7 @@ pub(crate) async fn serve<F: Flow>(server: Arc<ServerInner>, flow: F, peer: Stri
         let sending = send(&connection, &mut writer, |pieces| {
             let done = requests_ended.load(Ordering::Acquire)
                 && (pieces.is_empty() || connection.lock().is_empty());
-            (Piece::into_bytes(pieces), done.then_some(Ok(())))
+            (Piece::into_writes(pieces), done.then_some(Ok(())))
         });
         tokio::pin!(sending);
         tokio::select! {
@@ -325,9 +325,10 @@ pub(crate) fn open_stream(
 pub(crate) async fn send<F: Flow>(
     connection: &Connection,
     writer: &mut WriteHalf<F>,
-    mut shape: impl FnMut(Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>),
+    mut shape: impl FnMut(Vec<Piece>) -> (Vec<Write>, Option<Result<(), String>>),
 ) -> Result<(), String> {
-    let mut out = Outgoing::with_capacity(0);
+    let takes_files = writer.can_send_file();
+    let mut out = Outgoing::with_capacity(0).taking_files(takes_files);
     let mut after: u32 = 0;
     // Catch-up reads in flight on the blocking pool: one set at a time, done while the
     // batch before them is written.
@@ -366,16 +367,16 @@ pub(crate) async fn send<F: Flow>(
             // Give the batch's buffer back while waiting: most connections wait most of
             // the time (a live reader between writes), and a waiting one then holds none.
             // The next batch grows one as big as it needs.
-            out = Outgoing::with_capacity(0);
+            out = Outgoing::with_capacity(0).taking_files(takes_files);
             connection.wake.notify.notified().await;
             continue;
         }
         // A full batch means more is likely to follow at once (catching up): keep a whole
         // batch's room for it then, not otherwise.
         let full = out.len() >= WRITE_BATCH / 2;
-        let (bytes, done) = shape(out.take());
-        if !bytes.is_empty() {
-            match tokio::time::timeout(connection.write_timeout, writer.writev(bytes)).await {
+        let (writes, done) = shape(out.take());
+        if !writes.is_empty() {
+            match tokio::time::timeout(connection.write_timeout, write_all(writer, writes)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::debug!(peer = %connection.peer, error = %e, "connection write failed");
@@ -399,6 +400,31 @@ pub(crate) async fn send<F: Flow>(
             out.buf().reserve(WRITE_BATCH);
         }
     }
+}
+
+/// Writes `writes` in order: ranges of a file straight from the page cache, each with the
+/// bytes before it as its head (so that a frame's head leaves with its lines), and the
+/// bytes after the last with one vectored write.
+async fn write_all<F: Flow>(
+    writer: &mut WriteHalf<F>,
+    writes: Vec<Write>,
+) -> Result<(), camlnet_flow::Error> {
+    let mut bytes = Vec::with_capacity(writes.len());
+    for write in writes {
+        match write {
+            Write::Bytes(b) => bytes.push(b),
+            Write::File(range) => {
+                let head = std::mem::take(&mut bytes);
+                writer
+                    .send_file(head, &range.file, range.offset, range.len)
+                    .await?;
+            }
+        }
+    }
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    writer.writev(bytes).await
 }
 
 /// Hands the frames of finished catch-up reads to their streams' batch, or fails the

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use crate::file_error::FileError;
 use crate::protocol::{self, Layout, OpenBatch};
 use crate::server::appender::{self, Appender, DISK_BATCH};
-use crate::server::catch_up::LongLines;
+use crate::server::catch_up::{self, LongLines};
 use crate::server::options::{FileOptions, LineEnding, SyncPolicy};
 use crate::server::outgoing::Outgoing;
 use crate::server::scan::DiskScan;
@@ -29,8 +29,11 @@ const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;
 const READERS_TAKE_OVER: Duration = Duration::from_micros(100);
 /// A run of the window's lines this long is sent shared; a shorter one is copied.
 const SHARE_FROM: usize = 16 * 1024;
-/// One index entry (a byte offset) every this many lines, for `read_from`.
-pub(crate) const INDEX_EVERY: u64 = 1024;
+/// One index entry (a byte offset) every this many lines: for `read_from`, and for
+/// catch-up, which sends whole intervals of them without reading or counting them (see
+/// [`LogState::indexed_run`]). An interval of 100-byte lines is about 25 KiB, so that
+/// two fit in a frame; the index costs 8 bytes per interval.
+pub(crate) const INDEX_EVERY: u64 = 256;
 
 /// Wakes one connection's sender when a file it reads changes.
 #[derive(Debug, Default)]
@@ -121,9 +124,9 @@ pub(crate) struct Log {
     pub(crate) name: String,
     pub(crate) path: PathBuf,
     /// The file opened read-only, shared by every reader catching up from disk (`pread`
-    /// at offsets): one file descriptor per log, not one per stream. Its own open file
+    /// or `sendfile` at offsets): one file descriptor per log, not one per stream. Its own open file
     /// description, so it never holds the writer's lock.
-    pub(crate) reader: File,
+    pub(crate) reader: Arc<File>,
     /// Long lines read back from disk, shared by the readers that have them now.
     pub(crate) long_lines: LongLines,
     /// Readers receive only synced lines (`FileOptions::durable`), not every written one.
@@ -163,7 +166,7 @@ impl Log {
         Log {
             name,
             path,
-            reader,
+            reader: Arc::new(reader),
             long_lines: LongLines::default(),
             durable: options.durable,
             sync: options.effective_sync(),
@@ -644,6 +647,38 @@ impl LogState {
         self.window.evict(WINDOW_BYTES, readable);
     }
 
+    /// Where the longest run of whole index intervals from the cursor ends (its line and
+    /// byte), at line `until` at most, of at most
+    /// `max_lines` lines and `max_bytes` bytes: lines that can be sent without being read,
+    /// since the index says how many there are. `None` unless the cursor is at an index
+    /// entry and at least one interval fits.
+    fn indexed_run(
+        &self,
+        cursor: &Cursor,
+        until: u64,
+        max_lines: u32,
+        max_bytes: u64,
+    ) -> Option<(u64, u64)> {
+        if cursor.scan_line != cursor.next || cursor.next % INDEX_EVERY != 0 {
+            return None;
+        }
+        let first = cursor.next / INDEX_EVERY;
+        debug_assert_eq!(self.index.get(first as usize), Some(&cursor.scan_offset));
+        let most = (u64::from(max_lines) / INDEX_EVERY)
+            .min(until.saturating_sub(cursor.next) / INDEX_EVERY);
+        let mut end = None;
+        for k in first + 1..=first + most {
+            let line = k * INDEX_EVERY;
+            // An entry exists only for a line that does: the lines before it end.
+            let offset = *self.index.get(k as usize)?;
+            if offset - cursor.scan_offset > max_bytes {
+                break;
+            }
+            end = Some((line, offset));
+        }
+        end
+    }
+
     /// A line at or before `line` whose byte offset is known, and that offset.
     fn position_before(&self, line: u64) -> (u64, u64) {
         if line >= self.lines {
@@ -700,7 +735,7 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> Pulled {
-        let until = {
+        let (until, run) = {
             let mut state = self.lock();
             if cursor.next >= state.readable(self.durable)
                 && self.readers_write(&state)
@@ -751,10 +786,28 @@ impl Log {
             // Behind the window: readers do not keep up with the writer, so the disk thread
             // may gather. Everything before the window is on disk.
             state.reader_waits = false;
-            (start, state.window.offset(start).unwrap_or(state.bytes))
+            let until = (start, state.window.offset(start).unwrap_or(state.bytes));
+            let run = out.takes_files().then(|| {
+                state.indexed_run(cursor, until.0, max_messages, catch_up::FILE_RUN_BYTES)
+            });
+            (until, run.flatten())
         };
-        let budget = (max_messages, max_bytes);
-        match crate::server::catch_up::pull_cached(self, cursor, until, stream, out, budget) {
+        let sent = match run {
+            Some(end) => catch_up::pull_file(self, cursor, end, stream, out),
+            None => {
+                // A connection that sends files stops at the next index entry, from where
+                // it can send the file's lines without reading them.
+                let to_entry = INDEX_EVERY - cursor.next % INDEX_EVERY;
+                let max_messages = if out.takes_files() {
+                    max_messages.min(u32::try_from(to_entry).unwrap_or(u32::MAX))
+                } else {
+                    max_messages
+                };
+                let budget = (max_messages, max_bytes);
+                catch_up::pull_cached(self, cursor, until, stream, out, budget)
+            }
+        };
+        match sent {
             Ok(sent) => Pulled::Sent(sent),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Pulled::Disk { until },
             Err(e) => Pulled::Failed(format!("reading {} failed: {e}", self.path.display())),
@@ -934,5 +987,154 @@ mod tests {
         assert_eq!(pull_one(&log, &mut cursor), Pulled::Nothing);
         let on_disk = std::fs::read(dir.path().join("f")).expect("read");
         assert!(on_disk.is_empty(), "only the disk thread writes and syncs");
+    }
+
+    /// The lines of everything `out` holds, each with its line number; ranges of the file
+    /// are read.
+    fn sent_lines(out: &mut Outgoing) -> Vec<(u64, Vec<u8>)> {
+        use crate::server::outgoing::{Piece, Write};
+        let mut wire = Vec::new();
+        for write in Piece::into_writes(out.take()) {
+            match write {
+                Write::Bytes(bytes) => wire.extend_from_slice(&bytes),
+                Write::File(range) => wire.extend_from_slice(&range.read().expect("read")),
+            }
+        }
+        let mut wire = Bytes::from(wire);
+        let mut lines = Vec::new();
+        while !wire.is_empty() {
+            let len = u32::from_be_bytes(wire[..4].try_into().expect("4 bytes")) as usize;
+            let frame = wire.slice(4..4 + len);
+            wire = wire.slice(4 + len..);
+            let protocol::Frame::Batch {
+                first_line,
+                count,
+                data,
+                ..
+            } = protocol::decode(frame).expect("a frame")
+            else {
+                panic!("a batch");
+            };
+            let batch: Vec<_> = data.split_inclusive(|b| *b == b'\n').collect();
+            assert_eq!(batch.len(), count as usize, "the count says how many lines");
+            lines.extend((first_line..).zip(batch.into_iter().map(<[u8]>::to_vec)));
+        }
+        lines
+    }
+
+    #[test]
+    fn readers_behind_the_window_get_whole_index_intervals_as_ranges_of_the_file() {
+        use crate::server::outgoing::Piece;
+        let dir = tempfile::tempdir().expect("dir");
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new());
+        let line = |i: u64| format!("{i:0>width$}\n", width = 90 + (i % 40) as usize);
+        let mut written = 0;
+        while log.lock().window.start() < 4 * INDEX_EVERY {
+            log.append_copy(line(written).trim_end().as_bytes())
+                .expect("append");
+            written += 1;
+        }
+        let start = log.lock().window.start();
+        let mut cursor = log.cursor(Some(5));
+        let mut files = 0;
+        let mut sent = Vec::new();
+        while cursor.next < start {
+            let mut out = Outgoing::with_capacity(0).taking_files(true);
+            let Pulled::Sent(n) = log.pull(&mut cursor, 1, &mut out, 8192, 64 * 1024) else {
+                panic!("sent from the page cache");
+            };
+            let pieces = out.take();
+            for piece in &pieces {
+                if let Piece::File { .. } = piece {
+                    files += 1;
+                    assert_eq!(u64::from(n) % INDEX_EVERY, 0, "whole intervals: {n}");
+                }
+            }
+            out.extend(pieces);
+            let lines = sent_lines(&mut out);
+            assert_eq!(lines.len(), n as usize);
+            sent.extend(lines);
+        }
+        assert!(files > 0, "some lines were sent as ranges of the file");
+        assert_eq!(sent.len() as u64, cursor.next - 5);
+        for (number, bytes) in sent {
+            assert_eq!(bytes, line(number).into_bytes(), "line {number}");
+        }
+
+        // A connection that cannot send files reads and counts.
+        let mut cursor = log.cursor(Some(0));
+        let mut out = Outgoing::with_capacity(0);
+        assert!(matches!(
+            log.pull(&mut cursor, 1, &mut out, 8192, 64 * 1024),
+            Pulled::Sent(_)
+        ));
+        assert!(
+            out.take()
+                .iter()
+                .all(|piece| matches!(piece, Piece::Frames(_)))
+        );
+    }
+
+    #[test]
+    fn an_indexed_run_is_whole_intervals_within_the_limits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = log_without_disk_thread(dir.path(), &FileOptions::new());
+        // Lines of 9 bytes and a newline: an interval is `INDEX_EVERY * 10` bytes.
+        for _ in 0..5 * INDEX_EVERY {
+            log.append_copy(b"123456789").expect("append");
+        }
+        let state = log.lock();
+        let at = |line: u64| Cursor {
+            next: line,
+            scan_line: line,
+            scan_offset: line * 10,
+        };
+        let interval = INDEX_EVERY * 10;
+        let until = 4 * INDEX_EVERY;
+        let end = Some((until, 4 * interval));
+        let run = |cursor: Cursor, lines: u32, bytes: u64| {
+            state.indexed_run(&cursor, until, lines, bytes)
+        };
+        let all = u32::MAX;
+        let max = u64::MAX;
+        let two = u32::try_from(2 * INDEX_EVERY).expect("small");
+        assert_eq!(run(at(0), all, max), end, "up to the window");
+        assert_eq!(
+            run(at(INDEX_EVERY), two, max),
+            Some((3 * INDEX_EVERY, 3 * interval))
+        );
+        assert_eq!(
+            run(at(0), two + 1, max),
+            Some((2 * INDEX_EVERY, 2 * interval)),
+            "credit"
+        );
+        assert_eq!(
+            run(at(0), all, 2 * interval + 1),
+            Some((2 * INDEX_EVERY, 2 * interval))
+        );
+        assert_eq!(
+            run(at(0), two / 2 - 1, max),
+            None,
+            "less credit than an interval"
+        );
+        assert_eq!(run(at(0), all, interval - 1), None, "an interval too long");
+        assert_eq!(run(at(3 * INDEX_EVERY), all, max), end);
+        assert_eq!(run(at(1), all, max), None, "not at an index entry");
+        let skipping = Cursor {
+            scan_line: 0,
+            scan_offset: 0,
+            ..at(INDEX_EVERY)
+        };
+        assert_eq!(run(skipping, all, max), None, "still skipping");
+        assert_eq!(
+            state.indexed_run(&at(3 * INDEX_EVERY), 4 * INDEX_EVERY - 1, all, max),
+            None,
+            "the window starts within the interval"
+        );
+        assert_eq!(
+            state.indexed_run(&at(4 * INDEX_EVERY), 5 * INDEX_EVERY, all, max),
+            None,
+            "the last interval's end is no line yet"
+        );
     }
 }

@@ -378,7 +378,7 @@ impl Server {
                 async move {
                     if auth(&peer) {
                         crate::set_no_delay(&stream);
-                        dispatch(inner, IoFlow::new(stream), format!("{peer:?}")).await;
+                        dispatch(inner, IoFlow::from(stream), format!("{peer:?}")).await;
                     } else {
                         tracing::info!("connection refused by auth");
                         let reason = format!("{peer:?} is not allowed to connect");

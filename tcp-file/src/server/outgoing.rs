@@ -1,7 +1,13 @@
 //! What a connection's sender writes next: frames encoded into one buffer, and frames
 //! whose messages are bytes shared with the log (the window's lines, a long line read from
 //! disk), never copied per reader. Twenty stalled readers of a 16 MiB message hold that
-//! message once.
+//! message once. Frames of lines behind the window may instead be ranges of the log's
+//! file, sent from the page cache by connections that can (`sendfile(2)`), never read
+//! into this process.
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -19,6 +25,23 @@ pub(crate) struct Outgoing {
     buf: BytesMut,
     /// The bytes in `pieces`.
     held: usize,
+    /// Whether the connection sends files: see [`Outgoing::takes_files`].
+    takes_files: bool,
+}
+
+/// A range of a log's file, in the page cache when it was planned.
+#[derive(Debug, Clone)]
+pub(crate) struct FileRange {
+    pub(crate) file: Arc<File>,
+    pub(crate) offset: u64,
+    pub(crate) len: usize,
+}
+
+/// What a connection writes, in order.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Bytes(Bytes),
+    File(FileRange),
 }
 
 /// A run of what [`Outgoing`] holds.
@@ -34,6 +57,13 @@ pub(crate) enum Piece {
         layout: Layout,
         body: Bytes,
     },
+    /// One frame of whole lines whose bytes are a range of the log's file: `head` is the
+    /// frame up to them.
+    File {
+        head: Bytes,
+        layout: Layout,
+        body: FileRange,
+    },
 }
 
 impl Outgoing {
@@ -43,7 +73,19 @@ impl Outgoing {
             pieces: Vec::new(),
             buf: BytesMut::with_capacity(capacity),
             held: 0,
+            takes_files: false,
         }
+    }
+
+    /// Lets the batch hold [`Piece::File`]s: for a connection whose flow can send files.
+    pub(crate) fn taking_files(mut self, takes_files: bool) -> Self {
+        self.takes_files = takes_files;
+        self
+    }
+
+    /// Whether [`push_file`](Outgoing::push_file) may be called.
+    pub(crate) fn takes_files(&self) -> bool {
+        self.takes_files
     }
 
     /// The buffer frames are encoded into, after what is held already.
@@ -83,6 +125,29 @@ impl Outgoing {
         self.pieces.push(Piece::Shared { head, layout, body });
     }
 
+    /// Appends a frame of `stream` holding the `count` whole lines from line `line` that
+    /// are `body` of the log's file, as `layout` lays them out. Only for a batch that
+    /// [takes files](Outgoing::takes_files).
+    pub(crate) fn push_file(
+        &mut self,
+        stream: u32,
+        line: u64,
+        count: u32,
+        layout: Layout,
+        body: FileRange,
+    ) {
+        debug_assert!(
+            self.takes_files,
+            "a file range for a connection that cannot send it"
+        );
+        self.seal();
+        let frame = protocol::begin_batch(&mut self.buf, stream, line, layout);
+        frame.finish_before(&mut self.buf, count, body.len);
+        let head = self.buf.split().freeze();
+        self.held += head.len() + body.len;
+        self.pieces.push(Piece::File { head, layout, body });
+    }
+
     /// Appends what another batch held.
     pub(crate) fn extend(&mut self, pieces: Vec<Piece>) {
         self.seal();
@@ -90,6 +155,7 @@ impl Outgoing {
             self.held += match &piece {
                 Piece::Frames(frames) => frames.len(),
                 Piece::Shared { head, body, .. } => head.len() + body.len(),
+                Piece::File { head, body, .. } => head.len() + body.len,
             };
             self.pieces.push(piece);
         }
@@ -113,16 +179,35 @@ impl Outgoing {
 }
 
 impl Piece {
-    /// The bytes to write, in order, for a binary client.
-    pub(crate) fn into_bytes(pieces: Vec<Piece>) -> Vec<Bytes> {
-        let mut bytes = Vec::with_capacity(pieces.len() + 1);
+    /// What to write, in order, for a binary client.
+    pub(crate) fn into_writes(pieces: Vec<Piece>) -> Vec<Write> {
+        let mut writes = Vec::with_capacity(pieces.len() + 1);
         for piece in pieces {
             match piece {
-                Piece::Frames(frames) => bytes.push(frames),
-                Piece::Shared { head, body, .. } => bytes.extend([head, body]),
+                Piece::Frames(frames) => writes.push(Write::Bytes(frames)),
+                Piece::Shared { head, body, .. } => {
+                    writes.extend([Write::Bytes(head), Write::Bytes(body)]);
+                }
+                Piece::File { head, body, .. } => {
+                    writes.extend([Write::Bytes(head), Write::File(body)]);
+                }
             }
         }
-        bytes
+        writes
+    }
+}
+
+impl FileRange {
+    /// Reads the range (`pread(2)`; it may wait for the disk), for a writer that cannot
+    /// send files.
+    ///
+    /// # Errors
+    ///
+    /// The read fails, or the file is shorter than the range (`UnexpectedEof`).
+    pub(crate) fn read(&self) -> io::Result<Bytes> {
+        let mut bytes = vec![0; self.len];
+        std::os::unix::fs::FileExt::read_exact_at(&*self.file, &mut bytes, self.offset)?;
+        Ok(bytes.into())
     }
 }
 
@@ -134,8 +219,11 @@ mod tests {
     /// The frames a binary client would read from what `outgoing` holds.
     fn frames(outgoing: &mut Outgoing) -> Vec<Frame> {
         let mut wire = BytesMut::new();
-        for bytes in Piece::into_bytes(outgoing.take()) {
-            wire.extend_from_slice(&bytes);
+        for write in Piece::into_writes(outgoing.take()) {
+            match write {
+                Write::Bytes(bytes) => wire.extend_from_slice(&bytes),
+                Write::File(range) => wire.extend_from_slice(&range.read().expect("read")),
+            }
         }
         let mut frames = Vec::new();
         while !wire.is_empty() {
@@ -160,13 +248,16 @@ mod tests {
         let pieces = outgoing.take();
         let shared = pieces.iter().filter_map(|piece| match piece {
             Piece::Shared { body, .. } => Some(body.as_ptr()),
-            Piece::Frames(_) => None,
+            Piece::Frames(_) | Piece::File { .. } => None,
         });
         assert!(shared.eq([message.as_ptr(), line.as_ptr()]), "not copied");
         assert_eq!(
-            Piece::into_bytes(pieces)
+            Piece::into_writes(pieces)
                 .iter()
-                .map(Bytes::len)
+                .map(|write| match write {
+                    Write::Bytes(bytes) => bytes.len(),
+                    Write::File(range) => range.len,
+                })
                 .sum::<usize>(),
             total
         );
@@ -200,5 +291,39 @@ mod tests {
                 data: line,
             }]
         );
+    }
+
+    #[test]
+    fn file_ranges_are_frames_of_the_file_s_lines() {
+        let mut file = tempfile::tempfile().expect("file");
+        std::io::Write::write_all(&mut file, b"zero\none\ntwo\nthree\n").expect("write");
+        let file = Arc::new(file);
+        let layout = Layout::Lines { crlf: false };
+        let mut outgoing = Outgoing::with_capacity(64).taking_files(true);
+        assert!(outgoing.takes_files());
+        protocol::encode(&Frame::End { stream: 1 }, outgoing.buf());
+        let range = FileRange {
+            file,
+            offset: 5,
+            len: 8,
+        };
+        outgoing.push_file(2, 1, 2, layout, range);
+        protocol::encode(&Frame::End { stream: 3 }, outgoing.buf());
+        let total = outgoing.len();
+        assert_eq!(
+            frames(&mut outgoing),
+            [
+                Frame::End { stream: 1 },
+                Frame::Batch {
+                    stream: 2,
+                    first_line: 1,
+                    count: 2,
+                    layout,
+                    data: Bytes::from_static(b"one\ntwo\n"),
+                },
+                Frame::End { stream: 3 },
+            ]
+        );
+        assert!(total > 8 && outgoing.is_empty());
     }
 }

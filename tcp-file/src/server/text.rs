@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::protocol::{self, Frame, Layout, Start, StreamFailure};
 use crate::server::connection::{self, Connection, Violation};
 use crate::server::log::Log;
-use crate::server::outgoing::Piece;
+use crate::server::outgoing::{Piece, Write};
 use crate::server::{Server, ServerInner};
 
 /// The longest request line, newline included.
@@ -254,46 +254,64 @@ async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
 /// Turns frames from the sender into lines: each message of a batch as a line, until the
 /// stream's end (`Ok`) or its error (`Err` with the reason). Shared lines are written as
 /// they are, shared, when they end with `\n`; a single shared line also when it ends with
-/// `\r\n` (without its ending).
-fn lines(pieces: Vec<Piece>) -> (Vec<Bytes>, Option<Result<(), String>>) {
+/// `\r\n` (without its ending). A range of a file of `\n`-ended lines is sent as it is;
+/// of `\r\n`-ended lines, read (from the page cache) and rewritten.
+fn lines(pieces: Vec<Piece>) -> (Vec<Write>, Option<Result<(), String>>) {
     let mut written = Vec::with_capacity(pieces.len());
     for piece in pieces {
         match piece {
             Piece::Frames(frames) => {
                 let (lines, done) = frame_lines(frames);
                 if !lines.is_empty() {
-                    written.push(lines);
+                    written.push(Write::Bytes(lines));
                 }
                 if done.is_some() {
                     return (written, done);
                 }
             }
-            Piece::Shared { layout, body, .. } => match layout {
-                Layout::Lines { crlf: false } => {
-                    let ended = body.ends_with(b"\n");
-                    written.push(body);
-                    if !ended {
-                        written.push(Bytes::from_static(b"\n"));
+            Piece::Shared { layout, body, .. } => shared_lines(layout, body, &mut written),
+            Piece::File { layout, body, .. } => match layout {
+                Layout::Lines { crlf: false } => written.push(Write::File(body)),
+                _ => match body.read() {
+                    Ok(bytes) => shared_lines(layout, bytes, &mut written),
+                    Err(e) => {
+                        let reason = format!("reading the file failed: {e}");
+                        return (written, Some(Err(reason)));
                     }
-                }
-                Layout::Lines { crlf: true } => {
-                    let whole = protocol::split_next(&body, layout)
-                        .filter(|(_, used)| *used == body.len())
-                        .map(|(line, _)| body.slice_ref(line));
-                    if let Some(line) = whole {
-                        // One line (a long one read back from disk): shared, without its ending.
-                        written.extend([line, Bytes::from_static(b"\n")]);
-                    } else {
-                        let mut out = BytesMut::with_capacity(body.len());
-                        push_lines(layout, &body, &mut out);
-                        written.push(out.freeze());
-                    }
-                }
-                Layout::Framed => written.extend([body, Bytes::from_static(b"\n")]),
+                },
             },
         }
     }
     (written, None)
+}
+
+/// Appends the messages of `body`, laid out as `layout`, each as a line: shared when they
+/// can be.
+fn shared_lines(layout: Layout, body: Bytes, written: &mut Vec<Write>) {
+    let newline = || Write::Bytes(Bytes::from_static(b"\n"));
+    match layout {
+        Layout::Lines { crlf: false } => {
+            let ended = body.ends_with(b"\n");
+            written.push(Write::Bytes(body));
+            if !ended {
+                written.push(newline());
+            }
+        }
+        Layout::Lines { crlf: true } => {
+            let whole = protocol::split_next(&body, layout)
+                .filter(|(_, used)| *used == body.len())
+                .map(|(line, _)| body.slice_ref(line));
+            if let Some(line) = whole {
+                // One line (a long one read back from disk): shared, without its ending.
+                written.extend([Write::Bytes(line), newline()]);
+            } else {
+                let mut out = BytesMut::with_capacity(body.len());
+                push_lines(layout, &body, &mut out);
+                written.push(Write::Bytes(out.freeze()));
+            }
+        }
+        Layout::Framed => written.extend([Write::Bytes(body), newline()]),
+    }
 }
 
 /// The lines of whole frames, and whether the stream ended with them.
