@@ -354,7 +354,8 @@ where
 }
 
 /// A flow over a TCP or Unix socket: `Shutdown::Read` calls `shutdown(2)` with `SHUT_RD`,
-/// and [`send_file`](crate::FlowExt::send_file) uses `sendfile(2)`.
+/// and [`send_file`](crate::FlowExt::send_file) uses `sendfile(2)` where the socket
+/// [can](SocketIo::can_send_file).
 impl<S> From<S> for IoFlow<S>
 where
     S: SocketIo + AsyncRead + AsyncWrite + Send + Unpin,
@@ -362,7 +363,9 @@ where
     fn from(stream: S) -> Self {
         let mut flow = IoFlow::new(stream);
         flow.shutdown_read = Some(|s| socket2::SockRef::from(s).shutdown(std::net::Shutdown::Read));
-        flow.send_file = Some(crate::transport::poll_send_file);
+        if flow.io.can_send_file() {
+            flow.send_file = Some(crate::transport::poll_send_file);
+        }
         flow
     }
 }

@@ -119,17 +119,25 @@ pub trait SocketIo: AsFd + fmt::Debug + Send + Sync {
     /// Writes without waiting, vectored (`writev(2)`, or a plain write for one buffer;
     /// `WouldBlock` if no room).
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Whether [`try_send_file`](SocketIo::try_send_file) works: `false` unless the socket
+    /// says otherwise (TCP and Unix streams do).
+    fn can_send_file(&self) -> bool {
+        false
+    }
     /// Without waiting (`WouldBlock` if no room): while `head` is not empty, writes a prefix
     /// of it, held back until more follows (`sendmsg(2)` with `MSG_MORE`); else sends up
     /// to `len` bytes of `file` from byte `offset` (`sendfile(2)`, whose read from `file`
-    /// may wait for the disk).
+    /// may wait for the disk). The default fails with `Unsupported`.
     fn try_send_file(
         &self,
         head: &[IoSlice<'_>],
         file: &File,
         offset: u64,
         len: usize,
-    ) -> io::Result<usize>;
+    ) -> io::Result<usize> {
+        let _ = (head, file, offset, len);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// As [`SocketIo::try_send_file`], once the socket has room.
@@ -187,6 +195,9 @@ macro_rules! socket_io {
                     [one] => <$stream>::try_write(self, one),
                     _ => <$stream>::try_write_vectored(self, bufs),
                 }
+            }
+            fn can_send_file(&self) -> bool {
+                true
             }
             fn try_send_file(
                 &self,
