@@ -77,7 +77,10 @@ pub trait Flow: Send + Unpin {
     /// default fails with an [`io::ErrorKind::Unsupported`] error.
     ///
     /// The read from `file` may wait for the disk, on the calling thread: send ranges that
-    /// are in the page cache. An error ends the flow's writes, as a failed write does.
+    /// are in the page cache. An error ends the flow's writes, as a failed write does; the
+    /// head and a prefix of the range may have been sent. On a socket whose peer has gone,
+    /// `sendfile(2)` raises `SIGPIPE` (it has no `MSG_NOSIGNAL`): Rust programs ignore it
+    /// unless they ask otherwise, and a program that does not must ignore it to use this.
     fn poll_send_file(
         &mut self,
         cx: &mut Context<'_>,

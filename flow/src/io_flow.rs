@@ -301,14 +301,22 @@ where
         if len == 0 && head.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        ready!(send_file(&self.io, cx, head, file, offset, len)).map_or_else(
-            |e| {
-                let e = Error::from_io(e);
-                self.write_end = Some(e.clone());
-                Poll::Ready(Err(e))
-            },
-            |sent| Poll::Ready(Ok(sent)),
-        )
+        let sent = ready!(send_file(&self.io, cx, head, file, offset, len)).and_then(|sent| {
+            if sent == 0 && len > 0 && head.iter().all(|b| b.is_empty()) {
+                // What went before is on the wire with nothing after it: the peer's
+                // stream cannot go on, so the flow's writes end here too.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file ends before the range to send",
+                ));
+            }
+            Ok(sent)
+        });
+        Poll::Ready(sent.map_err(|e| {
+            let e = Error::from_io(e);
+            self.write_end = Some(e.clone());
+            e
+        }))
     }
 
     fn can_send_file(&self) -> bool {

@@ -145,6 +145,11 @@ impl<F: Flow> WriteHalf<F> {
     }
 
     /// As [`FlowExt::send_file`](crate::FlowExt::send_file); not cancel safe.
+    ///
+    /// # Errors
+    ///
+    /// The flow cannot send files (`Unsupported`), the file ends before the range does
+    /// (`UnexpectedEof`), or the write fails.
     pub async fn send_file(
         &mut self,
         head: Vec<Bytes>,

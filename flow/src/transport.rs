@@ -125,9 +125,11 @@ pub trait SocketIo: AsFd + fmt::Debug + Send + Sync {
         false
     }
     /// Without waiting (`WouldBlock` if no room): while `head` is not empty, writes a prefix
-    /// of it, held back until more follows (`sendmsg(2)` with `MSG_MORE`); else sends up
-    /// to `len` bytes of `file` from byte `offset` (`sendfile(2)`, whose read from `file`
-    /// may wait for the disk). The default fails with `Unsupported`.
+    /// of it, held back until the range follows (`sendmsg(2)` with `MSG_MORE`, unless `len`
+    /// is 0); else sends up to `len` bytes of `file` from byte `offset` (`sendfile(2)`,
+    /// whose read from `file` may wait for the disk, and which raises `SIGPIPE` on a
+    /// socket whose peer has gone: see [`Flow::poll_send_file`](crate::Flow::poll_send_file)).
+    /// The default fails with `Unsupported`, as do TCP and Unix streams off Linux.
     fn try_send_file(
         &self,
         head: &[IoSlice<'_>],
@@ -196,9 +198,11 @@ macro_rules! socket_io {
                     _ => <$stream>::try_write_vectored(self, bufs),
                 }
             }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             fn can_send_file(&self) -> bool {
                 true
             }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             fn try_send_file(
                 &self,
                 head: &[IoSlice<'_>],
@@ -206,14 +210,25 @@ macro_rules! socket_io {
                 offset: u64,
                 len: usize,
             ) -> io::Result<usize> {
+                use rustix::net::SendFlags;
                 self.try_io(tokio::io::Interest::WRITABLE, || {
                     if head.iter().any(|b| !b.is_empty()) {
                         let mut control = rustix::net::SendAncillaryBuffer::default();
-                        let more = rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL;
-                        return Ok(rustix::net::sendmsg(self, head, &mut control, more)?);
+                        let flags = if len > 0 {
+                            SendFlags::MORE | SendFlags::NOSIGNAL
+                        } else {
+                            SendFlags::NOSIGNAL
+                        };
+                        let sent = rustix::io::retry_on_intr(|| {
+                            rustix::net::sendmsg(self, head, &mut control, flags)
+                        })?;
+                        return Ok(sent);
                     }
                     let mut offset = offset;
-                    Ok(rustix::fs::sendfile(self, file, Some(&mut offset), len)?)
+                    let sent = rustix::io::retry_on_intr(|| {
+                        rustix::fs::sendfile(self, file, Some(&mut offset), len)
+                    })?;
+                    Ok(sent)
                 })
             }
         }

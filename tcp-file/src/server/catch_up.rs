@@ -157,12 +157,32 @@ pub(crate) fn pull_file(
     Ok(count)
 }
 
-/// Whether every page of the `len` bytes of `file` from byte `offset` is in the page cache
-/// (`cachestat(2)`, Linux 6.5 and later); `false` where the kernel cannot tell.
+/// Set once `cachestat(2)` failed: before Linux 6.5 it does not exist, and a seccomp filter
+/// may refuse it. Ranges of a file are then not planned, and catch-up reads with
+/// `RWF_NOWAIT` instead.
 #[cfg(target_os = "linux")]
-fn cached(file: &File, offset: u64, len: usize) -> bool {
+static CACHESTAT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`cached`] can tell which pages the page cache holds, as sending lines as ranges
+/// of their file needs: `false` where `cachestat(2)` failed, and off Linux.
+pub(crate) fn page_cache_visible() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        !CACHESTAT_FAILED.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Whether every page of the `len` bytes of `file` from byte `offset` is in the page cache
+/// (`cachestat(2)`, Linux 6.5 and later); `false` where the kernel cannot tell, which
+/// [`page_cache_visible`] says from then on.
+#[cfg(target_os = "linux")]
+pub(crate) fn cached(file: &File, offset: u64, len: usize) -> bool {
     use std::os::fd::AsRawFd;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
     /// `cachestat`'s number, the same on every architecture (it came after the system
     /// call tables were unified); the `libc` crate does not name it on all of them.
@@ -181,8 +201,7 @@ fn cached(file: &File, offset: u64, len: usize) -> bool {
         evicted: u64,
         recently_evicted: u64,
     }
-    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
-    if len == 0 || UNSUPPORTED.load(Ordering::Relaxed) {
+    if len == 0 || !page_cache_visible() {
         return false;
     }
     let range = Range {
@@ -202,9 +221,9 @@ fn cached(file: &File, offset: u64, len: usize) -> bool {
         )
     };
     if done != 0 {
-        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
-            UNSUPPORTED.store(true, Ordering::Relaxed);
-        }
+        let error = io::Error::last_os_error();
+        tracing::debug!(%error, "cachestat failed: catch-up reads the file instead of sending it");
+        CACHESTAT_FAILED.store(true, Ordering::Relaxed);
         return false;
     }
     let page = rustix::param::page_size() as u64;
@@ -213,7 +232,7 @@ fn cached(file: &File, offset: u64, len: usize) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn cached(_file: &File, _offset: u64, _len: usize) -> bool {
+pub(crate) fn cached(_file: &File, _offset: u64, _len: usize) -> bool {
     false
 }
 

@@ -16,9 +16,9 @@ use crate::protocol::{
     StreamFailure, VERSION,
 };
 use crate::server::ServerInner;
-use crate::server::catch_up::{DiskRead, DiskReadDone};
+use crate::server::catch_up::{self, DiskRead, DiskReadDone};
 use crate::server::log::{Cursor, Log, Pulled, Wake};
-use crate::server::outgoing::{Outgoing, Piece, Write};
+use crate::server::outgoing::{FileLines, Outgoing, Piece, Write};
 
 /// How long a new connection may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,7 +147,7 @@ pub(crate) async fn serve<F: Flow>(server: Arc<ServerInner>, flow: F, peer: Stri
     // credit), so a client that left never leaves its connection behind.
     let requests_ended = AtomicBool::new(false);
     let ended = {
-        let sending = send(&connection, &mut writer, |pieces| {
+        let sending = send(&connection, &mut writer, FileLines::All, |pieces| {
             let done = requests_ended.load(Ordering::Acquire)
                 && (pieces.is_empty() || connection.lock().is_empty());
             (Piece::into_writes(pieces), done.then_some(Ok(())))
@@ -321,14 +321,20 @@ pub(crate) fn open_stream(
 /// `shape` turns each batch of frames into what is written (the frames themselves for
 /// binary clients, lines for text clients), and says when the connection's work is done:
 /// the sender then returns that. It is also asked, with no frames, before the sender
-/// sleeps. The sender also returns, with `Ok`, when a write fails.
+/// sleeps. The sender also returns, with `Ok`, when a write fails. Where the flow can send
+/// files, the lines `files` says go as ranges of their file.
 pub(crate) async fn send<F: Flow>(
     connection: &Connection,
     writer: &mut WriteHalf<F>,
+    files: FileLines,
     mut shape: impl FnMut(Vec<Piece>) -> (Vec<Write>, Option<Result<(), String>>),
 ) -> Result<(), String> {
-    let takes_files = writer.can_send_file();
-    let mut out = Outgoing::with_capacity(0).taking_files(takes_files);
+    let files = if writer.can_send_file() {
+        files
+    } else {
+        FileLines::None
+    };
+    let mut out = Outgoing::with_capacity(0).taking_files(files);
     let mut after: u32 = 0;
     // Catch-up reads in flight on the blocking pool: one set at a time, done while the
     // batch before them is written.
@@ -367,7 +373,7 @@ pub(crate) async fn send<F: Flow>(
             // Give the batch's buffer back while waiting: most connections wait most of
             // the time (a live reader between writes), and a waiting one then holds none.
             // The next batch grows one as big as it needs.
-            out = Outgoing::with_capacity(0).taking_files(takes_files);
+            out = Outgoing::with_capacity(0).taking_files(files);
             connection.wake.notify.notified().await;
             continue;
         }
@@ -404,7 +410,9 @@ pub(crate) async fn send<F: Flow>(
 
 /// Writes `writes` in order: ranges of a file straight from the page cache, each with the
 /// bytes before it as its head (so that a frame's head leaves with its lines), and the
-/// bytes after the last with one vectored write.
+/// bytes after the last with one vectored write. A range no longer all in the page cache
+/// (evicted since it was planned) is read on the blocking pool instead, so that this
+/// worker does not wait for the disk.
 async fn write_all<F: Flow>(
     writer: &mut WriteHalf<F>,
     writes: Vec<Write>,
@@ -413,11 +421,18 @@ async fn write_all<F: Flow>(
     for write in writes {
         match write {
             Write::Bytes(b) => bytes.push(b),
-            Write::File(range) => {
+            Write::File(range) if catch_up::cached(&range.file, range.offset, range.len) => {
                 let head = std::mem::take(&mut bytes);
                 writer
                     .send_file(head, &range.file, range.offset, range.len)
                     .await?;
+            }
+            Write::File(range) => {
+                let read = match tokio::task::spawn_blocking(move || range.read()).await {
+                    Ok(read) => read,
+                    Err(e) => Err(std::io::Error::other(e)),
+                };
+                bytes.push(read.map_err(camlnet_flow::Error::from_io)?);
             }
         }
     }
@@ -576,5 +591,57 @@ fn fill_round(
     }
     for id in finished {
         connection.remove_stream(streams, id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use camlnet_flow::{FlowExt, IoFlow};
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::server::outgoing::FileRange;
+
+    /// A range the page cache no longer holds when it is written is read on the blocking
+    /// pool and sent all the same, after its head.
+    #[tokio::test]
+    async fn a_range_evicted_before_it_is_written_is_read_instead() {
+        let mut file = tempfile::tempfile().expect("file");
+        let content: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        file.write_all(&content).expect("write");
+        file.sync_all().expect("sync");
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+        let range = FileRange {
+            file: Arc::new(file),
+            offset: 1000,
+            len: 200 * 1024,
+        };
+        if catch_up::cached(&range.file, range.offset, range.len) {
+            eprintln!("skipped: the kernel kept the range in its page cache");
+            return;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (mut peer, accepted) = tokio::join!(
+            async { tokio::net::TcpStream::connect(addr).await.expect("connect") },
+            async { listener.accept().await.expect("accept").0 }
+        );
+        let (_, mut writer) = IoFlow::from(accepted).split();
+        let writes = vec![
+            Write::Bytes(Bytes::from_static(b"head")),
+            Write::File(range),
+        ];
+        let reading = async {
+            let mut got = vec![0; 4 + 200 * 1024];
+            peer.read_exact(&mut got).await.expect("read");
+            got
+        };
+        let (written, got) = tokio::join!(write_all(&mut writer, writes), reading);
+        written.expect("written");
+        assert!(got[..4] == *b"head" && got[4..] == content[1000..1000 + 200 * 1024]);
     }
 }

@@ -655,7 +655,7 @@ impl LogState {
     fn indexed_run(
         &self,
         cursor: &Cursor,
-        until: u64,
+        until: (u64, u64),
         max_lines: u32,
         max_bytes: u64,
     ) -> Option<(u64, u64)> {
@@ -665,18 +665,41 @@ impl LogState {
         let first = cursor.next / INDEX_EVERY;
         debug_assert_eq!(self.index.get(first as usize), Some(&cursor.scan_offset));
         let most = (u64::from(max_lines) / INDEX_EVERY)
-            .min(until.saturating_sub(cursor.next) / INDEX_EVERY);
+            .min(until.0.saturating_sub(cursor.next) / INDEX_EVERY);
         let mut end = None;
         for k in first + 1..=first + most {
-            let line = k * INDEX_EVERY;
-            // An entry exists only for a line that does: the lines before it end.
-            let offset = *self.index.get(k as usize)?;
+            let Some(offset) = self.entry_offset(k * INDEX_EVERY, until) else {
+                break;
+            };
             if offset - cursor.scan_offset > max_bytes {
                 break;
             }
-            end = Some((line, offset));
+            end = Some((k * INDEX_EVERY, offset));
         }
         end
+    }
+
+    /// Whether the index interval from line `entry` (an index entry's) fits in `max_bytes`
+    /// and ends by `until` (a line and where it starts): whether a run can start there.
+    fn interval_fits(&self, entry: u64, until: (u64, u64), max_bytes: u64) -> bool {
+        let start = self.entry_offset(entry, until);
+        let end = self.entry_offset(entry + INDEX_EVERY, until);
+        matches!((start, end), (Some(start), Some(end)) if end - start <= max_bytes)
+    }
+
+    /// Where index entry `line` starts, known if the line is before `until`, or is
+    /// `until` (a line and where it starts: the end of what may be sent).
+    fn entry_offset(&self, line: u64, until: (u64, u64)) -> Option<u64> {
+        if line == until.0 {
+            return Some(until.1);
+        }
+        if line > until.0 {
+            return None;
+        }
+        // An entry exists only for a line that does: the lines before it end.
+        self.index
+            .get(usize::try_from(line / INDEX_EVERY).ok()?)
+            .copied()
     }
 
     /// A line at or before `line` whose byte offset is known, and that offset.
@@ -735,7 +758,7 @@ impl Log {
         max_messages: u32,
         max_bytes: usize,
     ) -> Pulled {
-        let (until, run) = {
+        let (until, run, read_to_entry) = {
             let mut state = self.lock();
             if cursor.next >= state.readable(self.durable)
                 && self.readers_write(&state)
@@ -787,22 +810,23 @@ impl Log {
             // may gather. Everything before the window is on disk.
             state.reader_waits = false;
             let until = (start, state.window.offset(start).unwrap_or(state.bytes));
-            let run = out.takes_files().then(|| {
-                state.indexed_run(cursor, until.0, max_messages, catch_up::FILE_RUN_BYTES)
-            });
-            (until, run.flatten())
+            let files =
+                out.takes_files(self.ending == LineEnding::CrLf) && catch_up::page_cache_visible();
+            let run = files
+                .then(|| state.indexed_run(cursor, until, max_messages, catch_up::FILE_RUN_BYTES))
+                .flatten();
+            // Without a run here, a read stops at the next index entry if a run can start
+            // there, so that the lines from it go without being read.
+            let entry = (cursor.next / INDEX_EVERY + 1) * INDEX_EVERY;
+            let read_to_entry = (files
+                && state.interval_fits(entry, until, catch_up::FILE_RUN_BYTES))
+            .then(|| u32::try_from(entry - cursor.next).unwrap_or(u32::MAX));
+            (until, run, read_to_entry)
         };
         let sent = match run {
             Some(end) => catch_up::pull_file(self, cursor, end, stream, out),
             None => {
-                // A connection that sends files stops at the next index entry, from where
-                // it can send the file's lines without reading them.
-                let to_entry = INDEX_EVERY - cursor.next % INDEX_EVERY;
-                let max_messages = if out.takes_files() {
-                    max_messages.min(u32::try_from(to_entry).unwrap_or(u32::MAX))
-                } else {
-                    max_messages
-                };
+                let max_messages = read_to_entry.map_or(max_messages, |n| n.min(max_messages));
                 let budget = (max_messages, max_bytes);
                 catch_up::pull_cached(self, cursor, until, stream, out, budget)
             }
@@ -1024,7 +1048,7 @@ mod tests {
 
     #[test]
     fn readers_behind_the_window_get_whole_index_intervals_as_ranges_of_the_file() {
-        use crate::server::outgoing::Piece;
+        use crate::server::outgoing::{FileLines, Piece};
         let dir = tempfile::tempdir().expect("dir");
         let log = log_without_disk_thread(dir.path(), &FileOptions::new());
         let line = |i: u64| format!("{i:0>width$}\n", width = 90 + (i % 40) as usize);
@@ -1035,11 +1059,15 @@ mod tests {
             written += 1;
         }
         let start = log.lock().window.start();
+        // Before Linux 6.5 (no `cachestat`) the kernel cannot tell what it caches: lines
+        // are read then, never sent as ranges.
+        catch_up::cached(&log.reader, 0, 1);
+        let visible = catch_up::page_cache_visible();
         let mut cursor = log.cursor(Some(5));
         let mut files = 0;
         let mut sent = Vec::new();
         while cursor.next < start {
-            let mut out = Outgoing::with_capacity(0).taking_files(true);
+            let mut out = Outgoing::with_capacity(0).taking_files(FileLines::All);
             let Pulled::Sent(n) = log.pull(&mut cursor, 1, &mut out, 8192, 64 * 1024) else {
                 panic!("sent from the page cache");
             };
@@ -1055,7 +1083,7 @@ mod tests {
             assert_eq!(lines.len(), n as usize);
             sent.extend(lines);
         }
-        assert!(files > 0, "some lines were sent as ranges of the file");
+        assert_eq!(files > 0, visible, "lines sent as ranges of the file");
         assert_eq!(sent.len() as u64, cursor.next - 5);
         for (number, bytes) in sent {
             assert_eq!(bytes, line(number).into_bytes(), "line {number}");
@@ -1090,8 +1118,8 @@ mod tests {
             scan_offset: line * 10,
         };
         let interval = INDEX_EVERY * 10;
-        let until = 4 * INDEX_EVERY;
-        let end = Some((until, 4 * interval));
+        let until = (4 * INDEX_EVERY, 4 * interval);
+        let end = Some(until);
         let run = |cursor: Cursor, lines: u32, bytes: u64| {
             state.indexed_run(&cursor, until, lines, bytes)
         };
@@ -1126,15 +1154,29 @@ mod tests {
             ..at(INDEX_EVERY)
         };
         assert_eq!(run(skipping, all, max), None, "still skipping");
+        let within = (4 * INDEX_EVERY - 1, (4 * INDEX_EVERY - 1) * 10);
         assert_eq!(
-            state.indexed_run(&at(3 * INDEX_EVERY), 4 * INDEX_EVERY - 1, all, max),
+            state.indexed_run(&at(3 * INDEX_EVERY), within, all, max),
             None,
             "the window starts within the interval"
         );
+        let file_end = (5 * INDEX_EVERY, 5 * interval);
         assert_eq!(
-            state.indexed_run(&at(4 * INDEX_EVERY), 5 * INDEX_EVERY, all, max),
-            None,
-            "the last interval's end is no line yet"
+            state.indexed_run(&at(3 * INDEX_EVERY), file_end, all, max),
+            Some(file_end),
+            "a run ends where the window starts, though no line is there yet to index"
         );
+
+        // Whether a read should stop at an entry, for a run to start there.
+        assert!(state.interval_fits(INDEX_EVERY, until, interval));
+        assert!(
+            !state.interval_fits(INDEX_EVERY, until, interval - 1),
+            "too long"
+        );
+        assert!(
+            !state.interval_fits(4 * INDEX_EVERY, until, max),
+            "past the window"
+        );
+        assert!(state.interval_fits(4 * INDEX_EVERY, file_end, max));
     }
 }

@@ -25,8 +25,21 @@ pub(crate) struct Outgoing {
     buf: BytesMut,
     /// The bytes in `pieces`.
     held: usize,
-    /// Whether the connection sends files: see [`Outgoing::takes_files`].
-    takes_files: bool,
+    /// Which lines the connection sends as ranges of their file.
+    files: FileLines,
+}
+
+/// Which lines a connection sends as ranges of their log's file ([`Piece::File`]),
+/// straight from the page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileLines {
+    /// None: its flow cannot send files.
+    None,
+    /// Those of files whose lines end with `\n`: a text connection sends lines as they are
+    /// on disk only then (it rewrites `\r\n` endings).
+    NewlineEnded,
+    /// All: a binary connection sends a frame's lines as they are on disk.
+    All,
 }
 
 /// A range of a log's file, in the page cache when it was planned.
@@ -73,19 +86,24 @@ impl Outgoing {
             pieces: Vec::new(),
             buf: BytesMut::with_capacity(capacity),
             held: 0,
-            takes_files: false,
+            files: FileLines::None,
         }
     }
 
-    /// Lets the batch hold [`Piece::File`]s: for a connection whose flow can send files.
-    pub(crate) fn taking_files(mut self, takes_files: bool) -> Self {
-        self.takes_files = takes_files;
+    /// Lets the batch hold [`Piece::File`]s of the lines `files` says.
+    pub(crate) fn taking_files(mut self, files: FileLines) -> Self {
+        self.files = files;
         self
     }
 
-    /// Whether [`push_file`](Outgoing::push_file) may be called.
-    pub(crate) fn takes_files(&self) -> bool {
-        self.takes_files
+    /// Whether [`push_file`](Outgoing::push_file) may be called for the lines of a file
+    /// whose lines end with `\r\n` (`crlf`) or `\n`.
+    pub(crate) fn takes_files(&self, crlf: bool) -> bool {
+        match self.files {
+            FileLines::None => false,
+            FileLines::NewlineEnded => !crlf,
+            FileLines::All => true,
+        }
     }
 
     /// The buffer frames are encoded into, after what is held already.
@@ -127,7 +145,7 @@ impl Outgoing {
 
     /// Appends a frame of `stream` holding the `count` whole lines from line `line` that
     /// are `body` of the log's file, as `layout` lays them out. Only for a batch that
-    /// [takes files](Outgoing::takes_files).
+    /// [takes them](Outgoing::takes_files).
     pub(crate) fn push_file(
         &mut self,
         stream: u32,
@@ -137,7 +155,7 @@ impl Outgoing {
         body: FileRange,
     ) {
         debug_assert!(
-            self.takes_files,
+            self.takes_files(layout == Layout::Lines { crlf: true }),
             "a file range for a connection that cannot send it"
         );
         self.seal();
@@ -299,8 +317,14 @@ mod tests {
         std::io::Write::write_all(&mut file, b"zero\none\ntwo\nthree\n").expect("write");
         let file = Arc::new(file);
         let layout = Layout::Lines { crlf: false };
-        let mut outgoing = Outgoing::with_capacity(64).taking_files(true);
-        assert!(outgoing.takes_files());
+        let mut outgoing = Outgoing::with_capacity(64).taking_files(FileLines::All);
+        assert!(outgoing.takes_files(false) && outgoing.takes_files(true));
+        let text = Outgoing::with_capacity(0).taking_files(FileLines::NewlineEnded);
+        assert!(
+            text.takes_files(false) && !text.takes_files(true),
+            "text rewrites \r\n"
+        );
+        assert!(!Outgoing::with_capacity(0).takes_files(false));
         protocol::encode(&Frame::End { stream: 1 }, outgoing.buf());
         let range = FileRange {
             file,

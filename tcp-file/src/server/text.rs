@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::protocol::{self, Frame, Layout, Start, StreamFailure};
 use crate::server::connection::{self, Connection, Violation};
 use crate::server::log::Log;
-use crate::server::outgoing::{Piece, Write};
+use crate::server::outgoing::{FileLines, Piece, Write};
 use crate::server::{Server, ServerInner};
 
 /// The longest request line, newline included.
@@ -107,7 +107,7 @@ async fn stream<F: Flow>(
         Ok(()) if writer.write(Bytes::from_static(b"+OK\n")).await.is_err() => Ok(()),
         Ok(()) => {
             tokio::select! {
-                r = connection::send(&connection, &mut writer, lines) => r,
+                r = connection::send(&connection, &mut writer, FileLines::NewlineEnded, lines) => r,
                 () = watch(&mut reader) => Ok(()),
             }
         }
@@ -254,8 +254,8 @@ async fn watch<F: Flow>(reader: &mut ReadHalf<F>) {
 /// Turns frames from the sender into lines: each message of a batch as a line, until the
 /// stream's end (`Ok`) or its error (`Err` with the reason). Shared lines are written as
 /// they are, shared, when they end with `\n`; a single shared line also when it ends with
-/// `\r\n` (without its ending). A range of a file of `\n`-ended lines is sent as it is;
-/// of `\r\n`-ended lines, read (from the page cache) and rewritten.
+/// `\r\n` (without its ending). A range of a file is sent as it is: a text connection
+/// takes ranges of `\n`-ended files only ([`FileLines::NewlineEnded`]).
 fn lines(pieces: Vec<Piece>) -> (Vec<Write>, Option<Result<(), String>>) {
     let mut written = Vec::with_capacity(pieces.len());
     for piece in pieces {
@@ -270,16 +270,14 @@ fn lines(pieces: Vec<Piece>) -> (Vec<Write>, Option<Result<(), String>>) {
                 }
             }
             Piece::Shared { layout, body, .. } => shared_lines(layout, body, &mut written),
-            Piece::File { layout, body, .. } => match layout {
-                Layout::Lines { crlf: false } => written.push(Write::File(body)),
-                _ => match body.read() {
-                    Ok(bytes) => shared_lines(layout, bytes, &mut written),
-                    Err(e) => {
-                        let reason = format!("reading the file failed: {e}");
-                        return (written, Some(Err(reason)));
-                    }
-                },
-            },
+            Piece::File { layout, body, .. } => {
+                debug_assert_eq!(
+                    layout,
+                    Layout::Lines { crlf: false },
+                    "text takes `\n` files"
+                );
+                written.push(Write::File(body));
+            }
         }
     }
     (written, None)
