@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use camlnet_flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use futures_core::Stream;
 use tokio::sync::mpsc;
@@ -90,35 +90,114 @@ pub struct MessageRef<'a> {
 /// count, the fastest way through a stream.
 #[derive(Clone)]
 pub struct Batch {
-    /// The line of the first message in `data`.
-    first_line: u64,
-    /// The messages not taken yet, as the server counted them: no more are taken out of
-    /// `data`, whatever it holds (a `Lines` frame's lines are not counted when it arrives),
-    /// so that flow control, which counts with it, holds.
-    left: u32,
-    layout: Layout,
     data: Bytes,
+    messages: Messages,
+    /// The first message not taken yet.
+    next: Cursor,
+}
+
+/// Where a batch's messages are in its bytes. No more are taken than the server counted,
+/// whatever the bytes hold, so that flow control, which counts with the server's count,
+/// holds.
+#[derive(Debug, Clone)]
+enum Messages {
+    /// Each message after its 4-byte length (checked when the frame was decoded): `count`
+    /// of them.
+    Framed { count: u32 },
+    /// Lines: where each ends, as [`protocol::line_ends`] finds them when the frame
+    /// arrives. The connection's reader finds them while the frame's bytes are still in
+    /// the CPU's caches, just read from the socket; the stream's consumer may take the
+    /// batch only after the reader has read many other frames, for other streams.
+    Lines { crlf: bool, ends: Vec<u32> },
+}
+
+/// How far a batch was taken.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// The line of the next message.
+    line: u64,
+    /// Where the next message starts in the batch's bytes.
+    at: usize,
+    /// How many messages were taken.
+    taken: u32,
+}
+
+impl Messages {
+    /// The message at `cursor` in `data`, and moves `cursor` past it; `None` once all are
+    /// taken.
+    fn take<'a>(&self, data: &'a [u8], cursor: &mut Cursor) -> Option<&'a [u8]> {
+        let (message, next) = match self {
+            Messages::Framed { count } => {
+                if cursor.taken >= *count {
+                    return None;
+                }
+                let (message, used) = protocol::split_next(&data[cursor.at..], Layout::Framed)?;
+                (message, cursor.at + used)
+            }
+            Messages::Lines { crlf, ends } => {
+                let end = *ends.get(cursor.taken as usize)? as usize;
+                let mut line = &data[cursor.at..end];
+                // Only when `crlf`: reading the line's last byte would fetch it from
+                // memory for nothing, when a consumer only counts messages.
+                if *crlf {
+                    line = line.strip_suffix(b"\r").unwrap_or(line);
+                }
+                (line, (end + 1).min(data.len()))
+            }
+        };
+        cursor.at = next;
+        cursor.taken += 1;
+        cursor.line += 1;
+        Some(message)
+    }
+
+    fn is_taken(&self, data: &[u8], cursor: &Cursor) -> bool {
+        match self {
+            Messages::Framed { count } => cursor.taken >= *count || cursor.at >= data.len(),
+            Messages::Lines { ends, .. } => cursor.taken as usize >= ends.len(),
+        }
+    }
 }
 
 impl Batch {
+    /// The batch of a frame's `count` messages from line `first_line`, laid out in `data`
+    /// as `layout` says.
+    fn new(first_line: u64, count: u32, layout: Layout, data: Bytes) -> Batch {
+        let messages = match layout {
+            Layout::Framed => Messages::Framed { count },
+            Layout::Lines { crlf } => Messages::Lines {
+                crlf,
+                ends: protocol::line_ends(&data, count),
+            },
+        };
+        Batch {
+            data,
+            messages,
+            next: Cursor {
+                line: first_line,
+                at: 0,
+                taken: 0,
+            },
+        }
+    }
+
     /// The line number of the batch's first message not taken yet.
     pub fn first_line(&self) -> u64 {
-        self.first_line
+        self.next.line
     }
 
     /// The batch holds no message (never so for a batch from
     /// [`next_batch`](MessageStream::next_batch)).
     pub fn is_empty(&self) -> bool {
-        self.left == 0 || self.data.is_empty()
+        self.messages.is_taken(&self.data, &self.next)
     }
 
     /// The messages of the batch, in place.
     pub fn iter(&self) -> BatchIter<'_> {
         BatchIter {
-            line: self.first_line,
-            left: self.left,
-            layout: self.layout,
             data: &self.data,
+            messages: &self.messages,
+            next: self.next,
         }
     }
 }
@@ -127,15 +206,12 @@ impl Iterator for Batch {
     type Item = Message;
 
     fn next(&mut self) -> Option<Message> {
-        self.left = self.left.checked_sub(1)?;
-        let (message, used) = protocol::split_next(&self.data, self.layout)?;
-        let message = Message {
-            line: self.first_line,
+        let line = self.next.line;
+        let message = self.messages.take(&self.data, &mut self.next)?;
+        Some(Message {
+            line,
             bytes: self.data.slice_ref(message),
-        };
-        self.data.advance(used);
-        self.first_line += 1;
-        Some(message)
+        })
     }
 }
 
@@ -149,27 +225,20 @@ impl<'a> IntoIterator for &'a Batch {
 }
 
 /// The messages of a [`Batch`], in place: from [`Batch::iter`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BatchIter<'a> {
-    line: u64,
-    left: u32,
-    layout: Layout,
     data: &'a [u8],
+    messages: &'a Messages,
+    next: Cursor,
 }
 
 impl<'a> Iterator for BatchIter<'a> {
     type Item = MessageRef<'a>;
 
     fn next(&mut self) -> Option<MessageRef<'a>> {
-        self.left = self.left.checked_sub(1)?;
-        let (bytes, used) = protocol::split_next(self.data, self.layout)?;
-        let message = MessageRef {
-            line: self.line,
-            bytes,
-        };
-        self.data = &self.data[used..];
-        self.line += 1;
-        Some(message)
+        let line = self.next.line;
+        let bytes = self.messages.take(self.data, &mut self.next)?;
+        Some(MessageRef { line, bytes })
     }
 }
 
@@ -536,12 +605,7 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
                 layout,
                 data,
             } => {
-                let batch = Batch {
-                    first_line,
-                    left: count,
-                    layout,
-                    data,
-                };
+                let batch = Batch::new(first_line, count, layout, data);
                 deliver(&shared, stream, batch, count);
             }
             Frame::End { stream } => {
@@ -637,8 +701,17 @@ impl fmt::Debug for Client {
 impl fmt::Debug for Batch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batch")
-            .field("first_line", &self.first_line)
-            .field("bytes", &self.data.len())
+            .field("first_line", &self.next.line)
+            .field("bytes", &(self.data.len() - self.next.at))
+            .finish()
+    }
+}
+
+impl fmt::Debug for BatchIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchIter")
+            .field("line", &self.next.line)
+            .field("bytes", &(self.data.len() - self.next.at))
             .finish()
     }
 }

@@ -298,6 +298,25 @@ pub(crate) fn split_next(data: &[u8], layout: Layout) -> Option<(&[u8], usize)> 
     }
 }
 
+/// Where the first `count` lines of `data` end, as [`split_next`] takes them out: the
+/// offset of each line's `\n`, or `data.len()` for a last line without one. Offsets fit in
+/// a `u32`: no frame is that long.
+#[cfg(feature = "client")]
+pub(crate) fn line_ends(data: &[u8], count: u32) -> Vec<u32> {
+    let count = count as usize;
+    let mut ends = Vec::with_capacity(count.min(data.len()));
+    ends.extend(
+        memchr::memchr_iter(b'\n', data)
+            .take(count)
+            .map(|end| end as u32),
+    );
+    let rest = ends.last().map_or(0, |&end| end as usize + 1);
+    if ends.len() < count && rest < data.len() {
+        ends.push(data.len() as u32);
+    }
+    ends
+}
+
 /// Why [`FrameReader::next`] got no frame.
 #[derive(Debug)]
 pub(crate) enum ReadFrameError {
@@ -699,6 +718,26 @@ mod tests {
                     rest = &rest[used..];
                 }
             }
+        }
+
+        /// The client finds where lines end when a frame arrives, and takes them out
+        /// later: it must find the lines `split_next` takes out, and no more than `count`.
+        #[test]
+        fn line_ends_end_the_lines_split_next_takes(
+            data in prop::collection::vec(prop_oneof![Just(b'\n'), Just(b'a')], 0..64),
+            count in 0u32..40,
+        ) {
+            let mut expected = Vec::new();
+            let mut at = 0;
+            while expected.len() < count as usize {
+                let Some((line, used)) = split_next(&data[at..], Layout::Lines { crlf: false })
+                else {
+                    break;
+                };
+                expected.push((at + line.len()) as u32);
+                at += used;
+            }
+            prop_assert_eq!(line_ends(&data, count), expected);
         }
     }
 
