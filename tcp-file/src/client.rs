@@ -605,8 +605,17 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
                 layout,
                 data,
             } => {
-                let batch = Batch::new(first_line, count, layout, data);
-                deliver(&shared, stream, batch, count);
+                // Nothing to take (a server's batch of no messages): dropped, so that it
+                // holds no memory however many come.
+                if count == 0 || data.is_empty() {
+                    continue;
+                }
+                // The lines are found only in a batch the stream takes: one past its
+                // credit, or for a stream gone, is not looked at.
+                if let Some(queue) = admit(&shared, stream, count) {
+                    let batch = Batch::new(first_line, count, layout, data);
+                    let _ = queue.send(Delivery::Batch { batch, count });
+                }
             }
             Frame::End { stream } => {
                 shared.streams().open.remove(&stream);
@@ -628,22 +637,15 @@ async fn dispatch<F: Flow>(shared: Arc<Shared>, mut reader: ReadHalf<F>, mut fra
     shared.end_all(failure, true);
 }
 
-/// Hands `batch` to its stream, unless the server sent past the stream's credit: that
-/// fails the stream (and cancels it on the server), so the queue stays within the window.
-fn deliver(shared: &Shared, stream: u32, batch: Batch, count: u32) {
-    // Nothing to take (a server's batch of no messages, or counted as none): dropped, so
-    // that it holds no memory however many come.
-    if batch.is_empty() {
-        return;
-    }
+/// The queue of stream `stream`, counting `count` more messages in it; `None` if the
+/// stream is gone, or if the server sent past its credit: that fails the stream (and
+/// cancels it on the server), so the queue stays within the window.
+fn admit(shared: &Shared, stream: u32, count: u32) -> Option<mpsc::UnboundedSender<Delivery>> {
     let mut streams = shared.streams();
-    let Some(open) = streams.open.get(&stream) else {
-        return;
-    };
+    let open = streams.open.get(&stream)?;
     let queued = open.queued.fetch_add(u64::from(count), Ordering::AcqRel) + u64::from(count);
     if open.window.is_none_or(|window| queued <= u64::from(window)) {
-        let _ = open.tx.send(Delivery::Batch { batch, count });
-        return;
+        return Some(open.tx.clone());
     }
     if let Some(open) = streams.open.remove(&stream) {
         let _ = open.tx.send(Delivery::Failed(Error::transport(
@@ -651,6 +653,7 @@ fn deliver(shared: &Shared, stream: u32, batch: Batch, count: u32) {
         )));
         let _ = shared.outgoing.send(Frame::Cancel { stream });
     }
+    None
 }
 
 /// Writes requests as they come, several at once when they queue up.
