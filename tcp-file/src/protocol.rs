@@ -89,7 +89,8 @@ pub(crate) enum Frame {
     /// disk are not in one piece. `count` is how many messages the server says it put in:
     /// flow control counts with it, and no more than that are taken out of `data` (a
     /// `Lines` frame's lines are not counted when decoded: that would be a pass over every
-    /// byte). Take them out with [`split_next`].
+    /// byte). Take them out with [`split_next`]; the client finds them all at once, with
+    /// [`line_ends`], as it hands the batch to its stream.
     Batch {
         stream: u32,
         first_line: u64,
@@ -315,9 +316,8 @@ pub(crate) fn line_ends(data: &[u8], count: u32) -> Vec<u32> {
 
 /// Pushes the offsets of `data`'s newlines to `ends`, until it holds `count`.
 ///
-/// On x86_64, 64 bytes at a time, as a mask of the newlines among them: lines of a few
-/// hundred bytes are found in about half the time `memchr` takes, which is called once
-/// per line and searches from where the line starts.
+/// On x86_64, 64 bytes at a time, as a mask of the newlines among them: lines of 100 to 200
+/// bytes are found in 40% to 65% of the time that a `memchr` call per line takes.
 #[cfg(all(feature = "client", target_arch = "x86_64"))]
 fn push_newlines(data: &[u8], count: usize, ends: &mut Vec<u32>) {
     use std::arch::x86_64::{
