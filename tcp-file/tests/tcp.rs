@@ -215,3 +215,63 @@ async fn readers_behind_the_window_get_every_line_from_the_page_cache() {
         file.close().await.expect("close");
     }
 }
+
+/// A file cut short behind the server's back (another program truncates it) fails the
+/// streams that read it, with an error that names it: the connection goes on, and its
+/// other streams get their lines. The server's lines are in the page cache until the
+/// truncation drops them, so the server would send them with `sendfile(2)`: the cut must
+/// not cost the whole connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_cut_short_behind_the_server_fails_its_streams_not_the_connection() {
+    const LINES: u64 = 50_000;
+    let dir = fresh_dir("tcp-truncated");
+    let line = |i: u64| format!("line {i:>8} {}", "x".repeat(80));
+    let big = dir.path().join("big");
+    let contents: String = (0..LINES).map(|i| line(i) + "\n").collect();
+    std::fs::write(&big, &contents).expect("write big");
+    std::fs::write(dir.path().join("small"), "a\nb\n").expect("write small");
+    let server = Server::new();
+    let counted = server
+        .serve_existing_static_file("big", &big)
+        .expect("serve big");
+    assert_eq!(counted, LINES);
+    server
+        .serve_existing_static_file("small", dir.path().join("small"))
+        .expect("serve small");
+    let listening = server.serve(localhost(), |_| true).await.expect("serve");
+    let target = WhereToConnect::inet_address(([127, 0, 0, 1], listening.listening_on()).into());
+    let client = timeout(LIMIT, Client::connect(&target))
+        .await
+        .expect("connect timed out")
+        .expect("connect");
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .expect("open big")
+        .set_len(contents.len() as u64 / 2)
+        .expect("truncate");
+    let mut stream = client.read("big", StreamOptions::new());
+    let mut next = 0;
+    let error = loop {
+        match timeout(LIMIT, stream.next()).await.expect("stalled") {
+            Some(Ok(message)) => {
+                assert_eq!(message.line, next);
+                assert_eq!(message.bytes, line(next));
+                next += 1;
+            }
+            Some(Err(e)) => break e,
+            None => panic!("the stream of a file cut short ended after {next} lines"),
+        }
+    };
+    assert!(next < LINES, "every line of a file cut in half was sent");
+    assert!(!error.is_transport(), "the connection failed: {error}");
+    assert!(error.to_string().contains("big"), "{error}");
+
+    let mut small = client.read("small", StreamOptions::new());
+    let mut lines = Vec::new();
+    while let Some(item) = timeout(LIMIT, small.next()).await.expect("stalled") {
+        lines.push(item.expect("message").bytes);
+    }
+    assert_eq!(lines, ["a", "b"]);
+}

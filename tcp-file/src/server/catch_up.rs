@@ -129,7 +129,11 @@ pub(crate) fn pull_cached(
 /// range of the log's file that the connection sends from the page cache: nothing is read
 /// into this process, and nothing is counted (they are whole index intervals: see
 /// `LogState::indexed_run`). Fails with `WouldBlock`, sending nothing, unless every byte
-/// of the range is in the page cache: the connection must not wait for the disk.
+/// of the range is in the page cache: the connection must not wait for the disk. Fails with
+/// `UnexpectedEof` if the file no longer holds the range (another program cut it short):
+/// `sendfile` would send less than the frame says, which would end the whole connection,
+/// where this fails the stream only. A file cut between this check and the write still
+/// ends the connection.
 pub(crate) fn pull_file(
     log: &Log,
     cursor: &mut Cursor,
@@ -141,6 +145,9 @@ pub(crate) fn pull_file(
     let count = u32::try_from(end.0 - cursor.next).map_err(io::Error::other)?;
     if !cached(&log.reader, cursor.scan_offset, len) {
         return Err(io::ErrorKind::WouldBlock.into());
+    }
+    if log.reader.metadata()?.len() < end.1 {
+        return Err(shorter_than_counted());
     }
     let layout = Layout::Lines {
         crlf: log.ending == LineEnding::CrLf,
@@ -498,18 +505,21 @@ fn read_exact_at_into(
     let mut done = 0;
     while done < len {
         match read_at(file, &mut room[done..], offset + done as u64, wait)? {
-            0 => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file is shorter than the lines counted in it",
-                ));
-            }
+            0 => return Err(shorter_than_counted()),
             read => done += read,
         }
     }
     // SAFETY: the reads initialised the first `len` bytes of the spare room.
     unsafe { out.set_len(out.len() + len) };
     Ok(())
+}
+
+/// The error of a file that another program cut short behind the server's back.
+fn shorter_than_counted() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file is shorter than the lines counted in it",
+    )
 }
 
 /// Moves the cursor's scan position forward towards its next line, reading and counting
