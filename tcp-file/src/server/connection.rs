@@ -596,13 +596,129 @@ fn fill_round(
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
+    use std::io::{IoSlice, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
 
-    use camlnet_flow::{FlowExt, IoFlow};
+    use camlnet_flow::{FlowExt, IoFlow, Read, Shutdown};
     use tokio::io::AsyncReadExt;
 
     use super::*;
     use crate::server::outgoing::FileRange;
+
+    /// A flow that counts the bytes it sent with `poll_send_file`.
+    struct CountsSentFiles<F> {
+        flow: F,
+        sent: Arc<AtomicUsize>,
+    }
+
+    impl<F: Flow> Flow for CountsSentFiles<F> {
+        fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, camlnet_flow::Error>> {
+            self.flow.poll_read(cx)
+        }
+
+        fn poll_write(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<Result<usize, camlnet_flow::Error>> {
+            self.flow.poll_write(cx, buf)
+        }
+
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<Result<usize, camlnet_flow::Error>> {
+            self.flow.poll_write_vectored(cx, bufs)
+        }
+
+        fn poll_send_file(
+            &mut self,
+            cx: &mut Context<'_>,
+            head: &[IoSlice<'_>],
+            file: &std::fs::File,
+            offset: u64,
+            len: usize,
+        ) -> Poll<Result<usize, camlnet_flow::Error>> {
+            let sent = self.flow.poll_send_file(cx, head, file, offset, len);
+            if let Poll::Ready(Ok(n)) = sent {
+                self.sent.fetch_add(n, Ordering::Relaxed);
+            }
+            sent
+        }
+
+        fn can_send_file(&self) -> bool {
+            self.flow.can_send_file()
+        }
+
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), camlnet_flow::Error>> {
+            self.flow.poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            &mut self,
+            cx: &mut Context<'_>,
+            how: Shutdown,
+        ) -> Poll<Result<(), camlnet_flow::Error>> {
+            self.flow.poll_shutdown(cx, how)
+        }
+
+        fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), camlnet_flow::Error>> {
+            self.flow.poll_close(cx)
+        }
+    }
+
+    /// Two ends of a TCP connection on loopback: ours, and the peer's.
+    async fn tcp_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (peer, accepted) = tokio::join!(
+            async { tokio::net::TcpStream::connect(addr).await.expect("connect") },
+            async { listener.accept().await.expect("accept").0 }
+        );
+        (accepted, peer)
+    }
+
+    /// A range in the page cache goes with its head through `sendfile`: none of it is read
+    /// into the server. The peer gets the same bytes either way: only the count tells.
+    #[tokio::test]
+    async fn a_cached_range_is_sent_from_the_page_cache_with_its_head() {
+        let mut file = tempfile::tempfile().expect("file");
+        let content: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        file.write_all(&content).expect("write");
+        let range = FileRange {
+            file: Arc::new(file),
+            offset: 1000,
+            len: 200 * 1024,
+        };
+        if !catch_up::cached(&range.file, range.offset, range.len) {
+            eprintln!("skipped: the kernel cannot say that the range is in its page cache");
+            return;
+        }
+        let (ours, mut peer) = tcp_pair().await;
+        let sent = Arc::new(AtomicUsize::new(0));
+        let flow = CountsSentFiles {
+            flow: IoFlow::from(ours),
+            sent: sent.clone(),
+        };
+        let (_, mut writer) = flow.split();
+        let writes = vec![
+            Write::Bytes(Bytes::from_static(b"head")),
+            Write::File(range),
+        ];
+        let reading = async {
+            let mut got = vec![0; 4 + 200 * 1024];
+            peer.read_exact(&mut got).await.expect("read");
+            got
+        };
+        let (written, got) = tokio::join!(write_all(&mut writer, writes), reading);
+        written.expect("written");
+        assert!(got[..4] == *b"head" && got[4..] == content[1000..1000 + 200 * 1024]);
+        assert_eq!(sent.load(Ordering::Relaxed), 4 + 200 * 1024);
+    }
 
     /// A range the page cache no longer holds when it is written is read on the blocking
     /// pool and sent all the same, after its head.
@@ -622,15 +738,8 @@ mod tests {
             eprintln!("skipped: the kernel kept the range in its page cache");
             return;
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (mut peer, accepted) = tokio::join!(
-            async { tokio::net::TcpStream::connect(addr).await.expect("connect") },
-            async { listener.accept().await.expect("accept").0 }
-        );
-        let (_, mut writer) = IoFlow::from(accepted).split();
+        let (ours, mut peer) = tcp_pair().await;
+        let (_, mut writer) = IoFlow::from(ours).split();
         let writes = vec![
             Write::Bytes(Bytes::from_static(b"head")),
             Write::File(range),
