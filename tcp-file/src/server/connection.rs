@@ -682,10 +682,8 @@ mod tests {
         (accepted, peer)
     }
 
-    /// A range in the page cache goes with its head through `sendfile`: none of it is read
-    /// into the server. The peer gets the same bytes either way: only the count tells.
-    #[tokio::test]
-    async fn a_cached_range_is_sent_from_the_page_cache_with_its_head() {
+    /// A file of 256 KiB, its bytes, and the range of 200 KiB from its byte 1000.
+    fn file_and_range() -> (Vec<u8>, FileRange) {
         let mut file = tempfile::tempfile().expect("file");
         let content: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
         file.write_all(&content).expect("write");
@@ -694,29 +692,49 @@ mod tests {
             offset: 1000,
             len: 200 * 1024,
         };
-        if !catch_up::cached(&range.file, range.offset, range.len) {
-            eprintln!("skipped: the kernel cannot say that the range is in its page cache");
-            return;
-        }
-        let (ours, mut peer) = tcp_pair().await;
-        let sent = Arc::new(AtomicUsize::new(0));
-        let flow = CountsSentFiles {
-            flow: IoFlow::from(ours),
-            sent: sent.clone(),
-        };
-        let (_, mut writer) = flow.split();
+        (content, range)
+    }
+
+    /// Writes `"head"` and `range` of `content` with `write_all` from `ours`, and checks
+    /// that the peer gets them, in order.
+    async fn head_and_range_arrive<F: Flow>(
+        ours: F,
+        mut peer: tokio::net::TcpStream,
+        range: FileRange,
+        content: &[u8],
+    ) {
+        let (_, mut writer) = ours.split();
+        let expected = [b"head", &content[range.offset as usize..][..range.len]].concat();
         let writes = vec![
             Write::Bytes(Bytes::from_static(b"head")),
             Write::File(range),
         ];
         let reading = async {
-            let mut got = vec![0; 4 + 200 * 1024];
+            let mut got = vec![0; expected.len()];
             peer.read_exact(&mut got).await.expect("read");
             got
         };
         let (written, got) = tokio::join!(write_all(&mut writer, writes), reading);
         written.expect("written");
-        assert!(got[..4] == *b"head" && got[4..] == content[1000..1000 + 200 * 1024]);
+        assert!(got == expected, "the peer got other bytes");
+    }
+
+    /// A range in the page cache goes with its head through `sendfile`: none of it is read
+    /// into the server. The peer gets the same bytes either way: only the count tells.
+    #[tokio::test]
+    async fn a_cached_range_is_sent_from_the_page_cache_with_its_head() {
+        let (content, range) = file_and_range();
+        if !catch_up::cached(&range.file, range.offset, range.len) {
+            eprintln!("skipped: the kernel cannot say that the range is in its page cache");
+            return;
+        }
+        let (ours, peer) = tcp_pair().await;
+        let sent = Arc::new(AtomicUsize::new(0));
+        let flow = CountsSentFiles {
+            flow: IoFlow::from(ours),
+            sent: sent.clone(),
+        };
+        head_and_range_arrive(flow, peer, range, &content).await;
         assert_eq!(sent.load(Ordering::Relaxed), 4 + 200 * 1024);
     }
 
@@ -724,33 +742,14 @@ mod tests {
     /// pool and sent all the same, after its head.
     #[tokio::test]
     async fn a_range_evicted_before_it_is_written_is_read_instead() {
-        let mut file = tempfile::tempfile().expect("file");
-        let content: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
-        file.write_all(&content).expect("write");
-        file.sync_all().expect("sync");
-        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        let range = FileRange {
-            file: Arc::new(file),
-            offset: 1000,
-            len: 200 * 1024,
-        };
+        let (content, range) = file_and_range();
+        range.file.sync_all().expect("sync");
+        rustix::fs::fadvise(&*range.file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
         if catch_up::cached(&range.file, range.offset, range.len) {
             eprintln!("skipped: the kernel kept the range in its page cache");
             return;
         }
-        let (ours, mut peer) = tcp_pair().await;
-        let (_, mut writer) = IoFlow::from(ours).split();
-        let writes = vec![
-            Write::Bytes(Bytes::from_static(b"head")),
-            Write::File(range),
-        ];
-        let reading = async {
-            let mut got = vec![0; 4 + 200 * 1024];
-            peer.read_exact(&mut got).await.expect("read");
-            got
-        };
-        let (written, got) = tokio::join!(write_all(&mut writer, writes), reading);
-        written.expect("written");
-        assert!(got[..4] == *b"head" && got[4..] == content[1000..1000 + 200 * 1024]);
+        let (ours, peer) = tcp_pair().await;
+        head_and_range_arrive(IoFlow::from(ours), peer, range, &content).await;
     }
 }
