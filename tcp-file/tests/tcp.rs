@@ -275,3 +275,55 @@ async fn a_file_cut_short_behind_the_server_fails_its_streams_not_the_connection
     }
     assert_eq!(lines, ["a", "b"]);
 }
+
+/// The server lets at most 16 KiB of a connection's data wait unsent in the kernel
+/// (`TCP_NOTSENT_LOWAT`): under a pacing congestion control (BBR), a deeper unsent queue
+/// behind a slower reader is let out by a timer a segment at a time, at nearly twice the
+/// CPU per byte. The server's end of the connection (its fds: `tcp-server` keeps a
+/// duplicate) is found among this process's sockets by its peer's address.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_server_lets_little_of_a_connection_s_data_wait_unsent_in_the_kernel() {
+    use std::os::fd::{BorrowedFd, RawFd};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = Server::new();
+    let listening = server.serve(localhost(), |_| true).await.expect("serve");
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", listening.listening_on()))
+        .await
+        .expect("connect");
+    raw.write_all(&support::hello(camlnet_tcp_file::VERSION))
+        .await
+        .expect("hello");
+    // The server sets its socket up before it reads the hello: once it answers, it is done.
+    let mut welcome = [0u8; 1];
+    timeout(LIMIT, raw.read_exact(&mut welcome))
+        .await
+        .expect("no welcome")
+        .expect("welcome");
+    let peer = raw.local_addr().expect("the client's address");
+
+    let mut unsent_limits = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("list this process's fds") {
+        let name = entry.expect("an fd").file_name();
+        let Ok(fd) = name.to_string_lossy().parse::<RawFd>() else {
+            continue;
+        };
+        // SAFETY: the fd is only asked about its peer and one option. Another test's thread
+        // may close it meanwhile: the calls then fail, or ask another file that has not
+        // `peer` as its peer, which is skipped.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        if socket.peer_addr().ok().and_then(|a| a.as_socket()) == Some(peer) {
+            unsent_limits.push(socket.tcp_notsent_lowat().expect("TCP_NOTSENT_LOWAT"));
+        }
+    }
+    assert!(
+        !unsent_limits.is_empty(),
+        "no socket of this process has {peer} as its peer"
+    );
+    assert!(
+        unsent_limits.iter().all(|&limit| limit == 16 * 1024),
+        "{unsent_limits:?}"
+    );
+}

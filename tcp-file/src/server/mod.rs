@@ -378,6 +378,7 @@ impl Server {
                 async move {
                     if auth(&peer) {
                         crate::set_no_delay(&stream);
+                        crate::limit_unsent(&stream);
                         dispatch(inner, IoFlow::from(stream), format!("{peer:?}")).await;
                     } else {
                         tracing::info!("connection refused by auth");
