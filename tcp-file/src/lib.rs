@@ -104,16 +104,16 @@ fn set_no_delay(socket: &impl std::os::fd::AsFd) {
 }
 
 /// How many bytes of a connection's data the server lets wait unsent in the kernel.
-#[cfg(feature = "server")]
+#[cfg(all(feature = "server", any(target_os = "linux", target_os = "android")))]
 const UNSENT_BYTES: u32 = 16 * 1024;
 
-/// Keeps at most [`UNSENT_BYTES`] of what the server sends waiting unsent in the kernel
-/// (`TCP_NOTSENT_LOWAT`): the sender waits for the socket rather than queue more. Under a
-/// pacing congestion control (BBR), a deep unsent queue behind a slower reader is let out
-/// by the pacing timer about one segment per tick, and both sides then spend nearly twice
-/// the CPU per byte; a short queue also keeps what a stalled reader's connection holds in
-/// the kernel small. Only Linux and Android have the option; Unix sockets refuse it, so
-/// the error is ignored.
+/// Keeps at most 16 KiB (`UNSENT_BYTES`) of what the server sends waiting unsent in the
+/// kernel (`TCP_NOTSENT_LOWAT`): the sender waits for the socket rather than queue more.
+/// Under a pacing congestion control (BBR), a deep unsent queue behind a slower reader is
+/// let out by the pacing timer about one segment per tick, and both sides then spend
+/// nearly twice the CPU per byte; a short queue also keeps what a stalled reader's
+/// connection holds in the kernel small. Only Linux and Android have the option; Unix
+/// sockets refuse it, so the error is ignored.
 #[cfg(feature = "server")]
 fn limit_unsent(socket: &impl std::os::fd::AsFd) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
