@@ -13,6 +13,7 @@ use camlnet_flow::{Flow, FlowExt, ReadHalf, WriteHalf};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
+use crate::credit::Credit;
 use crate::error::Error;
 use crate::protocol::{
     self, Frame, FrameReader, Layout, MAX_SERVER_FRAME, MAX_STREAMS, ReadFrameError, Start,
@@ -21,6 +22,10 @@ use crate::protocol::{
 
 /// The flow-control window of a stream unless set otherwise, in messages.
 const DEFAULT_WINDOW: u32 = 8192;
+/// About the most bytes of messages a stream's window holds unless set otherwise.
+const DEFAULT_WINDOW_BYTES: usize = 512 * 1024;
+/// The fewest bytes a window may be kept to.
+const FEWEST_WINDOW_BYTES: usize = 64 * 1024;
 /// How long the server may take to answer the hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read buffer of a TCP connection, which reads fill in turn (each asks for at least a
@@ -41,28 +46,32 @@ pub struct Message {
 #[derive(Debug, Clone, Copy)]
 pub struct StreamOptions {
     pushes_back: Option<u32>,
+    window_bytes: usize,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
             pushes_back: Some(DEFAULT_WINDOW),
+            window_bytes: DEFAULT_WINDOW_BYTES,
         }
     }
 }
 
 impl StreamOptions {
-    /// Default options: the client pushes back, with a window of 8,192 messages.
+    /// Default options: the client pushes back, with a window of 8,192 messages kept to
+    /// about 512 KiB.
     pub fn new() -> Self {
         StreamOptions::default()
     }
 
     /// With `true` (the default), credit-based flow control: the server sends at most
-    /// `window` messages beyond the batches the consumer has started on, so a consumer that
-    /// stops reading this stream slows only this stream, and the client holds at most
-    /// `window` messages for it, and the batch being taken. With `false` the server sends as
-    /// fast as the connection goes, and the client buffers what the consumer has not taken,
-    /// without limit.
+    /// `window` messages (kept to about [`window_bytes`](StreamOptions::window_bytes))
+    /// beyond the batches the consumer has started on, so a consumer that stops reading
+    /// this stream slows only this stream, and the client holds at most `window` messages
+    /// for it, and the batch being taken. With `false` the server sends as fast as the
+    /// connection goes, and the client buffers what the consumer has not taken, without
+    /// limit.
     pub fn client_pushes_back(mut self, pushes_back: bool) -> Self {
         self.pushes_back = pushes_back.then_some(self.pushes_back.unwrap_or(DEFAULT_WINDOW));
         self
@@ -71,6 +80,23 @@ impl StreamOptions {
     /// Sets the flow-control window in messages (at least 2), and turns pushing back on.
     pub fn window(mut self, messages: u32) -> Self {
         self.pushes_back = Some(messages.max(2));
+        self
+    }
+
+    /// Keeps the window to about `bytes` bytes of messages (at least 64 KiB; 512 KiB
+    /// unless set), and turns pushing back on. The server gets the whole window in messages
+    /// at first; from then on, while the messages the consumer takes average more than
+    /// `bytes` divided by the window, the client gives back less credit than it took, so
+    /// that the server may send only about `bytes` ahead (and at least 2 messages).
+    ///
+    /// Bytes between the server and the consumer cost more than memory: under a pacing
+    /// congestion control (BBR), a server that always has more to send than its reader
+    /// takes is paced by a timer, and both sides spend more per byte. A link with a long
+    /// round trip needs a bigger budget to stay full: about its bandwidth times its round
+    /// trip.
+    pub fn window_bytes(mut self, bytes: usize) -> Self {
+        self.pushes_back = Some(self.pushes_back.unwrap_or(DEFAULT_WINDOW));
+        self.window_bytes = bytes.max(FEWEST_WINDOW_BYTES);
         self
     }
 }
@@ -451,9 +477,10 @@ impl Client {
             rx,
             unread: None,
             client: self.clone(),
-            window: options.pushes_back,
+            credit: options
+                .pushes_back
+                .map(|messages| Credit::new(messages, options.window_bytes)),
             queued,
-            taken: 0,
             ended: false,
         }
     }
@@ -477,11 +504,10 @@ pub struct MessageStream {
     /// The batch being taken apart by `next`.
     unread: Option<Batch>,
     client: Client,
-    window: Option<u32>,
+    /// The credit it gives back, under flow control.
+    credit: Option<Credit>,
     /// Shared with the connection's reader: see [`OpenStream::queued`].
     queued: Arc<AtomicU64>,
-    /// Messages received since credit was last given back.
-    taken: u32,
     ended: bool,
 }
 
@@ -529,7 +555,7 @@ impl MessageStream {
         match std::task::ready!(self.rx.poll_recv(cx)) {
             Some(Delivery::Batch { batch, count }) => {
                 self.queued.fetch_sub(u64::from(count), Ordering::AcqRel);
-                self.received(count);
+                self.received(count, batch.data.len());
                 Poll::Ready(Some(Ok(batch)))
             }
             Some(Delivery::Failed(e)) => {
@@ -543,16 +569,14 @@ impl MessageStream {
         }
     }
 
-    /// Gives the server credit back once half the window was received.
-    fn received(&mut self, count: u32) {
-        let Some(window) = self.window else { return };
-        self.taken = self.taken.saturating_add(count);
-        if self.taken >= window / 2 {
+    /// Gives the server credit back, as [`Credit`] says, for `count` messages of `bytes`
+    /// bytes handed to the consumer.
+    fn received(&mut self, count: u32, bytes: usize) {
+        if let Some(messages) = self.credit.as_mut().and_then(|c| c.took(count, bytes)) {
             let _ = self.client.shared.outgoing.send(Frame::Credit {
                 stream: self.id,
-                messages: self.taken,
+                messages,
             });
-            self.taken = 0;
         }
     }
 }

@@ -70,6 +70,8 @@
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
+mod credit;
+#[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "server")]
 mod file_error;
@@ -109,10 +111,9 @@ const UNSENT_BYTES: u32 = 16 * 1024;
 
 /// Keeps at most 16 KiB (`UNSENT_BYTES`) of what the server sends waiting unsent in the
 /// kernel (`TCP_NOTSENT_LOWAT`): the sender waits for the socket rather than queue more.
-/// Under a pacing congestion control (BBR), a deep unsent queue behind a slower reader is
-/// let out by the pacing timer about one segment per tick, and both sides then spend
-/// nearly twice the CPU per byte; a short queue also keeps what a stalled reader's
-/// connection holds in the kernel small. Only Linux and Android have the option; Unix
+/// A stalled reader's connection then holds little in the server's send buffer, and under
+/// a pacing congestion control (BBR) little waits for the pacing timer, which lets a deep
+/// queue out about a segment per tick. Only Linux and Android have the option; Unix
 /// sockets refuse it, so the error is ignored.
 #[cfg(feature = "server")]
 fn limit_unsent(socket: &impl std::os::fd::AsFd) {

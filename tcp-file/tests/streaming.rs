@@ -465,8 +465,9 @@ async fn the_snapshot_describes_every_file_reader_and_connection() {
     assert_eq!(live["state"], "open");
     assert!(live["disk_error"].is_null());
     let reader = &live["readers"][0];
-    // A window of 4: lines 4 to 7 went in one batch, and taking one message is not enough
-    // to grant more credit (that happens at half the window), so the rest waits.
+    // A window of 4: lines 4 to 7 went in one batch, which used the server's credit up.
+    // The credit the client gives back as the batch is taken has not reached the server
+    // yet (this test's runtime runs one task at a time), so the rest waits.
     assert_eq!(reader["next_line"], 8);
     assert_eq!(reader["lag"], 2);
     assert_eq!(reader["credit"], 0);
@@ -478,6 +479,50 @@ async fn the_snapshot_describes_every_file_reader_and_connection() {
     assert_eq!(connections.len(), 1);
     assert_eq!(connections[0]["peer"], "test");
     assert_eq!(connections[0]["streams"], 1);
+}
+
+/// A window counted in messages is kept to about `window_bytes` of them: with lines of
+/// 10,000 bytes, a window of 100 (1 MB) and a budget of 64 KiB, once the consumer stops the
+/// server has sent only about 6 lines past what it took, not 100.
+#[tokio::test]
+async fn a_stream_of_big_messages_stays_about_its_window_bytes_ahead_of_the_consumer() {
+    const LINES: u64 = 2000;
+    const TAKEN: u64 = 300;
+    let dir = temp_dir("window-bytes");
+    let path = dir.path().join("big");
+    let line = |i: u64| format!("{i:>9} {}", "x".repeat(9990));
+    let text: String = (0..LINES).map(|i| line(i) + "\n").collect();
+    std::fs::write(&path, text).expect("write file");
+    let server = Server::new();
+    server
+        .serve_existing_static_file("big", &path)
+        .expect("serve");
+    let client = connect(&server).await;
+    let options = StreamOptions::new().window(100).window_bytes(64 * 1024);
+    let mut stream = client.read("big", options);
+    for i in 0..TAKEN {
+        let message = next(&mut stream).await.expect("item").expect("message");
+        assert_eq!(message.line, i);
+        assert_eq!(message.bytes, line(i));
+    }
+    // The consumer stops: the server sends until it has no credit left.
+    let sent = timeout(LIMIT, async {
+        loop {
+            let snapshot = server.debug_snapshot();
+            let reader = &snapshot.files[0].readers[0];
+            if reader.credit == Some(0) {
+                break reader.next_line;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the server kept credit");
+    // 64 KiB hold 6 lines of 10,001 bytes; the last batch taken may have had 5 more.
+    assert!(
+        (TAKEN..=TAKEN + 11).contains(&sent),
+        "{sent} lines sent for {TAKEN} taken"
+    );
 }
 
 #[tokio::test]

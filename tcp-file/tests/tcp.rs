@@ -277,10 +277,9 @@ async fn a_file_cut_short_behind_the_server_fails_its_streams_not_the_connection
 }
 
 /// The server lets at most 16 KiB of a connection's data wait unsent in the kernel
-/// (`TCP_NOTSENT_LOWAT`): under a pacing congestion control (BBR), a deeper unsent queue
-/// behind a slower reader is let out by a timer a segment at a time, at nearly twice the
-/// CPU per byte. The server's end of the connection (its fds: `tcp-server` keeps a
-/// duplicate) is found among this process's sockets by its peer's address.
+/// (`TCP_NOTSENT_LOWAT`), so that a stalled reader's connection holds little in its send
+/// buffer. The server's end of the connection (its fds: `tcp-server` keeps a duplicate)
+/// is found among this process's sockets by its peer's address.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_server_lets_little_of_a_connection_s_data_wait_unsent_in_the_kernel() {

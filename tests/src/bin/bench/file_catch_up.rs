@@ -31,8 +31,8 @@ const ROUNDS: usize = 5;
 const LIMIT: Duration = Duration::from_secs(30);
 const NAME: &str = "big";
 
-/// Flow control on with the default window (8,192 messages): what a user gets, and the
-/// bounded-memory setting.
+/// Flow control on with the default window (8,192 messages, kept to about 512 KiB): what a
+/// user gets, and the bounded-memory setting.
 fn stream_options() -> StreamOptions {
     StreamOptions::new()
 }

@@ -32,7 +32,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 const NAME: &str = "fanout";
 
 /// The stream options of our clients: flow control on, with the default window (8,192
-/// messages). With `client_pushes_back(false)` a client that falls behind buffers without
+/// messages, kept to about 512 KiB). With `client_pushes_back(false)` a client that falls behind buffers without
 /// limit; the default is what a user gets, and the bounded-memory one.
 fn stream_options() -> StreamOptions {
     StreamOptions::new()

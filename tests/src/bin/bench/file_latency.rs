@@ -29,9 +29,9 @@ const ROUNDS: usize = 3;
 const LIMIT: Duration = Duration::from_secs(30);
 const NAME: &str = "latency";
 
-/// Flow control on with the default window (8,192 messages): at 10,000 messages per second
-/// the window never closes, so the choice does not matter here; the default is what a
-/// user gets.
+/// Flow control on with the default window (8,192 messages, kept to about 512 KiB): at
+/// 10,000 messages per second the window never closes, so the choice does not matter here;
+/// the default is what a user gets.
 fn stream_options() -> StreamOptions {
     StreamOptions::new()
 }
