@@ -25,6 +25,18 @@ fn log_file(test: &str) -> (tempfile::TempDir, Server, camlnet_tcp_file::FileHan
     (dir, server, file)
 }
 
+/// A fresh server with `text` in a file, served as the static file `name`.
+fn static_file(test: &str, name: &str, text: &[u8]) -> (tempfile::TempDir, Server) {
+    let dir = temp_dir(test);
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write file");
+    let server = Server::new();
+    server
+        .serve_existing_static_file(name, &path)
+        .expect("serve");
+    (dir, server)
+}
+
 async fn connect(server: &Server) -> Client {
     let (client_end, server_end) = camlnet_flow::pair(256 * 1024);
     let serving = server.clone();
@@ -488,15 +500,9 @@ async fn the_snapshot_describes_every_file_reader_and_connection() {
 async fn a_stream_of_big_messages_stays_about_its_window_bytes_ahead_of_the_consumer() {
     const LINES: u64 = 2000;
     const TAKEN: u64 = 300;
-    let dir = temp_dir("window-bytes");
-    let path = dir.path().join("big");
     let line = |i: u64| format!("{i:>9} {}", "x".repeat(9990));
     let text: String = (0..LINES).map(|i| line(i) + "\n").collect();
-    std::fs::write(&path, text).expect("write file");
-    let server = Server::new();
-    server
-        .serve_existing_static_file("big", &path)
-        .expect("serve");
+    let (_dir, server) = static_file("window-bytes", "big", text.as_bytes());
     let client = connect(&server).await;
     let options = StreamOptions::new().window(100).window_bytes(64 * 1024);
     let mut stream = client.read("big", options);
@@ -527,14 +533,8 @@ async fn a_stream_of_big_messages_stays_about_its_window_bytes_ahead_of_the_cons
 
 #[tokio::test]
 async fn read_from_a_line_deep_in_a_file_on_disk_uses_the_index() {
-    let dir = temp_dir("index");
-    let path = dir.path().join("big.txt");
     let text: String = (0..5000).map(|i| format!("message {i}\n")).collect();
-    std::fs::write(&path, text).expect("write file");
-    let server = Server::new();
-    server
-        .serve_existing_static_file("big", &path)
-        .expect("serve");
+    let (_dir, server) = static_file("index", "big", text.as_bytes());
     let client = connect(&server).await;
     for start in [0, 1, 1023, 1024, 1025, 2500, 4999, 5000, 7000] {
         let got = collect(&mut client.read_from("big", start, StreamOptions::new())).await;
@@ -806,18 +806,12 @@ async fn interval_sync_syncs_while_writes_go_on_and_never_does_not() {
 
 #[tokio::test]
 async fn a_longest_line_on_disk_goes_alone_and_the_lines_after_it_follow() {
-    let dir = temp_dir("longest-line");
-    let path = dir.path().join("long.txt");
     let mut text = vec![b'x'; camlnet_tcp_file::MAX_MESSAGE];
     text.push(b'\n');
     for i in 0..100_000 {
         text.extend_from_slice(format!("short {i}\n").as_bytes());
     }
-    std::fs::write(&path, &text).expect("write");
-    let server = Server::new();
-    server
-        .serve_existing_static_file("long", &path)
-        .expect("static");
+    let (_dir, server) = static_file("longest-line", "long", &text);
     let client = connect(&server).await;
     let mut stream = client.read("long", StreamOptions::new());
     let first = next(&mut stream)
