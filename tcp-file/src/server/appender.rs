@@ -1,13 +1,14 @@
 //! The write end of an open file: whoever holds it writes next, so batches reach the file
 //! in the order they were taken. Three kinds of callers write, each for its own reason:
 //!
-//! - the disk thread writes what is pending (at once when readers wait, else after
-//!   gathering a little), and alone syncs and closes the file;
+//! - the disk thread writes what is pending (at once when a full batch is or readers
+//!   wait, else after gathering a little), and alone syncs and closes the file;
 //! - a reader's sender that caught up with the file writes the lines it waits for, on its
 //!   own task, once they have waited 100 µs for the disk thread: on a busy machine that
 //!   thread may not be scheduled for milliseconds;
-//! - a writer that completes a full batch while nobody writes writes it, as a `BufWriter`
-//!   would, and one that is more than 8 MiB ahead of the disk waits its turn and writes.
+//! - a writer writes what is pending when two batches are (the disk thread, woken at the
+//!   first, is late) and nobody writes, and one that is more than 8 MiB ahead of the
+//!   disk waits its turn and writes.
 //!
 //! Each of these writes is one `writev(2)` of the window's own bytes into the page cache.
 //! Readers and writers only ever try the lock, except a writer far ahead of the disk,
@@ -21,8 +22,7 @@ use bytes::Bytes;
 
 use crate::server::log::Log;
 
-/// The disk thread writes at once when this much is pending, and a writer writes a batch
-/// of this size itself when the write end is free.
+/// The disk thread writes at once when this much is pending (a writer wakes it for it).
 pub(crate) const DISK_BATCH: usize = 64 * 1024;
 
 /// Writes what `log` has pending through its write end `appender` (see

@@ -12,7 +12,8 @@ use crate::server::options::SyncPolicy;
 /// The disk thread waits this long for more bytes when fewer than a batch are pending and
 /// nobody waits for them.
 const GATHER: Duration = Duration::from_millis(1);
-/// A writer that wrote a full batch itself this recently streams (see `DiskView::streams`).
+/// A writer whose last full batch was written this recently streams (see
+/// `DiskView::streams`).
 const STREAMING: Duration = Duration::from_millis(10);
 
 /// What the disk thread sees of its log when it decides what to do next.
@@ -33,12 +34,12 @@ struct DiskView {
     readers_write: bool,
     /// The thread waited for more bytes once already.
     gathered: bool,
-    /// The writer wrote full batches itself while this thread gathered. It goes on doing
-    /// so, and this thread writes only what is left once it pauses, rather than contend
-    /// with it for every few lines.
+    /// The writer wrote full batches itself while this thread gathered (it was late). It
+    /// goes on doing so, and this thread writes only what is left once it pauses, rather
+    /// than contend with it for every few lines.
     writer_wrote: bool,
-    /// The writer wrote a full batch itself in the last [`STREAMING`]: it streams, and
-    /// readers that wait get their lines with its next batch, rather than have this
+    /// A full batch was written in the last [`STREAMING`]: the writer streams, and
+    /// readers that wait get their lines with the next batch, rather than have this
     /// thread woken for every few lines (which, on a busy machine, takes the writer's core
     /// at each wake).
     streams: bool,
@@ -75,8 +76,9 @@ fn next_step(view: &DiskView) -> Step {
     };
     if view.pending > 0 && !view.failed {
         // Readers wait: write at once (they write themselves only when this thread is
-        // late), unless the writer streams and they can. Otherwise gather, and keep
-        // gathering while the writer writes full batches itself, until a sync is due.
+        // late), unless the writer streams and they can. Otherwise gather (a full batch
+        // wakes this thread), and keep gathering while the writer writes full batches
+        // itself, until a sync is due.
         let streaming = view.streams && view.readers_write;
         let now = view.pending >= DISK_BATCH
             || view.flush_requested
@@ -113,12 +115,13 @@ fn next_step(view: &DiskView) -> Step {
 pub(crate) fn run_disk_thread(log: Arc<Log>) {
     let sync = log.sync;
     let mut last_sync = Instant::now();
-    let mut writer = WriterBatches::default();
+    let mut batches = FullBatches::default();
     loop {
         let mut state = log.lock();
         let mut gathered = false;
         let mut writer_wrote = false;
         loop {
+            batches.look(&state);
             let view = DiskView {
                 pending: state.pending_len(),
                 failed: state.disk_error().is_some(),
@@ -128,7 +131,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                 readers_write: log.readers_may_write(),
                 gathered,
                 writer_wrote,
-                streams: writer.streams(),
+                streams: batches.streams(),
                 unsynced: state.unsynced(),
                 sync,
                 since_sync: last_sync.elapsed(),
@@ -141,7 +144,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                     } else {
                         DiskWait::Gathering
                     };
-                    (state, writer_wrote) = writer.wait(&log, state, waits_for, Some(GATHER));
+                    (state, writer_wrote) = batches.wait(&log, state, waits_for, Some(GATHER));
                     gathered = true;
                 }
                 Step::Sync => {
@@ -177,7 +180,7 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
                     }
                 }
                 Step::Wait(limit) => {
-                    (state, _) = writer.wait(&log, state, DiskWait::Idle, limit);
+                    (state, _) = batches.wait(&log, state, DiskWait::Idle, limit);
                     writer_wrote = false;
                 }
             }
@@ -197,19 +200,35 @@ pub(crate) fn run_disk_thread(log: Arc<Log>) {
     }
 }
 
-/// When the disk thread last saw the writer write a full batch itself.
+/// When the disk thread last saw a full batch written (by itself, or by the writer).
 #[derive(Debug, Default)]
-struct WriterBatches {
+struct FullBatches {
+    /// The log's count of full batches when last looked at.
+    seen: u64,
     last_seen: Option<Instant>,
 }
 
-impl WriterBatches {
-    /// The writer streams: it wrote a full batch in the last [`STREAMING`].
+impl FullBatches {
+    /// Looks at the log's count; says whether full batches were written since last time.
+    fn look(&mut self, state: &LogState) -> bool {
+        let count = state.full_batches();
+        let new = count != self.seen;
+        if new {
+            self.seen = count;
+            self.last_seen = Some(Instant::now());
+        }
+        new
+    }
+
+    /// The writer streams: a full batch was written in the last [`STREAMING`]. Call after
+    /// [`look`](FullBatches::look).
     fn streams(&self) -> bool {
         self.last_seen.is_some_and(|at| at.elapsed() < STREAMING)
     }
 
-    /// As [`wait`]; also says whether the writer wrote a full batch itself meanwhile.
+    /// As [`wait`]; also says whether the writer wrote a full batch itself meanwhile
+    /// (nobody else writes one while this thread waits). Call after
+    /// [`look`](FullBatches::look), under the same lock.
     fn wait<'a>(
         &mut self,
         log: &'a Log,
@@ -217,12 +236,8 @@ impl WriterBatches {
         waits_for: DiskWait,
         limit: Option<Duration>,
     ) -> (MutexGuard<'a, LogState>, bool) {
-        let before = state.writer_batches();
         let state = wait(log, state, waits_for, limit);
-        let wrote = state.writer_batches() > before;
-        if wrote {
-            self.last_seen = Some(Instant::now());
-        }
+        let wrote = self.look(&state);
         (state, wrote)
     }
 }

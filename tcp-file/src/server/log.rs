@@ -24,6 +24,9 @@ pub(crate) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
 /// Past this many bytes waiting for the disk, a writer waits and writes them (see
 /// `Log::pushed`).
 const DISK_LAG_LIMIT: usize = 8 * 1024 * 1024;
+/// A writer writes what is pending itself once this much is: the disk thread, woken at a
+/// full batch, has not taken it while a second one filled.
+const WRITER_TAKES_OVER: usize = 2 * DISK_BATCH;
 /// Readers write pending lines themselves once the oldest has waited this long for the disk
 /// thread (see `Log::readers_write`).
 const READERS_TAKE_OVER: Duration = Duration::from_micros(100);
@@ -68,9 +71,9 @@ pub(crate) enum DiskWait {
     /// A few bytes pending: only a full batch, a flush, a close or a reader that waits
     /// wakes it early.
     Gathering,
-    /// Gathering behind a writer that writes its own full batches, whose readers write
-    /// the lines they wait for themselves when they wait too long: a reader that waits
-    /// does not wake it either, since that writer's next batch comes soon.
+    /// Gathering behind a writer that streams (full batches come one after another),
+    /// whose readers write the lines they wait for themselves when they wait too long: a
+    /// reader that waits does not wake it either, since the next batch comes soon.
     Streaming,
 }
 
@@ -99,9 +102,9 @@ pub(crate) struct LogState {
     disk_lines: u64,
     synced_lines: u64,
     disk_wait: DiskWait,
-    /// How many full batches the writer wrote itself (see [`Log::pushed`]): the disk thread
-    /// counts them while it waits, to learn that the writer streams.
-    writer_batches: u64,
+    /// How many full batches were taken for a write, by anyone: the disk thread watches
+    /// the count to learn that the writer streams.
+    full_batches: u64,
     /// A `flushed` or a close waits: the disk thread writes without gathering more.
     flush_requested: bool,
     /// Readers keep up with the writer: one found no line it could have, and none fell
@@ -184,7 +187,7 @@ impl Log {
                 disk_lines: scan.lines,
                 synced_lines: scan.lines,
                 disk_wait: DiskWait::Busy,
-                writer_batches: 0,
+                full_batches: 0,
                 flush_requested: false,
                 reader_waits: false,
                 status,
@@ -277,11 +280,14 @@ impl Log {
         offset
     }
 
-    /// After a line is recorded and in the window: trims the window, writes pending lines
-    /// itself when that beats waiting for the disk thread (a full batch and nobody
-    /// writing, unless each write is synced, which is the disk thread's work), wakes the
-    /// readers that may write what they wait for, and the disk thread if it waits for
-    /// this line.
+    /// After a line is recorded and in the window: trims the window, wakes the readers
+    /// that may write what they wait for, and the disk thread if it waits for this line
+    /// (a full batch wakes it).
+    ///
+    /// The disk thread writes each full batch on a core of its own while the writer goes
+    /// on. When it is late (on a busy machine it may not be scheduled for milliseconds)
+    /// and [`WRITER_TAKES_OVER`] bytes are pending, the writer writes them itself if
+    /// nobody else writes, unless each write is synced, which is the disk thread's work.
     ///
     /// When more than [`DISK_LAG_LIMIT`] bytes wait for the disk (a slow disk, or a long
     /// sync), it holds the writer until the write under way ends, then writes them: the
@@ -298,14 +304,11 @@ impl Log {
             tracing::debug!(file = %self.name, "writer waits for the disk to catch up");
             appender::write_pending(self, self.appender(), always);
             state = self.lock();
-        } else if state.pending_len() >= DISK_BATCH && !always {
+        } else if state.pending_len() >= WRITER_TAKES_OVER && !always {
             if let Some(appender) = self.try_appender() {
                 drop(state);
-                let wrote = appender::write_pending(self, appender, false);
+                appender::write_pending(self, appender, false);
                 state = self.lock();
-                if wrote {
-                    state.writer_batches += 1;
-                }
             }
         }
         if state.pending_lines.is_power_of_two() && self.readers_write(&state) {
@@ -541,6 +544,9 @@ impl LogState {
     /// The disk thread takes what is pending for a write: appends the bytes to `batch`
     /// (shared with the window, not copied), and learns how many lines they end.
     pub(crate) fn take_pending(&mut self, batch: &mut Vec<Bytes>) -> u64 {
+        if self.pending_bytes >= DISK_BATCH {
+            self.full_batches += 1;
+        }
         self.flush_requested = false;
         let lines = self.pending_lines;
         self.pending_lines = 0;
@@ -574,9 +580,9 @@ impl LogState {
         }
     }
 
-    /// How many full batches the writer wrote itself.
-    pub(crate) fn writer_batches(&self) -> u64 {
-        self.writer_batches
+    /// How many full batches were taken for a write.
+    pub(crate) fn full_batches(&self) -> u64 {
+        self.full_batches
     }
 
     /// What the disk thread waits for now.
@@ -970,19 +976,32 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_counts_the_full_batches_it_writes_itself() {
+    fn a_writer_wakes_the_disk_thread_for_a_full_batch_and_writes_only_once_it_is_late() {
         let dir = tempfile::tempdir().expect("dir");
         let log = log_without_disk_thread(dir.path(), &FileOptions::new());
         let line = vec![b'x'; 1000];
-        let below_a_batch = DISK_BATCH / (line.len() + 1);
-        for _ in 0..below_a_batch {
+        let per_batch = DISK_BATCH / (line.len() + 1);
+        log.lock().set_disk_wait(DiskWait::Streaming);
+        for _ in 0..per_batch {
             log.append_copy(&line).expect("append");
         }
-        assert_eq!(log.lock().writer_batches(), 0, "less than a batch pending");
+        assert_eq!(log.lock().disk_wait, DiskWait::Streaming, "not a full batch yet");
+        log.append_copy(&line).expect("append");
+        assert_eq!(log.lock().disk_wait, DiskWait::Busy, "woken for a full batch");
+        // The disk thread does not take it (there is none): the writer goes on, and
+        // writes everything itself once a second batch is pending too.
+        let before_takeover = WRITER_TAKES_OVER / (line.len() + 1);
+        for _ in per_batch + 1..before_takeover {
+            log.append_copy(&line).expect("append");
+        }
+        let state = log.lock();
+        assert_eq!(state.disk_lines(), 0, "left to the disk thread");
+        assert_eq!(state.full_batches(), 0);
+        drop(state);
         log.append_copy(&line).expect("append");
         let state = log.lock();
-        assert_eq!(state.writer_batches(), 1);
-        assert_eq!(state.disk_lines(), below_a_batch as u64 + 1, "all written");
+        assert_eq!(state.disk_lines(), before_takeover as u64 + 1, "all written");
+        assert_eq!(state.full_batches(), 1);
     }
 
     #[test]
