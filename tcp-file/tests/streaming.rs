@@ -312,6 +312,25 @@ async fn static_files_are_served_line_by_line_and_tail_sees_nothing() {
     );
 }
 
+/// tmpfs refuses reads from the page cache only (`RWF_NOWAIT`), which catch-up tries
+/// first on an async worker: such a file is read back where the read may wait instead.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_file_on_tmpfs_is_read_back_like_any_other() {
+    let dir = tempfile::tempdir_in("/dev/shm").expect("a directory on tmpfs (/dev/shm)");
+    let path = dir.path().join("on-tmpfs.txt");
+    std::fs::write(&path, "first\nsecond\n").expect("write file");
+    let server = Server::new();
+    server
+        .serve_existing_static_file("on-tmpfs", &path)
+        .expect("serve");
+    let client = connect(&server).await;
+    assert_eq!(
+        collect(&mut client.read("on-tmpfs", StreamOptions::new())).await,
+        vec![(0, "first".into()), (1, "second".into())]
+    );
+}
+
 #[tokio::test]
 async fn crlf_endings_on_disk_and_none_for_readers() {
     let dir = temp_dir("crlf");

@@ -440,8 +440,8 @@ fn whole_lines(chunk: &[u8], limit: u64) -> (u64, usize) {
 }
 
 /// Reads what one call gives of `file` from byte `offset` into `room`; with [`Wait::No`],
-/// from the page cache only (`RWF_NOWAIT`; on systems without it, such a read always
-/// says it would block).
+/// from the page cache only (`RWF_NOWAIT`; on systems and file systems without it, such
+/// as tmpfs, such a read always says it would block).
 ///
 /// # Errors
 ///
@@ -478,7 +478,12 @@ fn read_cached_at(file: &File, room: &mut [MaybeUninit<u8>], offset: u64) -> io:
     // SAFETY: the one vector points to `room`, writable for its length for the whole call;
     // the kernel writes at most that many bytes and says how many it wrote.
     let read = unsafe { libc::preadv2(file.as_raw_fd(), &vector, 1, offset, libc::RWF_NOWAIT) };
-    usize::try_from(read).map_err(|_| io::Error::last_os_error())
+    usize::try_from(read).map_err(|_| match io::Error::last_os_error() {
+        // The file system cannot read from the page cache only (tmpfs): read where the
+        // read may wait.
+        e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => io::ErrorKind::WouldBlock.into(),
+        e => e,
+    })
 }
 
 #[cfg(not(target_os = "linux"))]
