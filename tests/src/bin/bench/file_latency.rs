@@ -7,6 +7,12 @@
 //! ends share) in decimal. The writer runs on a blocking-pool thread of its own, paced on a
 //! schedule of one message every 100 µs (it sleeps until the next one is due), for both
 //! sides alike. The first [`WARM_UP`] messages of each round are not counted.
+//!
+//! The tail is the machine's as much as the server's: a virtual machine whose host pauses
+//! it for a few milliseconds delays every message in flight at the time. So the writer
+//! also counts the messages it sent [`LATE`] or more past their due time, and the longest
+//! delay: the same writer on both sides, they show how much the machine stalled the
+//! writer's core during each side's rounds (a stall of another core does not show).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -28,6 +34,8 @@ const STAMP: usize = 20;
 const ROUNDS: usize = 3;
 const LIMIT: Duration = Duration::from_secs(30);
 const NAME: &str = "latency";
+/// A message the writer sends this long past its due time counts as a stall's.
+const LATE: Duration = Duration::from_millis(1);
 
 /// Flow control on with the default window (8,192 messages, kept to about 512 KiB): at
 /// 10,000 messages per second the window never closes, so the choice does not matter here;
@@ -43,23 +51,25 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
         .build()?;
     let plain = || FileOptions::new().sync(SyncPolicy::Never);
     let durable = || FileOptions::new().durable(true);
-    let mut ours = Vec::new();
-    let mut ours_durable = Vec::new();
-    let mut bare = Vec::new();
+    let mut ours = Side::default();
+    let mut ours_durable = Side::default();
+    let mut bare = Side::default();
     for round in 0..ROUNDS {
         if round % 2 == 0 {
-            ours.extend(runtime.block_on(ours_round(plain()))?);
-            bare.extend(runtime.block_on(bare_round())?);
-            ours_durable.extend(runtime.block_on(ours_round(durable()))?);
+            ours.add(runtime.block_on(ours_round(plain()))?);
+            bare.add(runtime.block_on(bare_round())?);
+            ours_durable.add(runtime.block_on(ours_round(durable()))?);
         } else {
-            ours_durable.extend(runtime.block_on(ours_round(durable()))?);
-            bare.extend(runtime.block_on(bare_round())?);
-            ours.extend(runtime.block_on(ours_round(plain()))?);
+            ours_durable.add(runtime.block_on(ours_round(durable()))?);
+            bare.add(runtime.block_on(bare_round())?);
+            ours.add(runtime.block_on(ours_round(plain()))?);
         }
     }
-    for samples in [&mut ours, &mut ours_durable, &mut bare] {
-        samples.sort_by(f64::total_cmp);
-    }
+    let (ours_stalls, bare_stalls) = (ours.stalls, bare.stalls);
+    let [ours, ours_durable, bare] = [ours, ours_durable, bare].map(|mut side| {
+        side.latencies.sort_by(f64::total_cmp);
+        side.latencies
+    });
     let quantiles = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)];
     let rows = |what: &'static str, ours: &[f64]| {
         quantiles.map(|(name, q)| {
@@ -73,19 +83,72 @@ pub(crate) fn run() -> Result<Vec<Measurement>, BenchError> {
             )
         })
     };
+    let stalls = [
+        Measurement::new(
+            SCENARIO,
+            format!("writer's messages {} ms late or more", LATE.as_millis()),
+            "messages",
+            ours_stalls.count as f64,
+            bare_stalls.count as f64,
+            false,
+        ),
+        Measurement::new(
+            SCENARIO,
+            "writer's longest delay",
+            "µs",
+            ours_stalls.longest.as_secs_f64() * 1e6,
+            bare_stalls.longest.as_secs_f64() * 1e6,
+            false,
+        ),
+    ];
     // What `durable` costs: readers get a line once it is synced, not once written.
     Ok(rows("", &ours)
         .into_iter()
         .chain(rows(" durable", &ours_durable))
+        .chain(stalls)
         .collect())
 }
 
-/// Writes `MESSAGES` stamped messages with `write`, one every 1/`RATE` s.
+/// How late the writer sent its messages (see the module's documentation).
+#[derive(Debug, Default, Clone, Copy)]
+struct Stalls {
+    /// Messages sent [`LATE`] or more past their due time.
+    count: u64,
+    longest: Duration,
+}
+
+impl Stalls {
+    fn sent(&mut self, late: Duration) {
+        if late >= LATE {
+            self.count += 1;
+        }
+        self.longest = self.longest.max(late);
+    }
+}
+
+/// What one side's rounds measured.
+#[derive(Debug, Default)]
+struct Side {
+    latencies: Vec<f64>,
+    stalls: Stalls,
+}
+
+impl Side {
+    fn add(&mut self, (latencies, stalls): (Vec<f64>, Stalls)) {
+        self.latencies.extend(latencies);
+        self.stalls.count += stalls.count;
+        self.stalls.longest = self.stalls.longest.max(stalls.longest);
+    }
+}
+
+/// Writes `MESSAGES` stamped messages with `write`, one every 1/`RATE` s; returns how late
+/// it sent them.
 fn paced_writer(
     epoch: Instant,
     mut write: impl FnMut(&[u8]) -> Result<(), BenchError>,
-) -> Result<(), BenchError> {
+) -> Result<Stalls, BenchError> {
     let mut message = Vec::with_capacity(MESSAGE);
+    let mut stalls = Stalls::default();
     let start = Instant::now();
     for k in 0..MESSAGES {
         let due = start + Duration::from_nanos(k * 1_000_000_000 / RATE);
@@ -93,6 +156,7 @@ fn paced_writer(
         if due > now {
             std::thread::sleep(due - now);
         }
+        stalls.sent(due.elapsed());
         message.clear();
         write!(
             message,
@@ -103,7 +167,7 @@ fn paced_writer(
         message.resize(MESSAGE, b'.');
         write(&message)?;
     }
-    Ok(())
+    Ok(stalls)
 }
 
 /// Latencies in µs, from the messages after the warm-up.
@@ -142,7 +206,7 @@ impl Latencies {
     }
 }
 
-async fn ours_round(options: FileOptions) -> Result<Vec<f64>, BenchError> {
+async fn ours_round(options: FileOptions) -> Result<(Vec<f64>, Stalls), BenchError> {
     let deadline = Instant::now() + LIMIT;
     let dir = TempDir::new(SCENARIO)?;
     let server = camlnet_tcp_file::Server::new();
@@ -170,7 +234,7 @@ async fn ours_round(options: FileOptions) -> Result<Vec<f64>, BenchError> {
     let writer = tokio::task::spawn_blocking(move || {
         paced_writer(epoch, |message| Ok(writing.write_message(message)?))
     });
-    before("our writer", deadline, writer).await???;
+    let stalls = before("our writer", deadline, writer).await???;
     let file = Arc::into_inner(file).ok_or("the file handle is still shared")?;
     before("closing our file", deadline, file.close()).await??;
     let mut samples = Vec::new();
@@ -178,10 +242,10 @@ async fn ours_round(options: FileOptions) -> Result<Vec<f64>, BenchError> {
         samples.extend(result??);
     }
     ours.close(deadline).await?;
-    Ok(samples)
+    Ok((samples, stalls))
 }
 
-async fn bare_round() -> Result<Vec<f64>, BenchError> {
+async fn bare_round() -> Result<(Vec<f64>, Stalls), BenchError> {
     let deadline = Instant::now() + LIMIT;
     let dir = TempDir::new(SCENARIO)?;
     let bare = BareServer::start(CLIENTS).await?;
@@ -201,15 +265,15 @@ async fn bare_round() -> Result<Vec<f64>, BenchError> {
     .await?;
     let mut publisher = bare.publisher(&dir.path().join("bare.log"))?;
     let writer = tokio::task::spawn_blocking(move || {
-        paced_writer(epoch, |message| Ok(publisher.publish_now(message)?))?;
-        Ok::<_, BenchError>(publisher)
+        let stalls = paced_writer(epoch, |message| Ok(publisher.publish_now(message)?))?;
+        Ok::<_, BenchError>((publisher, stalls))
     });
-    let publisher = before("the bare writer", deadline, writer).await???;
+    let (publisher, stalls) = before("the bare writer", deadline, writer).await???;
     publisher.finish()?;
     bare.finished(deadline).await?;
     let mut samples = Vec::new();
     while let Some(result) = before("the bare clients", deadline, readers.join_next()).await? {
         samples.extend(result??);
     }
-    Ok(samples)
+    Ok((samples, stalls))
 }
