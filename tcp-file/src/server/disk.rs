@@ -226,8 +226,8 @@ impl FullBatches {
         self.last_seen.is_some_and(|at| at.elapsed() < STREAMING)
     }
 
-    /// As [`wait`]; also says whether the writer wrote a full batch itself meanwhile
-    /// (nobody else writes one while this thread waits). Call after
+    /// As [`wait`]; also says whether a full batch was written meanwhile (by the writer,
+    /// or a reader: not by this thread, which waited). Call after
     /// [`look`](FullBatches::look), under the same lock.
     fn wait<'a>(
         &mut self,

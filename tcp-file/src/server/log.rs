@@ -985,9 +985,17 @@ mod tests {
         for _ in 0..per_batch {
             log.append_copy(&line).expect("append");
         }
-        assert_eq!(log.lock().disk_wait, DiskWait::Streaming, "not a full batch yet");
+        assert_eq!(
+            log.lock().disk_wait,
+            DiskWait::Streaming,
+            "not a full batch yet"
+        );
         log.append_copy(&line).expect("append");
-        assert_eq!(log.lock().disk_wait, DiskWait::Busy, "woken for a full batch");
+        assert_eq!(
+            log.lock().disk_wait,
+            DiskWait::Busy,
+            "woken for a full batch"
+        );
         // The disk thread does not take it (there is none): the writer goes on, and
         // writes everything itself once a second batch is pending too.
         let before_takeover = WRITER_TAKES_OVER / (line.len() + 1);
@@ -1000,7 +1008,11 @@ mod tests {
         drop(state);
         log.append_copy(&line).expect("append");
         let state = log.lock();
-        assert_eq!(state.disk_lines(), before_takeover as u64 + 1, "all written");
+        assert_eq!(
+            state.disk_lines(),
+            before_takeover as u64 + 1,
+            "all written"
+        );
         assert_eq!(state.full_batches(), 1);
     }
 
