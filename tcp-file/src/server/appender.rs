@@ -23,7 +23,7 @@ use bytes::Bytes;
 use crate::server::log::Log;
 
 /// The disk thread writes at once when this much is pending (a writer wakes it for it).
-pub(crate) const DISK_BATCH: usize = 64 * 1024;
+pub(crate) const DISK_BATCH: usize = 128 * 1024;
 
 /// Writes what `log` has pending through its write end `appender` (see
 /// [`Appender::write_pending`]), if the file is still open for writing. Returns whether it

@@ -19,9 +19,10 @@ use crate::server::options::SyncPolicy;
 /// they are written to the file (or synced, for a [`durable`](crate::FileOptions::durable)
 /// file), so a line a reader was told is never taken back by a crash;
 /// [`flushed`](FileHandle::flushed) says when they are on disk. A write that completes a
-/// 64 KiB batch while the disk thread is not writing writes the batch itself, as a
-/// `BufWriter` would (one `writev(2)` into the page cache), so that a busy writer's lines
-/// do not wait for the disk thread to be scheduled.
+/// 128 KiB batch wakes the disk thread, which writes it on a core of its own while the
+/// writer goes on; if that thread has not taken it by the time a second batch is complete
+/// (on a busy machine it may not be scheduled for milliseconds), the write writes both
+/// itself (one `writev(2)` into the page cache).
 ///
 /// Writing never waits for readers. It waits for the disk only when more than 8 MiB are
 /// not written yet (lines are kept in memory until they are on disk, so a disk that falls
