@@ -10,9 +10,10 @@
 //!
 //! The tail is the machine's as much as the server's: a virtual machine whose host pauses
 //! it for a few milliseconds delays every message in flight at the time. So the writer
-//! also counts the messages it sent [`LATE`] or more past their due time, and the longest
-//! delay: the same writer on both sides, they show how much the machine stalled the
-//! writer's core during each side's rounds (a stall of another core does not show).
+//! also counts the messages it sent [`LATE`] or more past their due time, and its longest
+//! delay. A delay is a stall of the writer's core (a stall of another core does not
+//! show), or a write that waited: ours for the log's lock, which the readers' senders
+//! take too, bare's for a client's queue.
 
 use std::io::Write;
 use std::sync::Arc;
