@@ -27,7 +27,11 @@ fn log_file(test: &str) -> (tempfile::TempDir, Server, camlnet_tcp_file::FileHan
 
 /// A fresh server with `text` in a file, served as the static file `name`.
 fn static_file(test: &str, name: &str, text: &[u8]) -> (tempfile::TempDir, Server) {
-    let dir = temp_dir(test);
+    static_file_in(temp_dir(test), name, text)
+}
+
+/// As [`static_file`], the file in `dir`.
+fn static_file_in(dir: tempfile::TempDir, name: &str, text: &[u8]) -> (tempfile::TempDir, Server) {
     let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write file");
     let server = Server::new();
@@ -317,13 +321,8 @@ async fn static_files_are_served_line_by_line_and_tail_sees_nothing() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_file_on_tmpfs_is_read_back_like_any_other() {
-    let dir = tempfile::tempdir_in("/dev/shm").expect("a directory on tmpfs (/dev/shm)");
-    let path = dir.path().join("on-tmpfs.txt");
-    std::fs::write(&path, "first\nsecond\n").expect("write file");
-    let server = Server::new();
-    server
-        .serve_existing_static_file("on-tmpfs", &path)
-        .expect("serve");
+    let tmpfs = tempfile::tempdir_in("/dev/shm").expect("a directory on tmpfs (/dev/shm)");
+    let (_dir, server) = static_file_in(tmpfs, "on-tmpfs", b"first\nsecond\n");
     let client = connect(&server).await;
     assert_eq!(
         collect(&mut client.read("on-tmpfs", StreamOptions::new())).await,

@@ -5,8 +5,8 @@
 //! in `window.rs`, which the disk and the readers take their bytes from, the disk's
 //! progress) under one lock; `appender.rs` is the file's write end, used by `disk.rs`, the
 //! thread that appends to the file and syncs it, by a writer whose disk thread is late,
-//! and by readers waiting for lines; `scan.rs` counts a file at open; `catch_up.rs` reads lines
-//! back for readers behind the window; `connection.rs` serves a binary client (its
+//! and by readers waiting for lines; `scan.rs` counts a file at open; `catch_up.rs` reads
+//! lines back for readers behind the window; `connection.rs` serves a binary client (its
 //! requests, and the sender that pulls from the logs), `text.rs` a plain-text one,
 //! `refused.rs` answers a client that `auth` turned away.
 //!
